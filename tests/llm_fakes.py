@@ -1,0 +1,161 @@
+"""Fake LLM servers on 127.0.0.1 for the tests: real HTTP, scripted (mis)behaviour, never hanging forever.
+
+    with FakeChatServer(lambda i, body: Reply.answers(["Action: {explore}"] * body.get("n", 1))) as fake:
+        fake.url        # http://127.0.0.1:PORT/v1
+        fake.requests   # [(path, body, headers), ...] of the chat requests received
+"""
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def completion(answers, model="fake-model"):
+    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": i, "message": {"role": "assistant", "content": a}, "finish_reason": "stop"}
+                        for i, a in enumerate(answers)]}
+
+
+class Reply:
+    def __init__(self, status=200, payload=None, raw=None, delay=0.0, drop=False):
+        self.status, self.payload, self.raw, self.delay, self.drop = status, payload, raw, delay, drop
+
+    @classmethod
+    def answers(cls, answers, **kw):
+        return cls(payload=completion(list(answers)), **kw)
+
+    @classmethod
+    def error(cls, status, message="boom"):
+        return cls(status=status, payload={"error": {"message": message}})
+
+    @classmethod
+    def hang(cls, seconds=5.0):
+        return cls(delay=seconds, payload=completion(["Action: {explore}"]))
+
+
+def honour_n(answer_fn):
+    """A responder that returns body['n'] answers, answer_fn(k) for the k-th answer over the whole run."""
+    counter = {"k": 0}
+    lock = threading.Lock()
+
+    def responder(i, body):
+        out = []
+        for _ in range(int(body.get("n") or 1)):
+            with lock:
+                out.append(answer_fn(counter["k"]))
+                counter["k"] += 1
+        return Reply.answers(out)
+    return responder
+
+
+def ignore_n(answer_fn):
+    """Like llama.cpp / Ollama: one answer per request whatever `n` says."""
+    counter = {"k": 0}
+    lock = threading.Lock()
+
+    def responder(i, body):
+        with lock:
+            k = counter["k"]
+            counter["k"] += 1
+        return Reply.answers([answer_fn(k)])
+    return responder
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, reply):
+        fake = self.server.fake
+        if reply.delay:
+            fake.stopping.wait(reply.delay)
+        if reply.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        data = reply.raw if reply.raw is not None else json.dumps(reply.payload).encode("utf-8")
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass
+
+    def do_GET(self):
+        fake = self.server.fake
+        if self.path.rstrip("/").endswith("/models") and fake.models is not None:
+            self._reply(Reply(payload={"object": "list", "data": [{"id": m, "object": "model"} for m in fake.models]}))
+        else:
+            self._reply(Reply.error(404, "not found"))
+
+    def do_POST(self):
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            body = None
+        with fake.lock:
+            index = len(fake.requests)
+            fake.requests.append((self.path, body, dict(self.headers)))
+        if fake.path is not None and self.path != fake.path:
+            self._reply(Reply.error(404, f"no route {self.path}"))
+            return
+        self._reply(fake.responder(index, body))
+
+
+class FakeChatServer:
+    """A scripted OpenAI-style server; responder(index, body) -> Reply."""
+
+    def __init__(self, responder, models=("fake-model",), path="/v1/chat/completions", base="/v1"):
+        self.responder = responder
+        self.models = list(models) if models is not None else None
+        self.path = path
+        self.base = base
+        self.requests = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.block_on_close = False
+        self.httpd.fake = self
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def port(self):
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}{self.base}"
+
+    @property
+    def bodies(self):
+        return [b for _, b, _ in self.requests]
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def refused_url():
+    """A URL on 127.0.0.1 where nothing listens (connection refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"

@@ -1,0 +1,171 @@
+"""The chat-completions client against real misbehaving HTTP servers on 127.0.0.1."""
+import time
+
+import pytest
+
+from planner.openai_client import ChatClient, LLMError, chat_completions_url
+from tests.llm_fakes import FakeChatServer, Reply, honour_n, ignore_n, refused_url
+from utils.errors import UserError
+
+MSGS = [{"role": "system", "content": "sys"}, {"role": "user", "content": "Agent sees <key>, holds <nothing>."}]
+
+
+def client(url, **kw):
+    kw.setdefault("timeout", 2.0)
+    kw.setdefault("retries", 2)
+    kw.setdefault("backoff", 0.01)
+    return ChatClient(url, kw.pop("model", "m"), **kw)
+
+
+@pytest.mark.parametrize("given,expected", [
+    ("http://h:1/v1", "http://h:1/v1/chat/completions"),
+    ("http://h:1/v1/", "http://h:1/v1/chat/completions"),
+    ("http://h:1", "http://h:1/v1/chat/completions"),
+    ("h:1", "http://h:1/v1/chat/completions"),
+    ("http://h:1/v1/chat/completions", "http://h:1/v1/chat/completions"),
+    ("https://open.bigmodel.cn/api/paas/v4", "https://open.bigmodel.cn/api/paas/v4/chat/completions"),
+])
+def test_endpoint_url(given, expected):
+    assert chat_completions_url(given) == expected
+
+
+def test_bad_url_is_user_error():
+    with pytest.raises(UserError):
+        chat_completions_url("ftp://x")
+
+
+def test_n_honoured_one_request_and_body():
+    with FakeChatServer(honour_n(lambda k: f"Action: {{go to <key>}} #{k}")) as fake:
+        c = client(fake.url, api_key="sk-secret")
+        answers = c.complete(MSGS, n=4, temperature=0.7, seed=5, grammar="root ::= \"x\"")
+    assert len(answers) == 4 and len(fake.requests) == 1
+    path, body, headers = fake.requests[0]
+    assert path == "/v1/chat/completions"
+    assert body["n"] == 4 and body["seed"] == 5 and body["temperature"] == 0.7 and body["model"] == "m"
+    assert body["grammar"] == "root ::= \"x\"" and body["messages"] == MSGS and body["max_tokens"] == 256
+    assert headers["Authorization"] == "Bearer sk-secret"
+    assert "sk-secret" not in repr(c)
+
+
+def test_no_key_no_auth_header():
+    with FakeChatServer(honour_n(lambda k: "a")) as fake:
+        client(fake.url).complete(MSGS, n=1)
+    assert "Authorization" not in fake.requests[0][2]
+
+
+def test_topup_when_server_ignores_n():
+    with FakeChatServer(ignore_n(lambda k: f"answer {k}")) as fake:
+        c = client(fake.url)
+        answers = c.complete(MSGS, n=5, seed=10)
+    assert answers == [f"answer {k}" for k in range(5)]
+    assert len(fake.requests) == 5 and c.counters["topups"] == 4
+    seeds = [b["seed"] for b in fake.bodies]
+    assert seeds == [10, 11, 12, 13, 14]  # a seeded server must not repeat one answer
+    assert all("n" not in b for b in fake.bodies[1:])
+
+
+def test_topup_when_server_returns_fewer():
+    replies = iter([Reply.answers(["a", "b"]), Reply.answers(["c"]), Reply.answers(["d"]), Reply.answers(["e"])])
+    with FakeChatServer(lambda i, b: next(replies)) as fake:
+        assert client(fake.url).complete(MSGS, n=5) == list("abcde")
+    assert len(fake.requests) == 4
+
+
+def test_extra_choices_are_cut():
+    with FakeChatServer(lambda i, b: Reply.answers(["a", "b", "c"])) as fake:
+        assert client(fake.url).complete(MSGS, n=2) == ["a", "b"]
+
+
+def test_500_then_success():
+    replies = iter([Reply.error(500), Reply.error(503), Reply.answers(["ok"])])
+    with FakeChatServer(lambda i, b: next(replies)) as fake:
+        c = client(fake.url, retries=3)
+        assert c.complete(MSGS, n=1) == ["ok"]
+    assert len(fake.requests) == 3 and c.counters["retries"] == 2
+
+
+def test_429_is_retried():
+    replies = iter([Reply.error(429, "slow down"), Reply.answers(["ok"])])
+    with FakeChatServer(lambda i, b: next(replies)) as fake:
+        assert client(fake.url).complete(MSGS) == ["ok"]
+
+
+def test_persistent_500_gives_up():
+    with FakeChatServer(lambda i, b: Reply.error(500, "internal")) as fake:
+        with pytest.raises(LLMError, match="failed after 3 attempts.*HTTP 500"):
+            client(fake.url, retries=2).complete(MSGS)
+    assert len(fake.requests) == 3
+
+
+def test_hang_times_out_quickly():
+    with FakeChatServer(lambda i, b: Reply.hang(10)) as fake:
+        start = time.monotonic()
+        with pytest.raises(LLMError, match="timed out") as err:
+            client(fake.url, timeout=0.2, retries=1).complete(MSGS)
+        assert time.monotonic() - start < 3
+    assert fake.url in str(err.value)
+
+
+def test_hang_then_success():
+    replies = iter([Reply.hang(10), Reply.answers(["ok"])])
+    with FakeChatServer(lambda i, b: next(replies)) as fake:
+        assert client(fake.url, timeout=0.3).complete(MSGS) == ["ok"]
+
+
+def test_refused_connection_names_url():
+    url = refused_url()
+    start = time.monotonic()
+    with pytest.raises(LLMError) as err:
+        client(url, retries=1).complete(MSGS)
+    assert url in str(err.value) and "connect" in str(err.value)
+    assert "\n" not in str(err.value) and time.monotonic() - start < 3
+
+
+def test_dropped_connection_is_retried():
+    replies = iter([Reply(drop=True), Reply.answers(["ok"])])
+    with FakeChatServer(lambda i, b: next(replies)) as fake:
+        assert client(fake.url).complete(MSGS) == ["ok"]
+
+
+@pytest.mark.parametrize("reply,match", [
+    (Reply(raw=b"<html>proxy error</html>"), "not JSON"),
+    (Reply(raw=b"\xff\xfe garbage"), "not JSON"),
+    (Reply(payload={"foo": 1}), "no 'choices'"),
+    (Reply(payload=[1, 2]), "not a JSON object"),
+    (Reply(payload={"choices": "nope"}), "no 'choices'"),
+    (Reply(payload={"choices": [{"index": 0}]}), "no 'message'"),
+    (Reply(payload={"error": {"message": "model overloaded"}}), "model overloaded"),
+])
+def test_garbage_and_wrong_schema(reply, match):
+    with FakeChatServer(lambda i, b: reply) as fake:
+        with pytest.raises(LLMError, match=match):
+            client(fake.url, retries=1).complete(MSGS)
+    assert len(fake.requests) == 2  # retried once, then given up
+
+
+def test_null_content_is_empty_answer():
+    with FakeChatServer(lambda i, b: Reply(payload={"choices": [{"message": {"role": "assistant", "content": None}}]})) as fake:
+        assert client(fake.url).complete(MSGS) == [""]
+
+
+def test_no_choices_ever_is_bounded():
+    with FakeChatServer(lambda i, b: Reply(payload={"choices": []})) as fake:
+        with pytest.raises(LLMError, match="no choices"):
+            client(fake.url).complete(MSGS, n=3)
+    assert len(fake.requests) <= 5
+
+
+@pytest.mark.parametrize("status,match", [(401, "API key"), (403, "API key"), (404, "404"), (400, "rejected")])
+def test_client_errors_are_not_retried(status, match):
+    with FakeChatServer(lambda i, b: Reply.error(status, "nope")) as fake:
+        with pytest.raises(LLMError, match=match) as err:
+            client(fake.url, api_key="sk-secret").complete(MSGS)
+    assert len(fake.requests) == 1 and "sk-secret" not in str(err.value)
+
+
+def test_list_models_and_ping():
+    with FakeChatServer(honour_n(lambda k: "OK"), models=["a", "b"]) as fake:
+        c = client(fake.url)
+        assert c.list_models() == ["a", "b"]
+        assert c.ping() == ["OK"]
+        assert fake.bodies[0]["max_tokens"] == 1

@@ -1,0 +1,240 @@
+"""LLMPlanner, the grammar and planner.factory against fake servers on 127.0.0.1."""
+import argparse
+import itertools
+import json
+import math
+import time
+
+import pytest
+
+from planner.answers import extract_plan
+from planner.base import RecordedPlanner
+from planner.factory import add_llm_arguments, build_planner, check_llm_args, preflight
+from planner.grammar import ACTIONS, object_names, plan_grammar, task_grammar
+from planner.llm_planner import LLMPlanner, merge_stats, summary_line
+from planner.openai_client import ChatClient
+from tests.llm_fakes import FakeChatServer, Reply, honour_n, ignore_n, refused_url
+from utils.errors import UserError
+from utils.tasks import load_recorded_answers, task_config
+
+TEXT = "Agent sees <key>, holds <nothing>."
+
+
+def make_args(*argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--task", default="SimpleDoorKey")
+    parser.add_argument("--offline_planner", action="store_true")
+    add_llm_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def planner_for(url, **kw):
+    c = ChatClient(url, "m", timeout=2, retries=1, backoff=0.01)
+    return LLMPlanner(c, "system prompt", **kw)
+
+
+def test_distribution_from_answers_and_memory_cache():
+    answers = ["1. ... 3. Action: {go to <key>, pick up <key>}"] * 7 + ["Action: {pick up <key>}"] * 3
+    with FakeChatServer(honour_n(lambda k: answers[k % 10])) as fake:
+        p = planner_for(fake.url, n_ask=10)
+        dist = p.plans(TEXT)
+        assert p.plans(TEXT) is dist and len(fake.requests) == 1
+    assert dist == [("go to <key>, pick up <key>", 0.7), ("pick up <key>", 0.3)]
+    assert math.isclose(sum(q for _, q in dist), 1.0)
+    body = fake.bodies[0]
+    assert body["messages"] == [{"role": "system", "content": "system prompt"}, {"role": "user", "content": TEXT}]
+    s = p.stats()
+    assert s["queries"] == 1 and s["lookups"] == 2 and s["answers"] == 10 and s["invalid_answers"] == 0
+
+
+def test_unparseable_answers_are_reasked():
+    # first request: 6 valid + 4 without Action; the re-ask asks exactly for the 4 missing ones
+    first = ["Action: {explore}"] * 6 + ["I think the agent should explore."] * 4
+    replies = iter([Reply.answers(first), Reply.answers(["Action: {go to <door>}"] * 4)])
+    with FakeChatServer(lambda i, b: next(replies)) as fake:
+        p = planner_for(fake.url, n_ask=10, max_reasks=2)
+        dist = p.plans(TEXT)
+    assert fake.bodies[1]["n"] == 4
+    assert dist == [("explore", 0.6), ("go to <door>", 0.4)]
+    s = p.stats()
+    assert s["reasked_answers"] == 4 and s["invalid_answers"] == 0 and s["fallbacks"] == 0 and s["answers"] == 14
+
+
+def test_all_invalid_falls_back_to_explore_and_counts():
+    with FakeChatServer(ignore_n(lambda k: "no idea")) as fake:
+        p = planner_for(fake.url, n_ask=3, max_reasks=2)
+        start = time.monotonic()
+        assert p.plans(TEXT) == [("explore", 1.0)]
+        assert time.monotonic() - start < 5
+    assert len(fake.requests) == 3 * 3  # 3 answers asked, then re-asked twice, one request each
+    s = p.stats()
+    assert s["invalid_answers"] == 3 and s["fallbacks"] == 1 and s["reasked_answers"] == 6
+    assert p.plans(TEXT) == [("explore", 1.0)] and len(fake.requests) == 9  # not asked again
+
+
+def test_partly_invalid_after_reasks_counts_the_rest():
+    replies = iter([Reply.answers(["Action: {explore}", "x", "y"]), Reply.answers(["z", "w"])])
+    with FakeChatServer(lambda i, b: next(replies)) as fake:
+        p = planner_for(fake.url, n_ask=3, max_reasks=1)
+        assert p.plans(TEXT) == [("explore", 1.0)]
+    assert p.stats()["invalid_answers"] == 2 and p.stats()["fallbacks"] == 0
+
+
+def test_seeded_reasks_use_new_seeds():
+    replies = iter([Reply.answers(["bad"]), Reply.answers(["Action: {explore}"])])
+    with FakeChatServer(lambda i, b: next(replies)) as fake:
+        planner_for(fake.url, n_ask=1, seed=7).plans(TEXT)
+    assert [b["seed"] for b in fake.bodies] == [7, 1007]
+
+
+def test_stats_summary_and_merge():
+    with FakeChatServer(honour_n(lambda k: "Action: {explore}")) as fake:
+        p = planner_for(fake.url, n_ask=2)
+        p.plans(TEXT)
+        s = p.stats()
+    assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in s.values())
+    for key in ("queries", "cache_hits", "invalid_answers", "latency_mean_s", "request_max_s", "requests"):
+        assert key in s
+    line = summary_line(s)
+    assert line.startswith("LLM: 1 queries") and "\n" not in line
+    m = merge_stats([s, s])
+    assert m["queries"] == 2 and m["request_max_s"] == s["request_max_s"]
+    assert math.isclose(m["latency_mean_s"], s["latency_mean_s"])
+    assert summary_line({"missing_texts": 0, "missing_distinct": 0}).startswith("Planner:")
+
+
+# ---- grammar ----
+@pytest.mark.parametrize("task,objects", [
+    ("SimpleDoorKey", ["<key>", "<door>"]),
+    ("ColoredDoorKey", ["<color1 key>", "<color2 key>", "<color1 door>", "<color2 door>"]),
+    ("TwoDoor", ["<key>", "<door1>", "<door2>"]),
+])
+def test_grammar_vocabulary(task, objects):
+    cfg = task_config(task)
+    assert object_names(cfg) == objects
+    g = task_grammar(cfg)
+    assert g.startswith('root ::= "Action: {" plan "}"')
+    for o in objects:
+        assert f'"{o}"' in g
+
+
+def sentences(objects, max_steps=2):
+    steps = ["explore"] + [f"{a} {o}" for a in ACTIONS for o in objects]
+    for k in range(1, max_steps + 1):
+        for combo in itertools.product(steps, repeat=k):
+            yield "Action: {" + ", ".join(combo) + "}"
+
+
+def test_every_grammar_sentence_parses():
+    objects = object_names(task_config("ColoredDoorKey"))
+    for s in sentences(objects):
+        assert extract_plan(s) == s[len("Action: {"):-1]
+
+
+def test_grammar_rejects_bad_input():
+    with pytest.raises(ValueError):
+        plan_grammar([])
+    assert plan_grammar(["<a>"], max_steps=1).count("step") == 2
+
+
+# ---- factory ----
+def test_recorded_planner_without_url(tmp_path):
+    cfg = task_config("SimpleDoorKey")
+    p = build_planner(make_args(), cfg, tmp_path)
+    assert isinstance(p, RecordedPlanner) and p.table == load_recorded_answers(cfg)
+
+
+def test_offline_planner_forces_table(tmp_path):
+    args = make_args("--llm_url", refused_url(), "--offline_planner")
+    check_llm_args(args)
+    preflight(args)  # no request
+    assert isinstance(build_planner(args, task_config("SimpleDoorKey"), tmp_path), RecordedPlanner)
+
+
+def test_build_llm_planner_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
+    with FakeChatServer(honour_n(lambda k: "Action: {go to <key>, pick up <key>}"), models=["vicuna-7b"]) as fake:
+        args = make_args("--llm_url", fake.url, "--n_ask", "3", "--llm_grammar", "--llm_seed", "1")
+        check_llm_args(args)
+        preflight(args)
+        p = build_planner(args, task_config("SimpleDoorKey"), tmp_path / "log" / "SimpleDoorKey")
+        assert p.plans(TEXT) == [("go to <key>, pick up <key>", 1.0)]
+    body = fake.bodies[-1]
+    assert body["model"] == "vicuna-7b" and body["n"] == 3 and body["seed"] == 1
+    assert '"<key>"' in body["grammar"] and body["messages"][0]["content"].startswith("In a locked 2D grid room")
+    assert fake.requests[-1][2]["Authorization"] == "Bearer sk-very-secret"
+    assert (tmp_path / "log" / "SimpleDoorKey" / "plan_cache.json").is_file()
+    for blob in (json.dumps(vars(args)), repr(p.client), json.dumps(p.stats()),
+                 (tmp_path / "log" / "SimpleDoorKey" / "plan_cache.json").read_text()):
+        assert "sk-very-secret" not in blob
+
+
+def test_model_flag_and_several_models(tmp_path):
+    with FakeChatServer(honour_n(lambda k: "Action: {explore}"), models=["a", "b"]) as fake:
+        with pytest.raises(UserError, match="--llm_model"):
+            build_planner(make_args("--llm_url", fake.url), task_config("SimpleDoorKey"), tmp_path)
+        p = build_planner(make_args("--llm_url", fake.url, "--llm_model", "b", "--plan_cache", "none", "--n_ask", "1"),
+                          task_config("SimpleDoorKey"), tmp_path)
+        assert p.cache is None
+        p.plans(TEXT)
+    assert fake.bodies[-1]["model"] == "b"
+
+
+def test_preflight_refused_names_url():
+    url = refused_url()
+    args = make_args("--llm_url", url, "--llm_timeout", "1")
+    start = time.monotonic()
+    with pytest.raises(UserError) as err:
+        preflight(args)
+    assert url in str(err.value) and "\n" not in str(err.value) and time.monotonic() - start < 5
+
+
+def test_preflight_hanging_server_times_out():
+    with FakeChatServer(lambda i, b: Reply.hang(10), models=None) as fake:
+        start = time.monotonic()
+        with pytest.raises(UserError, match="timed out"):
+            preflight(make_args("--llm_url", fake.url, "--llm_timeout", "0.2"))
+        assert time.monotonic() - start < 4
+
+
+def test_preflight_unknown_model():
+    with FakeChatServer(lambda i, b: Reply.error(404, "model 'x' not found"), models=None) as fake:
+        with pytest.raises(UserError, match="404"):
+            preflight(make_args("--llm_url", fake.url, "--llm_model", "x"))
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--n_ask", "0"], "--n_ask"),
+    (["--llm_temperature", "-1"], "--llm_temperature"),
+    (["--llm_timeout", "0"], "--llm_timeout"),
+    (["--llm_url", "ftp://x"], "LLM URL"),
+    (["--llm_url", "http://127.0.0.1:9/v1", "--llm_api_key_env", "NO_SUCH_VAR_LLM4TEACH"], "NO_SUCH_VAR_LLM4TEACH"),
+    (["--llm_api_key_env", "bad name"], "--llm_api_key_env"),
+    (["--answers_file", "/nonexistent/table.json"], "--answers_file"),
+])
+def test_check_args(argv, match):
+    with pytest.raises(UserError, match=match):
+        check_llm_args(make_args(*argv))
+
+
+def test_zhipu_backend_checks_key_and_grammar(monkeypatch):
+    monkeypatch.delenv("ZHIPUAI_API_KEY", raising=False)
+    with pytest.raises(UserError, match="ZHIPUAI_API_KEY"):
+        check_llm_args(make_args("--llm_backend", "zhipu"))
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "k")
+    with pytest.raises(UserError, match="grammar"):
+        check_llm_args(make_args("--llm_backend", "zhipu", "--llm_grammar"))
+
+
+def test_zhipu_backend_against_fake(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "zk")
+    with FakeChatServer(ignore_n(lambda k: "Action: {explore}"), path="/api/paas/v4/chat/completions",
+                        base="/api/paas/v4") as fake:
+        args = make_args("--llm_backend", "zhipu", "--llm_url", fake.url, "--n_ask", "3", "--llm_temperature", "1.5")
+        check_llm_args(args)
+        p = build_planner(args, task_config("SimpleDoorKey"), tmp_path)
+        assert p.plans(TEXT) == [("explore", 1.0)]
+    assert len(fake.requests) == 3
+    for body in fake.bodies:
+        assert "n" not in body and "seed" not in body and body["temperature"] == 1.0 and body["model"] == "glm-4-flash"
+    assert fake.requests[0][2]["Authorization"] == "Bearer zk"

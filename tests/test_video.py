@@ -1,0 +1,92 @@
+import importlib.util
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import env
+from utils.errors import UserError
+from utils.video import (STRIP_HEIGHT, UNSEEN_GREY, VideoRecorder, prune_videos, record_episodes,
+                         render_memory_frame)
+
+ENV_ID = "MiniGrid-SimpleDoorKey-Min5-Max10-View3"
+TILE = 16
+
+
+def test_record_episodes_writes_every_frame(tmp_path):
+    e = env.make_env(ENV_ID, max_steps=10)
+    rng = np.random.default_rng(0)
+    path = tmp_path / "videos" / "eval.gif"
+    results = record_episodes(lambda obs: int(rng.integers(0, 7)), e, 2, str(path), seed=0)
+    assert len(results) == 2
+    for ret, length in results:
+        assert 1 <= length <= 10 and 0.0 <= ret <= 1.0
+    frames = iio.imread(path, index=None)
+    assert frames.shape[0] == sum(length + 1 for _, length in results)
+    assert frames.shape[1:] == (e.height * TILE + STRIP_HEIGHT, e.width * TILE, 3)
+
+
+def test_render_memory_frame_greys_unseen_cells():
+    e = env.make_env(ENV_ID)
+    e.reset(seed=1)
+    frame = render_memory_frame(e, tile_size=TILE)
+    true = e.grid.render(TILE, e.agent_pos, e.agent_dir, highlight_mask=None)
+    assert frame.shape == true.shape and frame.dtype == np.uint8
+    seen = e.seen
+    assert seen.any() and not seen.all()
+    # a seen cell looks exactly as in minigrid's drawing
+    sx, sy = map(int, e.agent_pos)
+    assert np.array_equal(frame[sy * TILE:(sy + 1) * TILE, sx * TILE:(sx + 1) * TILE],
+                          true[sy * TILE:(sy + 1) * TILE, sx * TILE:(sx + 1) * TILE])
+    # every unseen cell is pulled towards the dark grey: a wall gets darker, black floor lighter
+    unseen = [(x, y) for x in range(e.width) for y in range(e.height) if not seen[x, y]]
+    for x, y in unseen:
+        c = (y * TILE + TILE // 2, x * TILE + TILE // 2)
+        t, f = true[c].astype(int), frame[c].astype(int)
+        assert np.all(np.abs(f - UNSEEN_GREY) <= np.abs(t - UNSEEN_GREY))
+        if np.abs(t - UNSEEN_GREY).max() > 10:
+            assert not np.array_equal(f, t)
+    walls = [(x, y) for x, y in unseen if e.grid.get(x, y) is not None and e.grid.get(x, y).type == "wall"]
+    assert walls, "expected an unseen wall right after reset"
+    x, y = walls[0]
+    c = (y * TILE + TILE // 2, x * TILE + TILE // 2)
+    assert frame[c].astype(int).sum() < true[c].astype(int).sum() - 100
+
+
+def test_recorder_checks_suffix_and_shape(tmp_path):
+    with pytest.raises(UserError):
+        VideoRecorder(tmp_path / "x.avi")
+    rec = VideoRecorder(tmp_path / "x.gif", fps=4)
+    rec.add(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError):
+        rec.add(np.zeros((8, 9, 3), np.uint8))
+    rec.add(np.full((8, 8, 3), 255, np.uint8))
+    assert rec.close() == str(tmp_path / "x.gif")
+    assert iio.imread(tmp_path / "x.gif", index=None).shape == (2, 8, 8, 3)
+    empty = VideoRecorder(tmp_path / "none.gif")
+    assert empty.close() is None and not (tmp_path / "none.gif").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is not None, reason="imageio-ffmpeg is installed")
+def test_mp4_without_ffmpeg_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="imageio-ffmpeg"):
+        VideoRecorder(tmp_path / "x.mp4")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is None, reason="needs imageio-ffmpeg")
+def test_mp4(tmp_path):
+    e = env.make_env(ENV_ID, max_steps=5)
+    results = record_episodes(lambda obs: 2, e, 1, str(tmp_path / "a.mp4"), seed=0)
+    assert os.path.getsize(tmp_path / "a.mp4") > 0 and results[0][1] <= 5
+
+
+def test_prune_videos(tmp_path):
+    for i in range(5):
+        p = tmp_path / f"v{i}.gif"
+        p.write_bytes(b"x")
+        os.utime(p, (1000 + i, 1000 + i))
+    (tmp_path / "keep.txt").write_text("x")
+    removed = prune_videos(str(tmp_path), keep=2)
+    assert sorted(os.path.basename(r) for r in removed) == ["v0.gif", "v1.gif", "v2.gif"]
+    assert sorted(os.listdir(tmp_path)) == ["keep.txt", "v3.gif", "v4.gif"]

@@ -1,0 +1,87 @@
+"""Task settings, prompts and recorded LLM answers: data files under configs/, loaded and checked here."""
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from utils.errors import UserError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+OBJECT_NAMING = ("plain", "anonymised_colours", "numbered_doors")
+
+
+def load_json(path, what):
+    """Read a JSON file or raise a one-line UserError naming the file and the problem."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise UserError(f"{what} not found: {path}") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{what} {path} is not valid JSON (line {e.lineno}: {e.msg})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read {what} {path}: {e}") from None
+
+
+@lru_cache(maxsize=None)
+def all_tasks():
+    tasks = load_json(CONFIG_DIR / "tasks.json", "task settings")
+    for name, cfg in tasks.items():
+        for field in ("env_id", "prompt", "answers", "object_names"):
+            if not isinstance(cfg.get(field), str):
+                raise UserError(f"configs/tasks.json: task {name} needs a string '{field}'")
+        if cfg["object_names"] not in OBJECT_NAMING:
+            raise UserError(f"configs/tasks.json: task {name}: object_names must be one of {OBJECT_NAMING}")
+    return tasks
+
+
+def task_names():
+    return list(all_tasks())
+
+
+def task_config(name):
+    """Settings of one task, looked up case-insensitively; unknown names list the valid ones."""
+    tasks = all_tasks()
+    for key, cfg in tasks.items():
+        if key.lower() == str(name).lower():
+            return dict(cfg, name=key)
+    raise UserError(f"unknown task '{name}'; valid tasks: {', '.join(tasks)}")
+
+
+def load_prompt(task_cfg, path=None):
+    """(system prompt, settings) for a task: system = description + worked example."""
+    data = load_json(path or CONFIG_DIR / "prompts.json", "prompt file")
+    try:
+        entry = data["tasks"][task_cfg["prompt"]]
+        return entry["description"] + entry["example"]
+    except (KeyError, TypeError):
+        raise UserError(f"prompt file has no entry tasks.{task_cfg['prompt']} with 'description' and 'example'") from None
+
+
+def load_recorded_answers(task_cfg, path=None):
+    """Recorded plan distribution per observation text: {text: [(plan, prob), ...]}, probabilities normalised."""
+    path = path or CONFIG_DIR / "recorded_answers.json"
+    data = load_json(path, "recorded-answer file")
+    try:
+        table = data["tasks"][task_cfg["answers"]]
+    except (KeyError, TypeError):
+        raise UserError(f"recorded-answer file {path} has no table tasks.{task_cfg['answers']}") from None
+    return parse_answer_table(table, f"{path} (tasks.{task_cfg['answers']})")
+
+
+def parse_answer_table(table, where):
+    """Check a {text: {"plans": [...], "probs": [...]}} table and normalise each distribution."""
+    if not isinstance(table, dict):
+        raise UserError(f"{where}: expected an object mapping texts to plans")
+    out = {}
+    for text, entry in table.items():
+        plans = entry.get("plans") if isinstance(entry, dict) else None
+        probs = entry.get("probs") if isinstance(entry, dict) else None
+        if (not isinstance(plans, list) or not isinstance(probs, list) or len(plans) != len(probs) or not plans
+                or not all(isinstance(p, str) for p in plans)
+                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in probs)
+                or sum(probs) <= 0):
+            raise UserError(f"{where}: entry {text!r} needs equal-length 'plans' (strings) and 'probs' (non-negative, sum > 0)")
+        total = float(sum(probs))
+        out[text] = [(plan.strip(), p / total) for plan, p in zip(plans, probs)]
+    return out
