@@ -12,6 +12,14 @@ import sys
 from utils.errors import UserError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2), like every other user error of this program."""
+
+    def error(self, message):
+        print(f"error: {message} (see: python {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def positive_int(text):
     try:
         value = int(text)
@@ -72,7 +80,7 @@ def add_common(p):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="main.py", description="LLM4Teach: an LLM as a policy teacher for RL")
+    parser = Parser(prog="main.py", description="LLM4Teach: an LLM as a policy teacher for RL")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a student (PPO + teacher term)")
@@ -258,7 +266,7 @@ def run_eval(args):
             return student_chooser(model, device)
 
         if args.video and env_seed == args.env_seed_list[0]:
-            record_video(args, task_cfg, spec, frame_stack, make_chooser, seeds)
+            eval_video(args, task_cfg, spec, frame_stack, make_chooser, seeds)
         group = make_eval_group(task_cfg["env_id"], seeds, spec, use_teacher=args.eval_teacher, frame_stack=frame_stack)
         choose = make_chooser(env_seed)
         try:
@@ -284,23 +292,12 @@ def run_eval(args):
     return 0
 
 
-def record_video(args, task_cfg, spec, frame_stack, make_chooser, seeds):
-    """The first --video episodes, drawn as the teacher sees the world (unseen cells greyed), to one file."""
-    from algos.evaluate import make_eval_group, run_episodes
-    from utils.video import VideoRecorder, render_memory_frame
-    path = args.video_path or os.path.join(args.logdir, "videos", f"{task_cfg['name']}-{'teacher' if args.eval_teacher else 'student'}.gif")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    recorder = VideoRecorder(path)
-    try:
-        for seed in seeds[:args.video]:
-            group = make_eval_group(task_cfg["env_id"], [seed], spec, use_teacher=args.eval_teacher, frame_stack=frame_stack)
-            env = group.envs[0]
-            try:
-                run_episodes(group, make_chooser(seed), on_step=lambda actions: recorder.add(render_memory_frame(env)))
-            finally:
-                group.close()
-    finally:
-        recorder.close()
+def eval_video(args, task_cfg, spec, frame_stack, make_chooser, seeds):
+    """The first --video episodes to --video_path (default log/videos/<task>-<student|teacher>.gif)."""
+    from algos.evaluate import record_video
+    who = "teacher" if args.eval_teacher else "student"
+    path = args.video_path or os.path.join(args.logdir, "videos", f"{task_cfg['name']}-{who}.gif")
+    record_video(path, task_cfg["env_id"], seeds[:args.video], spec, args.eval_teacher, frame_stack, make_chooser)
     print(f"video: {path}")
 
 

@@ -69,3 +69,24 @@ def make_eval_group(env_id, seeds, spec, use_teacher, env_kwargs=None, frame_sta
     group = EnvGroup(env_id, seeds, [[s, 7] for s in seeds], spec, env_kwargs=env_kwargs, frame_stack=frame_stack)
     group.set_teacher(use_teacher)
     return group
+
+
+def record_video(path, env_id, seeds, spec, use_teacher, frame_stack, make_chooser, fps=8):
+    """One episode per seed, drawn as the teacher sees the world (unseen cells greyed), into one GIF/MP4.
+    Every step is one frame, with a status line (episode, step, return) under it. Returns the results."""
+    from utils.video import VideoRecorder, add_status_strip, render_memory_frame
+    results = []
+    with VideoRecorder(path, fps=fps) as recorder:
+        for episode, seed in enumerate(seeds):
+            group = make_eval_group(env_id, [seed], spec, use_teacher=use_teacher, frame_stack=frame_stack)
+            env, step = group.envs[0], [0]
+
+            def grab(actions):
+                ret = group.returns[0]
+                recorder.add(add_status_strip(render_memory_frame(env), f"ep {episode + 1} step {step[0]} return {ret:.2f}"))
+                step[0] += 1
+            try:
+                results += run_episodes(group, make_chooser(seed), on_step=grab)
+            finally:
+                group.close()
+    return results

@@ -94,8 +94,9 @@ class PPO:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
+        self.optimizer.step()
         terms = {k: float(v.detach()) for k, v in terms.items()}
-        terms.update(loss=float(loss), grad_norm=float(grad_norm))
+        terms.update(loss=float(loss.detach()), grad_norm=float(grad_norm))
         return terms
 
 

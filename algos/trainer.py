@@ -7,7 +7,7 @@ import time
 import numpy as np
 import torch
 
-from algos.evaluate import eval_seeds, make_eval_group, run_episodes, student_chooser, summarise
+from algos.evaluate import eval_seeds, make_eval_group, record_video, run_episodes, student_chooser, summarise
 from algos.model import ActorCritic
 from algos.ppo import PPO, teacher_coef
 from algos.rollout import Rollout, collect
@@ -15,6 +15,7 @@ from algos.vec_env import ParallelEnvs
 from utils.checkpoint import load_checkpoint, save_atomic
 from utils.errors import UserError
 from utils.logger import RunLogger
+from utils.video import prune_videos
 
 
 class StopRequest:
@@ -124,8 +125,18 @@ class Trainer:
                                               frame_stack=cfg["frame_stack"])
         self.model.eval()
         result = summarise(run_episodes(self.eval_group, student_chooser(self.model, self.device)))
+        eval_round = self.iteration // cfg["eval_interval"]  # derived, so a resumed run records the same videos
+        if cfg["video"] > 0 and cfg["video_every"] > 0 and eval_round % cfg["video_every"] == 1 % cfg["video_every"]:
+            self._video(seeds[:cfg["video"]])
         self.model.train()
         return result
+
+    def _video(self, seeds):
+        """A short video of the student at this iteration; only the newest max_videos are kept."""
+        folder = os.path.join(self.run_dir, "videos")
+        record_video(os.path.join(folder, f"itr{self.iteration:06d}.gif"), self.cfg["env_id"], seeds, self.spec,
+                     False, self.cfg["frame_stack"], lambda seed: student_chooser(self.model, self.device))
+        prune_videos(folder, self.cfg["max_videos"])
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def train(self):

@@ -264,12 +264,10 @@ class ParallelEnvs:
         self._all("set_state", [{k: v[a:b] for k, v in state.items()} for a, b in self.slices])
 
     def planner_stats(self):
-        parts = [self.group.planner_stats()] if self.workers <= 0 else self._all("stats")
-        total = {}
-        for p in parts:
-            for k, v in p.items():
-                total[k] = total.get(k, 0) + v
-        return total
+        if self.workers <= 0:
+            return self.group.planner_stats()
+        from planner.factory import merge_stats
+        return merge_stats(self._all("stats"))
 
     def close(self):
         if self.workers <= 0:

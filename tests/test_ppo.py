@@ -1,0 +1,132 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from algos.model import ActorCritic
+from algos.ppo import PPO, ppo_losses, teacher_coef
+from algos.rollout import Rollout, gae
+
+
+def test_teacher_coefficient_schedule():
+    assert teacher_coef(0) == 10.0
+    assert teacher_coef(1) == pytest.approx(9.995)
+    assert teacher_coef(1000) == pytest.approx(5.0)
+    assert teacher_coef(1980) == pytest.approx(0.1)
+    assert teacher_coef(2500) == pytest.approx(0.1)  # floor
+    assert teacher_coef(2999) == pytest.approx(0.1)
+    assert teacher_coef(3000) == 0.0 and teacher_coef(10_000) == 0.0  # off after 3000 iterations
+    assert teacher_coef(0, start=0.0) == 0.0  # plain PPO
+    assert teacher_coef(10, start=2.0, decay=0.1, floor=0.5, off_after=20) == pytest.approx(1.0)
+
+
+def test_ppo_losses_match_a_hand_computation():
+    logits = torch.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, -1.0]])
+    values = torch.tensor([0.5, -0.2])
+    batch = {
+        "action": torch.tensor([1, 0]), "logp": torch.tensor([math.log(0.5), math.log(0.9)]),
+        "value": torch.tensor([0.1, 0.0]), "advantage": torch.tensor([1.0, -2.0]),
+        "return": torch.tensor([1.0, 0.3]), "teacher": torch.tensor([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]]),
+        "adv_mean": torch.tensor(0.0), "adv_std": torch.tensor(1.0),
+    }
+    out = ppo_losses(logits, values, batch, torch.tensor([0, 1]), clip=0.2, coef=3.0)
+
+    def softmax(z):
+        e = np.exp(z - np.max(z))
+        return e / e.sum()
+    p0, p1 = softmax(np.array([0.0, 1.0, 0.0])), softmax(np.array([2.0, 0.0, -1.0]))
+    r0, r1 = p0[1] / 0.5, p1[0] / 0.9
+    # clipped surrogate: -min(r A, clip(r) A)
+    pg0 = -min(r0 * 1.0, min(max(r0, 0.8), 1.2) * 1.0)
+    pg1 = -min(r1 * -2.0, min(max(r1, 0.8), 1.2) * -2.0)
+    # value: max of unclipped and clipped (old value +- 0.2) squared errors
+    v0 = max((0.5 - 1.0) ** 2, (0.1 + 0.2 - 1.0) ** 2)
+    v1 = max((-0.2 - 0.3) ** 2, (0.0 - 0.2 - 0.3) ** 2)
+    ent = -np.mean([np.sum(p * np.log(p)) for p in (p0, p1)])
+    ce = np.mean([-np.log(p0[1]), -(0.5 * np.log(p1[0]) + 0.5 * np.log(p1[2]))])
+    assert out["policy"].item() == pytest.approx((pg0 + pg1) / 2, rel=1e-5)
+    assert out["value"].item() == pytest.approx((v0 + v1) / 2, rel=1e-5)
+    assert out["entropy"].item() == pytest.approx(ent, rel=1e-5)
+    assert out["teacher"].item() == pytest.approx(ce, rel=1e-5)
+
+
+def test_update_moves_the_student_towards_the_teacher():
+    torch.manual_seed(0)
+    model = ActorCritic((5, 5, 4))
+    steps, n = 32, 8
+    obs = torch.randint(0, 6, (steps, n, 5, 5, 4), dtype=torch.uint8)
+    teacher = torch.zeros(steps, n, 7)
+    teacher[..., 2] = 1.0  # the teacher always says "forward"
+    with torch.no_grad():
+        logits, value, _ = model(obs.view(-1, 5, 5, 4))
+        dist = torch.distributions.Categorical(logits=logits)
+        action = dist.sample()
+    batch = {"obs": obs, "action": action.view(steps, n), "logp": dist.log_prob(action).view(steps, n),
+             "value": value.view(steps, n), "advantage": torch.zeros(steps, n), "return": value.view(steps, n),
+             "teacher": teacher, "start": torch.zeros(steps, n, dtype=torch.bool), "init_state": None}
+    before = torch.softmax(logits, -1)[:, 2].mean().item()
+    ppo = PPO(model, minibatch=64)
+    params = [p.detach().clone() for p in model.parameters()]
+    logs = ppo.update(batch, coef=10.0)
+    assert any(not torch.equal(a, b) for a, b in zip(params, model.parameters()))
+    with torch.no_grad():
+        after = torch.softmax(model(obs.view(-1, 5, 5, 4))[0], -1)[:, 2].mean().item()
+    assert after > before + 0.2
+    assert logs["approx_kl"] >= 0 and 0 <= logs["clipfrac"] <= 1
+
+
+def test_recurrent_update_runs_on_sequences():
+    torch.manual_seed(0)
+    model = ActorCritic((5, 5, 4), recurrent=True)
+    steps, n = 6, 4
+    obs = torch.randint(0, 6, (steps, n, 5, 5, 4), dtype=torch.uint8)
+    starts = torch.zeros(steps, n, dtype=torch.bool)
+    starts[0] = True
+    starts[3, 1] = True
+    with torch.no_grad():
+        logits, value, _ = model(obs, model.initial_state(n), starts)
+        dist = torch.distributions.Categorical(logits=logits)
+        action = dist.sample()
+    # one step at a time gives the same outputs as the whole sequence
+    state = model.initial_state(n)
+    with torch.no_grad():
+        for t in range(steps):
+            lt, vt, state = model(obs[t], state, starts[t])
+            assert torch.allclose(lt, logits[t], atol=1e-5)
+    teacher = torch.full((steps, n, 7), 1 / 7)
+    batch = {"obs": obs, "action": action, "logp": dist.log_prob(action), "value": value,
+             "advantage": torch.randn(steps, n), "return": value, "teacher": teacher, "start": starts,
+             "init_state": model.initial_state(n)}
+    logs = PPO(model, minibatch=8).update(batch, coef=1.0)
+    assert np.isfinite(logs["loss"])
+
+
+def make_storage(rewards, terminated, truncated, values, boot=None):
+    steps, n = len(rewards), len(rewards[0])
+    s = Rollout(n, (1, 1, 1), capacity=steps)
+    s.reward[:steps] = rewards
+    s.terminated[:steps] = terminated
+    s.truncated[:steps] = truncated
+    s.value[:steps] = values
+    s.boot_value[:steps] = boot if boot is not None else 0
+    return s
+
+
+def test_lambda_one_gives_monte_carlo_returns_with_bootstrap_only_at_cuts():
+    g = 0.9
+    # env 0: reward 1 at t=2 then terminates; env 1: runs on and is cut at the end (bootstrap with next value 5)
+    rewards = [[0, 0], [0, 1], [1, 0]]
+    term = [[0, 0], [0, 0], [1, 0]]
+    values = [[0.5, 0.1], [0.2, 0.3], [0.4, 0.6]]
+    s = make_storage(rewards, term, [[0, 0]] * 3, values)
+    adv, ret = gae(s, 3, next_value=np.array([0.0, 5.0], np.float32), running=np.array([False, True]), gamma=g, lam=1.0)
+    assert ret[:, 0] == pytest.approx([g * g, g, 1.0])
+    assert ret[:, 1] == pytest.approx([g * 1 + g ** 3 * 5, 1 + g * g * 5, g * 5])
+    assert adv == pytest.approx(ret - np.array(values, np.float32))
+
+
+def test_time_limit_truncation_bootstraps_from_the_final_observation():
+    s = make_storage([[0], [0]], [[0], [0]], [[0], [1]], [[0.0], [0.0]], boot=[[0.0], [2.0]])
+    _, ret = gae(s, 2, next_value=np.array([7.0], np.float32), running=np.array([False]), gamma=0.5, lam=1.0)
+    assert ret[:, 0] == pytest.approx([0.5, 1.0])  # V(final obs) = 2, not the next episode's 7

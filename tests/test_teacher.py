@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+
+import env
+from planner.base import RecordedPlanner
+from planner.mediator import Mediator, Option, agent_state
+from teacher.options import OptionPolicies
+from teacher.policy import TeacherPolicy
+from tests.grids import make_obs
+from utils.tasks import load_recorded_answers, task_config
+
+LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)
+
+
+def act(rows, option, carrying=None, rule="plain", **kw):
+    obs = make_obs(rows, carrying)
+    agent = agent_state(obs)
+    desc = Mediator(rule).describe(obs, agent)
+    return OptionPolicies(**kw).act(obs, agent, option, desc)
+
+
+class FixedPlanner:
+    def __init__(self, plans):
+        self._plans = plans
+
+    def plans(self, text):
+        return self._plans
+
+    def stats(self):
+        return {}
+
+
+ROOM = ["#######",
+        "#.....#",
+        "#.###.#",
+        "#>#k#.#",
+        "#.....#",
+        "#######"]
+
+
+def test_goto_follows_a_shortest_path():
+    # the key at (3, 3) is boxed in on three sides: the only goal pose is (3, 4) facing north.
+    # From (1, 3) facing east (a wall ahead) the path south-around is shorter than north-around.
+    assert act(ROOM, Option("goto", "key")) == RIGHT
+    south = [r.replace(">", "v") for r in ROOM]
+    assert act(south, Option("goto", "key")) == FORWARD
+    # already next to it and facing it: finished
+    there = ["#######", "#.....#", "#.###.#", "#.#k#.#", "#..^..#", "#######"]
+    assert act(there, Option("goto", "key")) == "done"
+    # walled off: no path, so no action
+    assert act(["#####", "#>#k#", "#####"], Option("goto", "key")) is None
+
+
+def test_goto_goes_through_lava_only_when_allowed():
+    rows = ["#######", "#>L.k.#", "#######"]
+    assert act(rows, Option("goto", "key")) == FORWARD  # official: lava counts as walkable
+    assert act(rows, Option("goto", "key"), goto_through_lava=False) is None
+
+
+def test_primitive_options_and_unknown_objects():
+    rows = ["#####", "#>k.#", "##D##"]
+    assert act(rows, Option("pickup", "key")) == PICKUP
+    assert act(rows, Option("toggle", "door")) == TOGGLE
+    assert act(rows, Option("pickup", "handle")) == DONE  # never-seen object: wait
+    assert act(rows, Option("goto", "east")) == DONE
+    assert act(rows, Option("wait", None)) == DONE
+    assert act(["#####", "#>..#", "#####"], Option("drop", "key"), carrying="k") == DROP
+    assert act(["#####", "#>..#", "#####"], Option("goto", "key"), carrying="k") == "done"  # holding it
+
+
+def test_explore_heads_for_unseen_space_and_finishes_when_all_is_seen():
+    rows = ["#######", "#<...??", "#######"]
+    assert act(rows, Option("explore", None)) in (LEFT, RIGHT)  # turn around towards the unseen cells
+    rows = ["#######", "#>...??", "#######"]
+    assert act(rows, Option("explore", None)) == FORWARD
+    assert act(["#####", "#>..#", "#####"], Option("explore", None)) == "done"
+    # unseen cells behind walls only are not worth exploring
+    assert act(["#####?", "#>..#?", "#####?"], Option("explore", None)) == "done"
+
+
+def test_plan_walks_options_until_one_acts():
+    rows = ["#####", "#>k.#", "##D##"]
+    obs = make_obs(rows)
+    teacher = TeacherPolicy(FixedPlanner([("go to <key>, pick up <key>", 1.0)]), "plain")
+    assert np.argmax(teacher(obs)) == PICKUP  # go-to is finished (facing the key) -> pick up
+    teacher = TeacherPolicy(FixedPlanner([("explore", 1.0)]), "plain")
+    all_seen = make_obs(["#####", "#>..#", "#####"])
+    assert np.argmax(teacher(all_seen)) == DONE  # nothing acts: done
+
+
+def test_soft_teacher_mixes_plans_and_hard_teacher_samples_them():
+    obs = make_obs(["#####", "#>k.#", "##D##"])
+    plans = [("pick up <key>", 0.7), ("open <door>", 0.2), ("use <key>", 0.1)]
+    soft = TeacherPolicy(FixedPlanner(plans), "plain", soft=True)(obs)
+    assert soft.dtype == np.float32 and soft.sum() == pytest.approx(1.0)
+    assert soft[PICKUP] == pytest.approx(0.7) and soft[TOGGLE] == pytest.approx(0.2) and soft[DONE] == pytest.approx(0.1)
+    hard = TeacherPolicy(FixedPlanner(plans), "plain", rng=np.random.default_rng(0))
+    picks = np.array([hard(obs) for _ in range(2000)])
+    assert set(np.unique(picks)) == {0.0, 1.0} and np.all(picks.sum(1) == 1)
+    freq = picks.mean(0)
+    assert abs(freq[PICKUP] - 0.7) < 0.04 and abs(freq[TOGGLE] - 0.2) < 0.04
+
+
+@pytest.mark.parametrize("task", ["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey", "TwoDoor"])
+@pytest.mark.parametrize("soft", [False, True])
+def test_cached_teacher_equals_from_scratch_teacher(task, soft):
+    """>= 1,000 states per task from random walks: the cached teacher gives identical distributions."""
+    cfg = task_config(task)
+    table = load_recorded_answers(cfg)
+    e = env.make_env(cfg["env_id"])
+    cached = TeacherPolicy(RecordedPlanner(table), cfg["object_names"], soft=soft, rng=np.random.default_rng(1))
+    scratch = TeacherPolicy(RecordedPlanner(table), cfg["object_names"], soft=soft, rng=np.random.default_rng(1),
+                            cache=False)
+    rng = np.random.default_rng(2)
+    states = 0
+    while states < 1000:
+        obs, _ = e.reset(seed=states)
+        cached.reset()
+        scratch.reset()
+        for _ in range(150):
+            p, q = cached(obs), scratch(obs)
+            assert np.array_equal(p, q)
+            assert p.shape == (7,) and p.sum() == pytest.approx(1.0) and (p >= 0).all()
+            states += 1
+            # mostly follow the teacher so that go-to paths and object pick-ups are exercised
+            action = int(np.argmax(p)) if rng.random() < 0.7 else int(rng.integers(0, 7))
+            obs, _, term, trunc, _ = e.step(action)
+            if term or trunc:
+                break
+    assert cached.options.cache.hits > 0

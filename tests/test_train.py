@@ -1,0 +1,109 @@
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import main
+from algos.vec_env import ParallelEnvs, TeacherSpec
+from tests.helpers import read_metrics, run_main, tiny_train_args
+from utils.logger import TEST_TAGS, TRAIN_TAGS
+from utils.tasks import task_config
+
+OFFICIAL_TAGS = ["Train/Return Mean", "Train/Return Std", "Train/Eplen", "Train/Success Rate", "Train/Loss",
+                 "Train/Mean Entropy", "Train/Kickstarting Loss", "Train/Policy Loss", "Train/Value Loss",
+                 "Train/Kickstarting Coef", "Test/Return", "Test/Eplen", "Test/Success Rate"]
+
+
+def test_train_eval_round_trip(tmp_path, capsys):
+    assert main.main(tiny_train_args(tmp_path, n_itr=2)) == 0
+    run_dir = tmp_path / "ppo" / "SimpleDoorKey" / "t-0"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["task"] == "SimpleDoorKey" and config["seed"] == 0 and config["teacher_coef"] == 10.0
+    rows = read_metrics(run_dir)
+    assert [r["iteration"] for r in rows] == ["1", "2"]
+    assert float(rows[0]["Train/Kickstarting Coef"]) == 10.0 and float(rows[1]["Train/Kickstarting Coef"]) == 9.995
+    assert rows[1]["Test/Success Rate"] != ""
+    for name in ("latest", "best"):
+        payload = torch.load(run_dir / "checkpoints" / f"{name}.pt", weights_only=True)
+        assert set(payload["model"]) and payload["config"]["task"] == "SimpleDoorKey"
+    assert torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["iteration"] == 2
+    # the official TensorBoard tags are in the event file
+    events = glob.glob(str(run_dir / "events.out.tfevents.*"))
+    assert events
+    acc = EventAccumulator(str(run_dir))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert set(OFFICIAL_TAGS) <= tags and "charts/SPS" in tags
+    assert set(OFFICIAL_TAGS) <= set(TRAIN_TAGS + TEST_TAGS)
+    capsys.readouterr()
+    # eval the saved student
+    assert main.main(["eval", "--task", "SimpleDoorKey", "--loaddir", str(run_dir), "--num_eval", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "mean return" in out and "mean length" in out and "success rate" in out and "over 3 episodes" in out
+    assert main.main(["eval", "--task", "SimpleDoorKey", "--loaddir", str(run_dir), "--loadmodel", "best",
+                      "--num_eval", "2", "--env_seed_list", "5", "6"]) == 0
+    assert "overall" in capsys.readouterr().out
+
+
+def test_eval_teacher_needs_no_loaddir_and_writes_its_result(tmp_path, capsys):
+    assert main.main(["eval", "--task", "SimpleDoorKey", "--eval_teacher", "--num_eval", "20",
+                      "--logdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "success rate 1.000 over 20 episodes" in out
+    saved = json.loads((tmp_path / "ppo" / "SimpleDoorKey" / "teacher_eval.json").read_text())
+    assert saved["success_rate"] == 1.0 and saved["num_eval"] == 20
+
+
+def test_plain_ppo_switch_turns_the_teacher_off(tmp_path):
+    assert main.main(tiny_train_args(tmp_path, n_itr=1, extra=["--teacher_coef", "0"])) == 0
+    row = read_metrics(tmp_path / "ppo" / "SimpleDoorKey" / "t-0")[0]
+    assert float(row["Train/Kickstarting Coef"]) == 0.0 and float(row["Train/Kickstarting Loss"]) == 0.0
+
+
+def test_recurrent_and_frame_stack_students_train_and_evaluate(tmp_path, capsys):
+    assert main.main(tiny_train_args(tmp_path, "lstm", n_itr=1, extra=["--recurrent"])) == 0
+    assert main.main(tiny_train_args(tmp_path, "stack", n_itr=1, extra=["--frame_stack", "2"])) == 0
+    for name in ("lstm", "stack"):
+        run_dir = tmp_path / "ppo" / "SimpleDoorKey" / f"{name}-0"
+        assert main.main(["eval", "--task", "SimpleDoorKey", "--loaddir", str(run_dir), "--num_eval", "2"]) == 0
+    payload = torch.load(tmp_path / "ppo/SimpleDoorKey/stack-0/checkpoints/latest.pt", weights_only=True)
+    assert payload["obs_shape"] == [10, 10, 8]
+
+
+def test_worker_processes_give_the_same_steps_as_in_process_envs():
+    cfg = task_config("ColoredDoorKey")
+    a = ParallelEnvs(cfg["env_id"], 4, seed=3, spec=TeacherSpec(cfg), workers=0)
+    b = ParallelEnvs(cfg["env_id"], 4, seed=3, spec=TeacherSpec(cfg), workers=2)
+    try:
+        a.reset_all()
+        b.reset_all()
+        rng = np.random.default_rng(0)
+        for _ in range(200):
+            for key in ("obs", "teacher", "reward", "terminated", "truncated"):
+                assert np.array_equal(a.arrays[key], b.arrays[key]), key
+            actions = rng.integers(0, 7, size=4)
+            a.step(actions)
+            b.step(actions)
+        assert a.get_state() == b.get_state()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_same_seed_same_losses(tmp_path):
+    assert main.main(tiny_train_args(tmp_path, "a", n_itr=3)) == 0
+    assert main.main(tiny_train_args(tmp_path, "b", n_itr=3)) == 0
+    ra, rb = (read_metrics(tmp_path / "ppo" / "SimpleDoorKey" / f"{n}-0") for n in "ab")
+    assert ra == rb and len(ra) == 3
+    assert main.main(tiny_train_args(tmp_path, "c", n_itr=3, extra=["--seed_list", "1"])) == 0
+    assert read_metrics(tmp_path / "ppo" / "SimpleDoorKey" / "c-1") != ra
+
+
+def test_cli_runs_as_a_script(tmp_path):
+    result = run_main(["eval", "--task", "lavadoorkey", "--eval_teacher", "--num_eval", "5", "--logdir", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    assert "LavaDoorKey teacher" in result.stdout
