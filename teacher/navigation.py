@@ -84,11 +84,8 @@ def goto_goals(target, shape):
     return goals
 
 
-def explore_goals(obs):
-    """Poses whose 3x3 view would reveal an unseen cell next to known open space (None: nothing left to see).
-
-    The view rule is minigrid's for a 3x3 view: the agent's row and the row ahead are always visible, a cell
-    of the far row only when a neighbouring cell of the middle row lets light through."""
+def explore_targets(obs):
+    """Unseen cells next to known open space: what exploring can still reveal. Returns (mask, opaque)."""
     kind = obs[:, :, 0]
     unseen = kind == UNSEEN
     opaque = (kind == WALL) | ((kind == DOOR) & (obs[:, :, 2] != 0))
@@ -96,11 +93,17 @@ def explore_goals(obs):
     near_open = np.zeros_like(unseen)
     for dx, dy in DIRS:
         near_open |= shift_from(open_known, dx, dy)
-    targets = unseen & near_open
-    if not targets.any():
-        return None
+    return unseen & near_open, opaque
+
+
+def explore_goals(targets, opaque):
+    """Poses whose 3x3 view would reveal one of the target cells.
+
+    The view rule is minigrid's for a 3x3 view: the agent's row and the row ahead are always visible, a cell
+    of the far row only when a neighbouring cell of the middle row lets light through."""
+    unseen = targets
     light = ~opaque  # unseen cells may let light through; outside the grid never does
-    goals = np.zeros((4,) + kind.shape, dtype=bool)
+    goals = np.zeros((4,) + targets.shape, dtype=bool)
     for d, (fx, fy) in enumerate(DIRS):
         rx, ry = -fy, fx  # the agent's right
         g = np.zeros_like(unseen)
