@@ -1,0 +1,61 @@
+"""End to end with the real local LLM (SmolLM2-135M behind llama-cpp-python's OpenAI-compatible server):
+train a few iterations of SimpleDoorKey with --llm_url and the grammar; a rerun on the same cache asks nothing.
+Skipped only when llama_cpp is not installed (scripts/install_llm.sh installs it; CI runs that script)."""
+import argparse
+import importlib.util
+import json
+import re
+
+import numpy as np
+import pytest
+
+import env
+import main
+from planner.factory import add_llm_arguments, build_planner
+from planner.mediator import parse_plan
+from teacher.policy import TeacherPolicy
+from tests.helpers import tiny_train_args
+from utils.tasks import task_config
+
+if importlib.util.find_spec("llama_cpp") is None:
+    pytest.skip("llama_cpp (llama-cpp-python) is not installed; run: bash scripts/install_llm.sh",
+                allow_module_level=True)
+
+from planner import local_llm  # noqa: E402
+
+
+def queries(out):
+    match = re.search(r"LLM: (\d+) queries", out)
+    assert match, out
+    return int(match.group(1))
+
+
+def test_training_with_the_local_llm_teacher_and_a_persistent_cache(tmp_path, capsys):
+    cache = tmp_path / "plans.json"
+    with local_llm.running_server(startup_timeout=180) as url:
+        llm = ["--llm_url", url, "--llm_grammar", "--n_ask", "2", "--llm_seed", "1", "--plan_cache", str(cache)]
+        first = tiny_train_args(tmp_path, "llm", n_itr=2, extra=["--workers", "2", *llm])
+        assert main.main(first) == 0
+        out = capsys.readouterr().out
+        assert queries(out) > 0 and "0 invalid" in out
+        assert cache.exists()
+        entries = json.loads(cache.read_text())
+        assert entries
+        # every cached plan parses into options, and the teacher turns them into a distribution
+        args = argparse.Namespace(**vars(main.build_parser().parse_args(first)))
+        cfg = task_config("SimpleDoorKey")
+        planner = build_planner(args, cfg, str(tmp_path))
+        e = env.make_env(cfg["env_id"])
+        obs, _ = e.reset(seed=0)
+        teacher = TeacherPolicy(planner, cfg["object_names"], rng=np.random.default_rng(0))
+        for _ in range(20):
+            probs = teacher(obs)
+            assert probs.shape == (7,) and abs(probs.sum() - 1) < 1e-6 and (probs >= 0).all()
+            for plan, p in planner.plans(teacher.last_text):
+                assert parse_plan(plan) and 0 < p <= 1
+            obs, *_ = e.step(int(np.argmax(probs)))
+        planner.close()
+        # a second run on the same cache (same seed, so the same texts) makes zero queries
+        assert main.main(tiny_train_args(tmp_path, "llm2", n_itr=2, extra=["--workers", "0", *llm])) == 0
+        out = capsys.readouterr().out
+        assert queries(out) == 0 and re.search(r"[1-9]\d* cache hits", out)
