@@ -76,7 +76,11 @@ class EnvGroup:
         self.lengths = np.zeros(len(self.envs), dtype=np.int64)
 
     def _teach(self, i, obs):
-        self.arrays["teacher"][i] = self.teachers[i](obs) if self.use_teacher else 0.0
+        if self.use_teacher:
+            e = self.envs[i]
+            self.arrays["teacher"][i] = self.teachers[i](obs, (int(e.agent_pos[0]), int(e.agent_pos[1]), int(e.agent_dir)))
+        else:
+            self.arrays["teacher"][i] = 0.0
 
     def _reset(self, i):
         seed, self.first_seeds[i] = self.first_seeds[i], None

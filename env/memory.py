@@ -48,6 +48,21 @@ def visible_mask(transparent):
     return mask
 
 
+def _view3_offsets():
+    """For a 3x3 view and each direction: (dx, dy) of the near cells (always visible) and, per far cell, its
+    (dx, dy) and the middle-row cells that must let light through for it to be visible (minigrid's rule)."""
+    table = []
+    for d in range(4):
+        cells = view_cells((0, 0), d, 3)  # cells[vx][vy]; vy = 0 is the far row
+        near = [cells[vx][vy] for vx in range(3) for vy in (1, 2)]
+        far = [(cells[vx][0], [cells[m][1] for m in (vx - 1, vx, vx + 1) if 0 <= m < 3]) for vx in range(3)]
+        table.append((near, far))
+    return table
+
+
+VIEW3 = _view3_offsets()
+
+
 class MemoryMap:
     def __init__(self, width, height, view_size):
         self.width, self.height, self.view_size = width, height, view_size
@@ -68,6 +83,44 @@ class MemoryMap:
             px, py = self.agent_cell
             obs[px, py, :3] = encode_cell(grid.get(px, py))
             obs[px, py, 3] = NO_AGENT
+        if self.view_size == 3:
+            self._see3(grid, int(agent_pos[0]), int(agent_pos[1]), agent_dir)
+        else:
+            self._see(grid, agent_pos, agent_dir)
+        ax, ay = int(agent_pos[0]), int(agent_pos[1])
+        obs[ax, ay, :3] = encode_cell(carrying)
+        obs[ax, ay, 3] = agent_dir
+        self.seen[ax, ay] = True
+        self.agent_cell = (ax, ay)
+        return obs
+
+    def _see3(self, grid, ax, ay, agent_dir):
+        """The 3x3 view without building the egocentric grid: same cells as minigrid's process_vis."""
+        obs, seen, w, h, cells = self.obs, self.seen, self.width, self.height, grid.grid
+        near, far = VIEW3[agent_dir]
+        for dx, dy in near:
+            x, y = ax + dx, ay + dy
+            if 0 <= x < w and 0 <= y < h:
+                c = cells[y * w + x]
+                obs[x, y, :3] = EMPTY if c is None else c.encode()
+                seen[x, y] = True
+        for (dx, dy), lights in far:
+            x, y = ax + dx, ay + dy
+            if not (0 <= x < w and 0 <= y < h):
+                continue
+            for lx, ly in lights:
+                mx, my = ax + lx, ay + ly
+                if 0 <= mx < w and 0 <= my < h:
+                    m = cells[my * w + mx]
+                    if m is None or m.see_behind():
+                        c = cells[y * w + x]
+                        obs[x, y, :3] = EMPTY if c is None else c.encode()
+                        seen[x, y] = True
+                        break
+
+    def _see(self, grid, agent_pos, agent_dir):
+        """Any view size: minigrid's occlusion rule on the egocentric view, mapped back to the grid."""
+        obs, w, h = self.obs, self.width, self.height
         cells = view_cells(agent_pos, agent_dir, self.view_size)
         inside = [[0 <= x < w and 0 <= y < h for (x, y) in col] for col in cells]
         contents = [[grid.get(x, y) if ok else None for (x, y), ok in zip(col, oks)] for col, oks in zip(cells, inside)]
@@ -80,9 +133,3 @@ class MemoryMap:
                 if ok and m:
                     obs[x, y, :3] = encode_cell(c)
                     self.seen[x, y] = True
-        ax, ay = int(agent_pos[0]), int(agent_pos[1])
-        obs[ax, ay, :3] = encode_cell(carrying)
-        obs[ax, ay, 3] = agent_dir
-        self.seen[ax, ay] = True
-        self.agent_cell = (ax, ay)
-        return obs

@@ -45,14 +45,26 @@ class Mediator:
         self.rule = rule
         self.order = {}  # object name -> when it (re)appeared; keeps insertion order
         self.clock = 0
+        self.memo = {}   # (object and colour channels, agent cell, clock) -> Description
 
     def reset(self):
         self.order.clear()
         self.clock = 0
+        self.memo.clear()
 
     def describe(self, obs, agent=None):
-        rule = self.rule
+        """The Description of an observation. Memoised on what it depends on: the object and colour channels,
+        the agent's cell and the object order (which only changes when objects appear or disappear)."""
         ax, ay, _ = agent if agent is not None else agent_state(obs)
+        key = (obs[:, :, :2].tobytes(), ax, ay, self.clock)
+        found = self.memo.get(key)
+        if found is None:
+            found = self._describe(obs, ax, ay)
+            self.memo[(key[0], ax, ay, self.clock)] = found
+        return found
+
+    def _describe(self, obs, ax, ay):
+        rule = self.rule
         kind = obs[:, :, 0]
         objects = {}
         keys, doors = [], []
@@ -74,8 +86,11 @@ class Mediator:
                 objects[name] = (int(x), int(y))
                 doors.append(name)
         order = self.order
-        for name in [n for n in order if n not in objects]:
+        gone = [n for n in order if n not in objects]
+        for name in gone:
             del order[name]
+        if gone:
+            self.clock += 1  # a different order from now on: older memo entries no longer apply
         for name in keys + doors:
             if name not in order:
                 order[name] = self.clock

@@ -2,6 +2,7 @@
 None (cannot act: the teacher moves on to the plan's next option)."""
 import numpy as np
 
+from teacher import bitfield
 from teacher.navigation import (DIRS, FORWARD, FieldCache, distance_field, explore_goals, explore_targets,
                                 first_action, goto_goals, walkable_map)
 
@@ -10,23 +11,13 @@ PRIMITIVE = {"pickup": PICKUP, "drop": DROP, "toggle": TOGGLE}
 
 
 class OptionPolicies:
-    """Option -> action for one observation. With cache=True distance fields are reused across steps (same
-    answers as cache=False, which searches from scratch and stops as soon as the agent's pose is reached)."""
+    """Option -> action for one observation. With cache=True distance fields are computed on bitboards for the
+    whole map and reused across steps while the map is unchanged; cache=False searches from scratch with
+    arrays and stops as soon as the agent's pose is reached. Both give the same answers (tested)."""
 
     def __init__(self, goto_through_lava=True, cache=True):
         self.goto_through_lava = goto_through_lava
         self.cache = FieldCache() if cache else None
-
-    def _field(self, key, walk, goals_fn, agent):
-        if self.cache is None:
-            goals = goals_fn()
-            return None if goals is None else distance_field(walk, goals, stop_at=agent)
-        return self.cache.get(key, lambda: self._full_field(walk, goals_fn))
-
-    @staticmethod
-    def _full_field(walk, goals_fn):
-        goals = goals_fn()
-        return None if goals is None else distance_field(walk, goals)
 
     def explore(self, obs, agent):
         """Like the official explore, walk straight on while unseen space lies ahead; otherwise take the
@@ -48,20 +39,31 @@ class OptionPolicies:
         if 0 <= x + fx < w and 0 <= y + fy < h and walk[x + fx, y + fy] and \
                 ((cells[:, 0] - x) * fx + (cells[:, 1] - y) * fy > 0).any():
             return FORWARD
-        action = first_action(dist, walk, agent)
+        action = first_action(dist, walk, agent) if self.cache is None else dist.first_action(agent)
         return "done" if action in ("done", None) else action
 
     @staticmethod
     def _explore_field(obs, walk):
         targets, opaque = explore_targets(obs)
         cells = np.argwhere(targets)
-        return cells, (distance_field(walk, explore_goals(targets, opaque)) if len(cells) else None)
+        if not len(cells):
+            return cells, None
+        lay = bitfield.Layout(*walk.shape)
+        goals = bitfield.explore_goals(lay, lay.bits(targets), lay.bits(~opaque))
+        return cells, bitfield.BitField(lay.bits(walk), goals, lay)
 
     def goto(self, obs, agent, target):
         walk = walkable_map(obs, agent, lava_ok=self.goto_through_lava)
+        if self.cache is None:
+            return first_action(distance_field(walk, goto_goals(target, walk.shape), stop_at=agent), walk, agent)
         key = ("goto", target, walk.tobytes())
-        dist = self._field(key, walk, lambda: goto_goals(target, walk.shape), agent)
-        return first_action(dist, walk, agent)
+        field = self.cache.get(key, lambda: self._goto_field(walk, target))
+        return field.first_action(agent)
+
+    @staticmethod
+    def _goto_field(walk, target):
+        lay = bitfield.Layout(*walk.shape)
+        return bitfield.BitField(lay.bits(walk), bitfield.goto_goals(lay, target), lay)
 
     def act(self, obs, agent, option, description):
         """First action of `option` now. Unknown objects (never seen, or not an object) make the option wait."""

@@ -33,8 +33,10 @@ class TeacherPolicy:
                 return action
         return DONE
 
-    def __call__(self, obs):
-        agent = agent_state(obs)
+    def __call__(self, obs, agent=None):
+        """Distribution over the 7 actions for a memory observation; `agent` = (x, y, direction) if the caller
+        knows it (it is read from the observation otherwise)."""
+        agent = agent_state(obs) if agent is None else (int(agent[0]), int(agent[1]), int(agent[2]))
         description = self.mediator.describe(obs, agent)
         self.last_text = description.text
         plans = self.planner.plans(description.text)

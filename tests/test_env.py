@@ -111,15 +111,19 @@ def minigrid_visible(e):
     return cells
 
 
-@pytest.mark.parametrize("env_id", IDS)
-def test_memory_matches_minigrid_visibility_and_accumulates(env_id):
-    e = env.make_env(env_id)
+@pytest.mark.parametrize("env_id,view", [(i, 3) for i in IDS] + [(IDS[0], 5)])
+def test_memory_matches_minigrid_visibility_and_accumulates(env_id, view):
+    e = env.make_env(env_id, view_size=view)
     rng = np.random.default_rng(0)
     for episode in range(3):
         obs, _ = e.reset(seed=episode)
         seen_before = 0
+        previous = np.zeros_like(e.seen)
         for _ in range(150):
             visible = minigrid_visible(e)
+            newly = {tuple(c) for c in np.argwhere(e.seen & ~previous)}
+            assert newly <= visible  # nothing is seen that minigrid would not show
+            previous = e.seen.copy()
             ax, ay = e.agent_pos
             for x, y in visible:
                 assert e.seen[x, y]
