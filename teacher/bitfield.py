@@ -21,6 +21,14 @@ class Layout:
         self.plane = (1 << self.p) - 1
         self.cells = self.bits(np.ones((width, height), dtype=bool))
         self.all4 = sum(self.cells << (d * self.p) for d in range(4))
+        # cells strictly ahead of column x / row y, per direction: [east, south, west, north][d][x or y]
+        xs, ys = np.meshgrid(np.arange(width), np.arange(height), indexing="ij")
+        self.ahead = [[self.bits(xs > i) for i in range(width)], [self.bits(ys > j) for j in range(height)],
+                      [self.bits(xs < i) for i in range(width)], [self.bits(ys < j) for j in range(height)]]
+
+    def ahead_of(self, x, y, d):
+        """Cells in the half-plane in front of pose (x, y, d)."""
+        return self.ahead[d][x if d in (0, 2) else y]
 
     def bits(self, mask):
         """(W, H) bool -> int with bit y * R + x set where mask[x, y]."""
@@ -112,3 +120,17 @@ def explore_goals(layout, targets, light):
             g |= layout.shift(targets, 2 * fx + rx * side, 2 * fy + ry * side) & lit
         goals |= g << (d * layout.p)
     return goals
+
+
+def explore_entry(layout, unseen, opaque, walk):
+    """(targets, field) for exploring: unseen cells next to known open space, and the distance field to the
+    poses that reveal them (field None when nothing is left to reveal). Arguments are bitboards."""
+    open_known = layout.cells & ~unseen & ~opaque
+    near_open = 0
+    for dx, dy in DIRS:
+        near_open |= layout.shift(open_known, dx, dy)
+    targets = unseen & near_open
+    if not targets:
+        return 0, None
+    goals = explore_goals(layout, targets, layout.cells & ~opaque)
+    return targets, BitField(walk, goals, layout)

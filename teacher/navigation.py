@@ -12,6 +12,7 @@ from minigrid.core.constants import DIR_TO_VEC, OBJECT_TO_IDX
 
 LEFT, RIGHT, FORWARD = 0, 1, 2
 UNSEEN, WALL, DOOR, LAVA = OBJECT_TO_IDX["unseen"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["door"], OBJECT_TO_IDX["lava"]
+EMPTY = OBJECT_TO_IDX["empty"]
 WALKABLE = np.zeros(256, dtype=bool)
 WALKABLE[[OBJECT_TO_IDX[k] for k in ("empty", "floor", "goal", "lava")]] = True
 DIRS = [tuple(int(v) for v in DIR_TO_VEC[d]) for d in range(4)]
@@ -25,12 +26,17 @@ def shift_from(arr, dx, dy, fill=False):
     return out
 
 
-def walkable_map(obs, agent, lava_ok):
-    """Cells the agent may step into, as known from the memory map; its own cell is always walkable."""
-    kind = obs[:, :, 0]
-    walk = WALKABLE[kind] | ((kind == DOOR) & (obs[:, :, 2] == 0))
+def walkable_cells(kind, state, lava_ok):
+    """Cells the agent may step into, from the object and state channels of the memory map."""
+    walk = WALKABLE[kind] | ((kind == DOOR) & (state == 0))
     if not lava_ok:
         walk &= kind != LAVA
+    return walk
+
+
+def walkable_map(obs, agent, lava_ok):
+    """Walkable cells as known from the memory map; the agent's own cell is always walkable."""
+    walk = walkable_cells(obs[:, :, 0], obs[:, :, 2], lava_ok)
     walk[agent[0], agent[1]] = True
     return walk
 

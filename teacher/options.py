@@ -3,8 +3,9 @@ None (cannot act: the teacher moves on to the plan's next option)."""
 import numpy as np
 
 from teacher import bitfield
-from teacher.navigation import (DIRS, FORWARD, FieldCache, distance_field, explore_goals, explore_targets,
-                                first_action, goto_goals, walkable_map)
+from teacher.navigation import (DIRS, DOOR, EMPTY, FORWARD, UNSEEN, WALL, FieldCache, distance_field,
+                                explore_goals, explore_targets, first_action, goto_goals, walkable_cells,
+                                walkable_map)
 
 PICKUP, DROP, TOGGLE, WAIT = 3, 4, 5, 6
 PRIMITIVE = {"pickup": PICKUP, "drop": DROP, "toggle": TOGGLE}
@@ -23,34 +24,43 @@ class OptionPolicies:
         """Like the official explore, walk straight on while unseen space lies ahead; otherwise take the
         shortest way to the nearest pose that reveals unseen space (instead of the official local turning
         rules, which can turn back and forth forever). Finished when nothing unseen is left to reveal."""
-        walk = walkable_map(obs, agent, lava_ok=False)
-        if self.cache is None:
-            targets, opaque = explore_targets(obs)
-            cells = np.argwhere(targets)
-            dist = None if not len(cells) else distance_field(walk, explore_goals(targets, opaque), stop_at=agent)
-        else:
-            key = ("explore", walk.tobytes(), obs[:, :, 0].tobytes(), (obs[:, :, 2] != 0).tobytes())
-            cells, dist = self.cache.get(key, lambda: self._explore_field(obs, walk))
-        if not len(cells):  # nothing unseen is left
-            return "done"
         x, y, d = agent
         fx, fy = DIRS[d]
+        if self.cache is None:
+            walk = walkable_map(obs, agent, lava_ok=False)
+            targets, opaque = explore_targets(obs)
+            xs, ys = np.nonzero(targets)
+            if not len(xs):  # nothing unseen is left
+                return "done"
+            ahead = ((xs - x) * fx + (ys - y) * fy > 0).any()
+        else:
+            kind = obs[:, :, 0].copy()
+            kind[x, y] = EMPTY  # the agent's own cell (maybe showing what it carries) is open floor
+            state = obs[:, :, 2]
+            lay = bitfield.Layout(*kind.shape)
+            targets, field = self.cache.get(("explore", kind.tobytes(), state.tobytes()),
+                                            lambda: self._explore_entry(lay, kind, state))
+            if not targets:
+                return "done"
+            walk = field.walk_map
+            ahead = targets & lay.ahead_of(x, y, d)
         w, h = walk.shape
-        if 0 <= x + fx < w and 0 <= y + fy < h and walk[x + fx, y + fy] and \
-                ((cells[:, 0] - x) * fx + (cells[:, 1] - y) * fy > 0).any():
+        if ahead and 0 <= x + fx < w and 0 <= y + fy < h and walk[x + fx, y + fy]:
             return FORWARD
-        action = first_action(dist, walk, agent) if self.cache is None else dist.first_action(agent)
+        if self.cache is None:
+            action = first_action(distance_field(walk, explore_goals(targets, opaque), stop_at=agent), walk, agent)
+        else:
+            action = field.first_action(agent)
         return "done" if action in ("done", None) else action
 
     @staticmethod
-    def _explore_field(obs, walk):
-        targets, opaque = explore_targets(obs)
-        cells = np.argwhere(targets)
-        if not len(cells):
-            return cells, None
-        lay = bitfield.Layout(*walk.shape)
-        goals = bitfield.explore_goals(lay, lay.bits(targets), lay.bits(~opaque))
-        return cells, bitfield.BitField(lay.bits(walk), goals, lay)
+    def _explore_entry(lay, kind, state):
+        walk = walkable_cells(kind, state, lava_ok=False)
+        opaque = (kind == WALL) | ((kind == DOOR) & (state != 0))
+        targets, field = bitfield.explore_entry(lay, lay.bits(kind == UNSEEN), lay.bits(opaque), lay.bits(walk))
+        if field is not None:
+            field.walk_map = walk
+        return targets, field
 
     def goto(self, obs, agent, target):
         walk = walkable_map(obs, agent, lava_ok=self.goto_through_lava)
