@@ -39,12 +39,13 @@ def main():
     p.add_argument("--logdir", default="log/bench")
     p.add_argument("--extra", default="", help="more train flags, e.g. '--num_envs 8'")
     args = p.parse_args()
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     print(f"| variant | seed | env steps | wall s | eval success (100 held-out ep) | steps to 0.9 | s to 0.9 | steps to 0.95 | s to 0.95 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for variant in args.variants:
         for seed in args.seeds:
-            name = f"{variant}-{stamp}"
+            name = variant
+            if os.path.exists(os.path.join(args.logdir, "ppo", args.task, f"{name}-{seed}")):
+                name = f"{variant}-{time.strftime('%Y%m%d-%H%M%S')}"  # keep earlier runs
             train = ["train", "--task", args.task, "--max_env_steps", str(args.budget), "--seed_list", str(seed),
                      "--savedir", name, "--logdir", args.logdir, "--num_eval", "30", "--no_progress",
                      *VARIANTS[variant], *args.extra.split()]
