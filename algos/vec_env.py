@@ -147,6 +147,25 @@ class EnvGroup:
         self.planner.close()
 
 
+def _dispatch(group, cmd, data):
+    """Run one command from the parent on this worker's EnvGroup; returns the reply value."""
+    if cmd == "step":
+        return group.step(data)
+    if cmd == "reset":
+        return group.reset_all()
+    if cmd == "teacher":
+        return group.set_teacher(data)
+    if cmd == "get_state":
+        return group.get_state()
+    if cmd == "set_state":
+        return group.set_state(data)
+    if cmd == "stats":
+        return group.planner_stats()
+    if cmd == "close":
+        return group.close()
+    raise ValueError(f"unknown command {cmd!r}")
+
+
 def _worker(conn, shm_name, n_total, start, stop, env_id, env_seeds, teacher_seeds, spec, env_kwargs, frame_stack):
     os.environ["OMP_NUM_THREADS"] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it checkpoints first)
@@ -164,27 +183,16 @@ def _worker(conn, shm_name, n_total, start, stop, env_id, env_seeds, teacher_see
                     view = {k: v[start:stop] for k, v in full.items()}
                     group = EnvGroup(env_id, env_seeds, teacher_seeds, spec, view, env_kwargs, frame_stack)
                 except Exception as e:  # noqa: BLE001 - sent to the parent as a message
-                    conn.send(("error", f"{type(e).__name__}: {e}"))
+                    conn.send(("error", f"environment worker failed: {type(e).__name__}: {e}"))
                     return
-            if cmd == "step":
-                group.step(data)
-                conn.send(("ok", None))
-            elif cmd == "reset":
-                group.reset_all()
-                conn.send(("ok", None))
-            elif cmd == "teacher":
-                group.set_teacher(data)
-                conn.send(("ok", None))
-            elif cmd == "get_state":
-                conn.send(("ok", group.get_state()))
-            elif cmd == "set_state":
-                group.set_state(data)
-                conn.send(("ok", None))
-            elif cmd == "stats":
-                conn.send(("ok", group.planner_stats()))
-            elif cmd == "close":
-                group.close()
-                conn.send(("ok", None))
+            try:
+                reply = _dispatch(group, cmd, data)
+            except Exception as e:  # noqa: BLE001 - reported to the parent as one line, then the worker ends
+                from utils.errors import UserError
+                conn.send(("error", str(e)) if isinstance(e, UserError) else ("crash", f"{type(e).__name__}: {e}"))
+                return
+            conn.send(("ok", reply))
+            if cmd == "close":
                 return
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         pass
@@ -237,7 +245,10 @@ class ParallelEnvs:
                 raise RuntimeError("an environment worker process died") from None
             if status == "error":
                 from utils.errors import UserError
-                raise UserError(f"environment worker failed: {value}")
+                raise UserError(value)
+            if status == "crash":
+                from utils.run import WorkerError
+                raise WorkerError(f"environment worker crashed: {value}")
             out.append(value)
         return out
 

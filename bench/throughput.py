@@ -22,7 +22,9 @@ def measure(task, num_envs, workers, iterations, seed=0):
     from algos.vec_env import ParallelEnvs, TeacherSpec
     from utils.tasks import task_config
 
+    from main import torch_threads
     cfg = task_config(task)
+    torch.set_num_threads(torch_threads(workers))
     torch.manual_seed(seed)
     envs = ParallelEnvs(cfg["env_id"], num_envs, seed, TeacherSpec(cfg), workers=workers)
     try:
@@ -51,15 +53,16 @@ def main():
     p.add_argument("--tasks", nargs="+", default=["SimpleDoorKey", "TwoDoor"])
     p.add_argument("--num_envs", type=int, nargs="+", default=[1, 16], help="16 is main.py's default")
     p.add_argument("--iterations", type=int, default=4)
+    p.add_argument("--workers", type=int, default=-1, help="-1: as main.py train chooses for this machine")
     args = p.parse_args()
     import torch
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"machine: {cores} cores, torch {torch.__version__}, {torch.get_num_threads()} torch threads")
+    print(f"machine: {cores} cores, torch {torch.__version__}; torch threads as in training (main.torch_threads)")
     print("| task | --num_envs | workers | collection env steps/s (teacher on) | end-to-end env steps/s | steps measured |")
     print("|---|---|---|---|---|---|")
     for task in args.tasks:
         for n in args.num_envs:
-            workers = resolve_workers(-1, n)
+            workers = resolve_workers(args.workers, n)
             collect_sps, e2e_sps, steps = measure(task, n, workers, args.iterations)
             print(f"| {task} | {n} | {workers} | {collect_sps:,.0f} | {e2e_sps:,.0f} | {steps:,} |", flush=True)
 

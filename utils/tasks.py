@@ -26,7 +26,11 @@ def load_json(path, what):
 @lru_cache(maxsize=None)
 def all_tasks():
     tasks = load_json(CONFIG_DIR / "tasks.json", "task settings")
+    if not isinstance(tasks, dict) or not tasks:
+        raise UserError("configs/tasks.json must be a JSON object of tasks")
     for name, cfg in tasks.items():
+        if not isinstance(cfg, dict):
+            raise UserError(f"configs/tasks.json: task {name} must be an object")
         for field in ("env_id", "prompt", "answers", "object_names"):
             if not isinstance(cfg.get(field), str):
                 raise UserError(f"configs/tasks.json: task {name} needs a string '{field}'")

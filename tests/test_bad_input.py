@@ -1,0 +1,290 @@
+"""Bad input: one line `error: ...` on stderr (no traceback), exit status 2, and nothing written half-way (no run
+folder when the error is found before training; checkpoints and metrics kept when it happens during training)."""
+import errno
+import json
+import os
+import shutil
+
+import pytest
+import torch
+
+import main
+import utils.tasks
+from tests.helpers import read_metrics, run_main, tiny_train_args
+from tests.llm_fakes import FakeChatServer, honour_n
+from utils.errors import UserError
+
+torch.set_num_threads(1)
+TASK = "SimpleDoorKey"
+
+
+def call(capsys, argv):
+    capsys.readouterr()
+    try:
+        rc = main.main([str(a) for a in argv])
+    except SystemExit as e:  # argparse errors exit from inside parse_args
+        rc = e.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_one_line_error(rc, err, *fragments):
+    assert rc == 2, err
+    assert err.startswith("error: ") and err.endswith("\n") and err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+def run_dir_of(logdir, name="t", seed=0):
+    return os.path.join(str(logdir), "ppo", TASK, f"{name}-{seed}")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished 1-iteration run to take checkpoints from (copy it before changing anything)."""
+    logdir = tmp_path_factory.mktemp("trained")
+    assert main.main(tiny_train_args(logdir, n_itr=1)) == 0
+    return run_dir_of(logdir)
+
+
+def copy_run(trained, tmp_path, name="copy"):
+    dest = tmp_path / name
+    shutil.copytree(trained, dest)
+    return dest
+
+
+def edit_checkpoint(path, change):
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    torch.save(payload, path)
+
+
+# -- errors found before training: nothing is created ---------------------------------------------------------
+CUDA = torch.cuda.is_available()
+BEFORE_TRAINING = [
+    (["--task", "Nope"], "unknown task 'Nope'; valid tasks: SimpleDoorKey, LavaDoorKey, ColoredDoorKey, TwoDoor"),
+    (["--policy", "a2c"], "invalid choice: 'a2c'"),
+    (["--n_itr", "two"], "expected a positive integer, got 'two'"),
+    (["--num_envs", "0"], "expected a positive integer, got 0"),
+    (["--batch_size", "-4"], "expected a positive integer, got -4"),
+    (["--seed_list", "-1"], "expected an integer >= 0, got -1"),
+    (["--workers", "-3"], "--workers"),
+    (["--gamma", "1.5"], "expected a number in [0, 1]"),
+    (["--n_ask", "0"], "--n_ask must be between 1 and 128"),
+    (["--bogus", "1"], "unrecognized arguments: --bogus"),
+    (["--device", "tpu"], "--device tpu"),
+    pytest.param(["--device", "cuda"], "CUDA is not available", marks=pytest.mark.skipif(CUDA, reason="has CUDA")),
+    (["--answers_file", "no/such/answers.json"], "--answers_file not found"),
+    (["--loaddir", "somewhere"], "--resume RUN_DIR"),
+    (["--seed_list", "1", "1"], "a seed twice"),
+]
+
+
+@pytest.mark.parametrize("extra,message", BEFORE_TRAINING)
+def test_bad_train_flags(tmp_path, capsys, extra, message):
+    logdir = tmp_path / "log"
+    rc, out, err = call(capsys, tiny_train_args(logdir, n_itr=1) + extra)
+    assert_one_line_error(rc, err, message)
+    assert not logdir.exists()
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{not json", "is not valid JSON"),
+    (json.dumps({"tasks": {"simpledoorkey": {"Agent sees <nothing>, holds <nothing>.":
+                                             {"plans": ["explore"], "probs": [1.0, 0.5]}}}}), "equal-length"),
+    (json.dumps({"tasks": {}}), "has no table tasks.simpledoorkey"),
+])
+def test_malformed_recorded_answer_file(tmp_path, capsys, content, message):
+    bad = tmp_path / "answers.json"
+    bad.write_text(content)
+    logdir = tmp_path / "log"
+    rc, out, err = call(capsys, tiny_train_args(logdir, n_itr=1, extra=["--answers_file", bad]))
+    assert_one_line_error(rc, err, message, str(bad))
+    assert not logdir.exists()
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{not json", "is corrupt"),
+    (json.dumps({"format": "something-else", "entries": {}}), "is not a plan cache"),
+])
+def test_malformed_plan_cache(tmp_path, capsys, content, message):
+    bad = tmp_path / "plan_cache.json"
+    bad.write_text(content)
+    logdir = tmp_path / "log"
+    with FakeChatServer(honour_n(lambda k: "Action: {explore}")) as fake:
+        rc, out, err = call(capsys, tiny_train_args(logdir, n_itr=1, extra=["--llm_url", fake.url,
+                                                                         "--plan_cache", bad]))
+    assert_one_line_error(rc, err, message, str(bad))
+    assert not logdir.exists()
+
+
+def test_unwritable_log_directory(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    rc, out, err = call(capsys, tiny_train_args(blocker / "log", n_itr=1))
+    assert_one_line_error(rc, err, "cannot create log folder", "is not a folder")
+    assert blocker.read_text() == "not a folder"
+
+
+def test_eval_teacher_with_an_unwritable_log_directory(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    rc, out, err = call(capsys, ["eval", "--task", TASK, "--eval_teacher", "--num_eval", "1", "--logdir", blocker])
+    assert_one_line_error(rc, err, "cannot create log folder", "is not a folder")
+    assert out == ""  # found before evaluating
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_log_directory(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        rc, out, err = call(capsys, tiny_train_args(ro, n_itr=1))
+    finally:
+        ro.chmod(0o700)
+    assert_one_line_error(rc, err, "not writable")
+    assert os.listdir(ro) == []
+
+
+def test_existing_run_folder_is_not_overwritten(trained, tmp_path, capsys):
+    run = copy_run(trained, tmp_path / "log" / "ppo" / TASK, "t-0")
+    before = sorted(os.listdir(run))
+    rc, out, err = call(capsys, tiny_train_args(tmp_path / "log", n_itr=1))
+    assert_one_line_error(rc, err, "already exists", "--resume")
+    assert sorted(os.listdir(run)) == before
+
+
+@pytest.fixture
+def bad_tasks_file(tmp_path, monkeypatch):
+    """configs/tasks.json replaced by a temporary file (the cached settings are dropped before and after)."""
+    path = tmp_path / "tasks.json"
+    monkeypatch.setattr(utils.tasks, "CONFIG_DIR", tmp_path)
+    utils.tasks.all_tasks.cache_clear()
+    yield path
+    utils.tasks.all_tasks.cache_clear()
+
+
+GOOD_TASK = {"env_id": "MiniGrid-SimpleDoorKey-Min5-Max10-View3", "prompt": "simpledoorkey",
+             "answers": "simpledoorkey", "object_names": "plain"}
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{\"SimpleDoorKey\": ", "task settings"),
+    (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "env_id": 3}}), "needs a string 'env_id'"),
+    (json.dumps({"SimpleDoorKey": {k: v for k, v in GOOD_TASK.items() if k != "prompt"}}), "needs a string 'prompt'"),
+    (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "object_names": "fancy"}}), "object_names must be one of"),
+])
+def test_malformed_tasks_config(bad_tasks_file, tmp_path, capsys, content, message):
+    bad_tasks_file.write_text(content)
+    with pytest.raises(UserError) as info:
+        utils.tasks.task_names()
+    assert message in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(UserError):
+        utils.tasks.task_config("SimpleDoorKey")
+    logdir = tmp_path / "log"
+    rc, out, err = call(capsys, tiny_train_args(logdir, n_itr=1))
+    assert_one_line_error(rc, err, message)
+    assert not logdir.exists()
+
+
+def test_missing_tasks_config(bad_tasks_file):
+    with pytest.raises(UserError, match="task settings not found"):
+        utils.tasks.task_names()
+
+
+# -- eval -------------------------------------------------------------------------------------------------------
+def test_eval_needs_a_checkpoint_or_the_teacher(capsys):
+    rc, out, err = call(capsys, ["eval", "--task", TASK])
+    assert_one_line_error(rc, err, "--loaddir", "--eval_teacher")
+
+
+def test_eval_missing_loaddir_or_checkpoint(trained, tmp_path, capsys):
+    rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", tmp_path / "nowhere"])
+    assert_one_line_error(rc, err, "--loaddir not found")
+    rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", trained, "--loadmodel", "nope"])
+    assert_one_line_error(rc, err, "checkpoint not found", "nope.pt")
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda p: p.write_bytes(b"\x00garbage" * 100), "is corrupt"),
+    (lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "is corrupt"),
+    (lambda p: torch.save({"weights": torch.zeros(3)}, p), "not a checkpoint of this project"),
+    (lambda p: edit_checkpoint(p, lambda c: c.update(obs_shape=[10, 10, 8])), "observation shape [10, 10, 8]"),
+    (lambda p: edit_checkpoint(p, lambda c: c["model"].update({k: torch.zeros(3) for k in list(c["model"])[:1]})),
+     "weights do not fit"),
+    (lambda p: edit_checkpoint(p, lambda c: c["config"].update(task="LavaDoorKey")), "checkpoint is for task LavaDoorKey"),
+])
+def test_eval_bad_checkpoint(trained, tmp_path, capsys, damage, message):
+    run = copy_run(trained, tmp_path)
+    damage(run / "checkpoints" / "latest.pt")
+    rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", run, "--num_eval", "1"])
+    assert_one_line_error(rc, err, message)
+
+
+def test_eval_checkpoint_of_another_task(trained, capsys):
+    rc, out, err = call(capsys, ["eval", "--task", "ColoredDoorKey", "--loaddir", trained, "--num_eval", "1"])
+    assert_one_line_error(rc, err, "checkpoint is for task SimpleDoorKey, not ColoredDoorKey")
+
+
+def test_corrupt_checkpoint_as_a_real_process(trained, tmp_path):
+    run = copy_run(trained, tmp_path)
+    (run / "checkpoints" / "latest.pt").write_bytes(b"PK\x03\x04 truncated zip")
+    result = run_main(["eval", "--task", TASK, "--loaddir", str(run)], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: checkpoint "), result.stderr
+
+
+# -- resume -----------------------------------------------------------------------------------------------------
+def test_resume_missing_folder_or_checkpoint(tmp_path, capsys):
+    rc, out, err = call(capsys, ["train", "--resume", tmp_path / "nowhere"])
+    assert_one_line_error(rc, err, "run folder not found")
+    (tmp_path / "empty-0").mkdir()
+    rc, out, err = call(capsys, ["train", "--resume", tmp_path / "empty-0"])
+    assert_one_line_error(rc, err, "has no checkpoint")
+    assert os.listdir(tmp_path / "empty-0") == []
+
+
+def snapshot(folder):
+    return {os.path.relpath(os.path.join(d, f), folder): open(os.path.join(d, f), "rb").read()
+            for d, _, files in os.walk(folder) for f in files}
+
+
+@pytest.mark.parametrize("damage,extra,message", [
+    (lambda p: p.write_bytes(p.read_bytes()[:1000]), [], "is corrupt"),
+    (lambda p: edit_checkpoint(p, lambda c: c.pop("optimizer")), [], "no optimizer"),
+    (lambda p: edit_checkpoint(p, lambda c: c.update(obs_shape=[10, 10, 8])), [], "observation shape"),
+    (lambda p: edit_checkpoint(p, lambda c: c["envs"].update(env=c["envs"]["env"][:1])), [], "does not fit this run"),
+    (lambda p: None, ["--num_envs", "4"], "--num_envs 4 differs from the run's 2"),
+    (lambda p: None, ["--task", "TwoDoor"], "is a SimpleDoorKey run"),
+])
+def test_resume_bad_checkpoint_or_flags_leaves_the_run_untouched(trained, tmp_path, capsys, damage, extra, message):
+    run = copy_run(trained, tmp_path, "copy-0")
+    damage(run / "checkpoints" / "latest.pt")
+    before = snapshot(run)
+    rc, out, err = call(capsys, ["train", "--resume", run, "--n_itr", "2", *extra])
+    assert_one_line_error(rc, err, message)
+    assert snapshot(run) == before
+
+
+# -- during training --------------------------------------------------------------------------------------------
+def test_full_disk_while_saving_keeps_the_previous_checkpoint_and_the_metrics(tmp_path, capsys, monkeypatch):
+    real_save = torch.save
+
+    def save(obj, f, *args, **kwargs):
+        if isinstance(obj, dict) and obj.get("iteration") == 2:
+            f.write(b"half a checkpoint")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    rc, out, err = call(capsys, tiny_train_args(tmp_path, n_itr=4))
+    run = run_dir_of(tmp_path)
+    assert_one_line_error(rc, err, "could not write checkpoint", "No space left on device",
+                          "previous checkpoint is kept", f"--resume {run}")
+    monkeypatch.undo()
+    assert torch.load(os.path.join(run, "checkpoints", "latest.pt"), weights_only=True)["iteration"] == 1
+    assert torch.load(os.path.join(run, "checkpoints", "best.pt"), weights_only=True)["iteration"] in (1, 2)
+    assert [r["iteration"] for r in read_metrics(run)][:1] == ["1"] and len(read_metrics(run)) <= 2
+    assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == ["best.pt", "latest.pt"]
+    assert "itr 3/" not in out  # training stopped there
