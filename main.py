@@ -525,12 +525,13 @@ def main(argv=None):
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `main.py eval ... | head` ends quietly
     try:
         status = main()
     except KeyboardInterrupt:  # a Ctrl-C in the last instants (after main's own handling)
         sys.stderr.write("interrupted\n")
         status = 130
+    except BrokenPipeError:  # our stdout was closed by its reader (`main.py eval ... | head`): end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # exiting anyway: a late Ctrl-C must not kill us mid-exit
     sys.exit(status)
