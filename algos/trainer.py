@@ -97,6 +97,13 @@ def last_line(path):
     return lines[-1][:200] if lines else None
 
 
+def stat_tag(key):
+    """Logging tag of a planner counter: the recorded table's missing texts under Teacher/, an LLM's under LLM/."""
+    if key.startswith("missing_"):
+        return "Teacher/" + key.replace("_", " ").title()
+    return f"LLM/{key}"
+
+
 def build_model(cfg, obs_shape, device):
     return ActorCritic(obs_shape, recurrent=cfg["recurrent"]).to(device)
 
@@ -151,7 +158,7 @@ class Trainer:
             if resume is not None:
                 self._restore(resume)
                 self.saved_iteration = self.iteration
-            self.logger = RunLogger(run_dir, extra_tags=cfg.get("extra_tags", ()),
+            self.logger = RunLogger(run_dir, extra_tags=[stat_tag(k) for k in self.envs.planner_stats()],
                                     resume_iteration=self.iteration if resume is not None else None,
                                     resume_env_steps=self.env_steps if resume is not None else None)
             if resume is None:
@@ -348,10 +355,7 @@ class Trainer:
         stats = self.planner_stats() if self.iteration % max(1, self.cfg["eval_interval"]) == 0 else None
         if stats:
             self.last_planner_stats = stats
-            metrics["Teacher/Missing Texts"] = stats.get("missing_texts")
-            for k, v in stats.items():
-                if k not in ("missing_texts",):
-                    metrics[f"LLM/{k}"] = v
+            metrics.update({stat_tag(k): v for k, v in stats.items()})
         return metrics
 
     def close(self, abort=False):

@@ -14,7 +14,7 @@ import main
 from planner.factory import add_llm_arguments, build_planner
 from planner.mediator import parse_plan
 from teacher.policy import TeacherPolicy
-from tests.helpers import tiny_train_args
+from tests.helpers import read_metrics, tiny_train_args
 from utils.tasks import task_config
 
 if importlib.util.find_spec("llama_cpp") is None:
@@ -39,6 +39,8 @@ def test_training_with_the_local_llm_teacher_and_a_persistent_cache(tmp_path, ca
         out = capsys.readouterr().out
         assert queries(out) > 0 and "0 invalid" in out
         assert cache.exists()
+        rows = read_metrics(tmp_path / "ppo" / "SimpleDoorKey" / "llm-0")
+        assert float(rows[-1]["LLM/queries"]) == queries(out) and float(rows[-1]["LLM/invalid_answers"]) == 0
         entries = json.loads(cache.read_text())
         assert entries
         # every cached plan parses into options, and the teacher turns them into a distribution

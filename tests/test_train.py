@@ -27,6 +27,7 @@ def test_train_eval_round_trip(tmp_path, capsys):
     assert [r["iteration"] for r in rows] == ["1", "2"]
     assert float(rows[0]["Train/Kickstarting Coef"]) == 10.0 and float(rows[1]["Train/Kickstarting Coef"]) == 9.995
     assert rows[1]["Test/Success Rate"] != ""
+    assert rows[1]["Teacher/Missing Texts"] == "0" and rows[1]["Teacher/Missing Distinct"] == "0"
     for name in ("latest", "best"):
         payload = torch.load(run_dir / "checkpoints" / f"{name}.pt", weights_only=True)
         assert set(payload["model"]) and payload["config"]["task"] == "SimpleDoorKey"
