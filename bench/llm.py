@@ -2,6 +2,7 @@
 
     python bench/llm.py                   # parse rate and median latency per answer, without and with the grammar
     python bench/llm.py --run_queries     # LLM queries for the SimpleDoorKey texts: first run vs rerun (one cache)
+    python bench/llm.py --train_steps 200000   # LLM queries of a full training run, first run vs rerun (one cache)
     python bench/llm.py --llm_url http://127.0.0.1:8000/v1 --llm_model vicuna-7b-v1.5
 
 Without --llm_url it starts SmolLM2-135M via planner.local_llm (needs scripts/install_llm.sh).
@@ -70,6 +71,34 @@ def run_queries(client, cfg, n_ask, grammar, temperature, seed):
     return out
 
 
+def train_runs(url, args):
+    """Two full training runs (main.py train) with the LLM teacher sharing one plan cache: queries of each."""
+    import io
+    import re
+    import main as cli
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("first", "rerun"):
+            flags = ["train", "--task", args.task, "--max_env_steps", str(args.train_steps), "--llm_url", url,
+                     "--n_ask", str(args.n_ask), "--llm_seed", str(args.seed), "--plan_cache",
+                     os.path.join(tmp, "plans.json"), "--logdir", tmp, "--savedir", name, "--no_progress"]
+            if not args.no_grammar:
+                flags.append("--llm_grammar")
+            text = io.StringIO()
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(text):
+                if cli.main(flags) != 0:
+                    raise UserError(f"training failed: {' '.join(flags)}")
+            summary = re.search(r"(LLM: .*)", text.getvalue()).group(1)
+            best = re.search(r"best eval success ([0-9.]+|n/a)", text.getvalue())
+            out[name] = {"queries": int(re.search(r"LLM: (\d+) queries", summary).group(1)),
+                         "wall_s": time.perf_counter() - start, "summary": summary,
+                         "best_eval_success": best.group(1) if best else None}
+            print(f"{name:>6} run ({args.train_steps:,} env steps, {time.perf_counter() - start:.0f} s, best eval "
+                  f"success {out[name]['best_eval_success']}): {summary}", flush=True)
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--llm_url", default=None)
@@ -77,6 +106,8 @@ def main(argv=None):
     p.add_argument("--task", default="SimpleDoorKey")
     p.add_argument("--queries", type=int, default=6, help="answers per mode for the parse-rate benchmark")
     p.add_argument("--run_queries", action="store_true", help="count LLM queries of a first run vs a rerun")
+    p.add_argument("--train_steps", type=int, default=0,
+                   help="count LLM queries of two full training runs of this many env steps (first vs rerun)")
     p.add_argument("--n_ask", type=int, default=10)
     p.add_argument("--no_grammar", action="store_true", help="--run_queries without the grammar")
     p.add_argument("--temperature", type=float, default=1.0)
@@ -90,7 +121,9 @@ def main(argv=None):
         with server(args) as (url, model):
             client = ChatClient(url, model, timeout=120, max_tokens=args.max_tokens)
             results = {"url": url, "model": model, "task": cfg["name"]}
-            if args.run_queries:
+            if args.train_steps > 0:
+                results["train_runs"] = train_runs(url, args)
+            elif args.run_queries:
                 results["run_queries"] = run_queries(client, cfg, args.n_ask,
                                                      None if args.no_grammar else task_grammar(cfg),
                                                      args.temperature, args.seed)
