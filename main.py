@@ -374,7 +374,7 @@ def _after_failure(e, progress, trainer, lock, fresh, run_dir, created):
 
 
 def summarise_planner(stats):
-    from planner.factory import summary_line
+    from planner.llm_planner import summary_line
     return summary_line(stats)
 
 

@@ -281,7 +281,7 @@ class ParallelEnvs:
     def planner_stats(self):
         if self.workers <= 0:
             return self.group.planner_stats()
-        from planner.factory import merge_stats
+        from planner.llm_planner import merge_stats
         return merge_stats(self._all("stats"))
 
     def close(self):

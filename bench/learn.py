@@ -39,7 +39,7 @@ def main():
     p.add_argument("--logdir", default="log/bench")
     p.add_argument("--extra", default="", help="more train flags, e.g. '--num_envs 8'")
     args = p.parse_args()
-    print(f"| variant | seed | env steps | wall s | eval success (100 held-out ep) | steps to 0.9 | s to 0.9 | steps to 0.95 | s to 0.95 |")
+    print("| variant | seed | env steps | wall s | eval success (100 held-out ep) | steps to 0.9 | s to 0.9 | steps to 0.95 | s to 0.95 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for variant in args.variants:
         for seed in args.seeds:

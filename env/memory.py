@@ -78,7 +78,7 @@ class MemoryMap:
 
     def update(self, grid, agent_pos, agent_dir, carrying):
         """Record what the agent sees now; returns the observation array (owned by the map, updated in place)."""
-        obs, w, h = self.obs, self.width, self.height
+        obs = self.obs
         if self.agent_cell is not None:  # the cell just left shows its real content again
             px, py = self.agent_cell
             obs[px, py, :3] = encode_cell(grid.get(px, py))

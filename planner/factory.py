@@ -13,7 +13,7 @@ from pathlib import Path
 
 from planner.base import RecordedPlanner
 from planner.grammar import task_grammar
-from planner.llm_planner import LLMPlanner, merge_stats, summary_line  # noqa: F401  (re-exported)
+from planner.llm_planner import LLMPlanner
 from planner.openai_client import ChatClient, LLMError, chat_completions_url
 from planner.plan_cache import PlanCache
 from planner.zhipu_client import ZHIPU_KEY_ENV, ZhipuClient

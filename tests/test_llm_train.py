@@ -11,7 +11,7 @@ import pytest
 
 import env
 import main
-from planner.factory import add_llm_arguments, build_planner
+from planner.factory import build_planner
 from planner.mediator import parse_plan
 from teacher.policy import TeacherPolicy
 from tests.helpers import read_metrics, tiny_train_args

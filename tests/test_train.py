@@ -1,9 +1,7 @@
 import glob
 import json
-import os
 
 import numpy as np
-import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
