@@ -21,6 +21,7 @@ class TeacherPolicy:
         self.rng = rng if rng is not None else np.random.default_rng()
         self.options = OptionPolicies(goto_through_lava=goto_through_lava, cache=cache)
         self.last_text = None
+        self._cdf = {}  # text -> cumulative plan probabilities (a text's plans are fixed for a run)
 
     def reset(self):
         """Start of an episode: forget the mediator's object order."""
@@ -46,8 +47,13 @@ class TeacherPolicy:
                 probs[self.plan_action(obs, agent, description, plan)] += p
             probs /= probs.sum()
         else:
-            weights = np.array([p for _, p in plans], dtype=np.float64)
-            choice = self.rng.choice(len(plans), p=weights / weights.sum()) if len(plans) > 1 else 0
+            choice = 0
+            if len(plans) > 1:  # same draw as rng.choice(len(plans), p=probs), without its per-call overhead
+                cdf = self._cdf.get(description.text)
+                if cdf is None:
+                    cdf = self._cdf[description.text] = np.cumsum([p for _, p in plans], dtype=np.float64)
+                    cdf /= cdf[-1]
+                choice = int(cdf.searchsorted(self.rng.random(), side="right"))
             probs[self.plan_action(obs, agent, description, plans[choice][0])] = 1.0
         return probs
 
