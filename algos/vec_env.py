@@ -78,7 +78,7 @@ class EnvGroup:
     def _teach(self, i, obs):
         if self.use_teacher:
             e = self.envs[i]
-            self.arrays["teacher"][i] = self.teachers[i](obs, (int(e.agent_pos[0]), int(e.agent_pos[1]), int(e.agent_dir)))
+            self.arrays["teacher"][i] = self.teachers[i](obs, (e.agent_pos[0], e.agent_pos[1], e.agent_dir))
         else:
             self.arrays["teacher"][i] = 0.0
 

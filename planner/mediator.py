@@ -16,8 +16,9 @@ from typing import NamedTuple
 import numpy as np
 from minigrid.core.constants import IDX_TO_COLOR, OBJECT_TO_IDX
 
+from env.memory import NO_AGENT
+
 KEY, DOOR = OBJECT_TO_IDX["key"], OBJECT_TO_IDX["door"]
-NO_AGENT = 4
 
 
 class Description(NamedTuple):

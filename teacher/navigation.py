@@ -34,6 +34,11 @@ def walkable_cells(kind, state, lava_ok):
     return walk
 
 
+def opaque_cells(kind, state):
+    """Cells that block sight: walls and closed doors."""
+    return (kind == WALL) | ((kind == DOOR) & (state != 0))
+
+
 def walkable_map(obs, agent, lava_ok):
     """Walkable cells as known from the memory map; the agent's own cell is always walkable."""
     walk = walkable_cells(obs[:, :, 0], obs[:, :, 2], lava_ok)
@@ -94,7 +99,7 @@ def explore_targets(obs):
     """Unseen cells next to known open space: what exploring can still reveal. Returns (mask, opaque)."""
     kind = obs[:, :, 0]
     unseen = kind == UNSEEN
-    opaque = (kind == WALL) | ((kind == DOOR) & (obs[:, :, 2] != 0))
+    opaque = opaque_cells(kind, obs[:, :, 2])
     open_known = ~unseen & ~opaque
     near_open = np.zeros_like(unseen)
     for dx, dy in DIRS:

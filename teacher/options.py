@@ -3,8 +3,8 @@ None (cannot act: the teacher moves on to the plan's next option)."""
 import numpy as np
 
 from teacher import bitfield
-from teacher.navigation import (DIRS, DOOR, EMPTY, FORWARD, UNSEEN, WALL, FieldCache, distance_field,
-                                explore_goals, explore_targets, first_action, goto_goals, walkable_cells,
+from teacher.navigation import (DIRS, EMPTY, FORWARD, UNSEEN, FieldCache, distance_field, explore_goals,
+                                explore_targets, first_action, goto_goals, opaque_cells, walkable_cells,
                                 walkable_map)
 
 PICKUP, DROP, TOGGLE, WAIT = 3, 4, 5, 6
@@ -38,11 +38,10 @@ class OptionPolicies:
             kind[x, y] = EMPTY  # the agent's own cell (maybe showing what it carries) is open floor
             state = obs[:, :, 2]
             lay = bitfield.Layout(*kind.shape)
-            targets, field = self.cache.get(("explore", kind.tobytes(), state.tobytes()),
-                                            lambda: self._explore_entry(lay, kind, state))
+            targets, walk, field = self.cache.get(("explore", kind.tobytes(), state.tobytes()),
+                                                  lambda: self._explore_entry(lay, kind, state))
             if not targets:
                 return "done"
-            walk = field.walk_map
             ahead = targets & lay.ahead_of(x, y, d)
         w, h = walk.shape
         if ahead and 0 <= x + fx < w and 0 <= y + fy < h and walk[x + fx, y + fy]:
@@ -55,12 +54,11 @@ class OptionPolicies:
 
     @staticmethod
     def _explore_entry(lay, kind, state):
+        """(targets, walkable map, distance field) for one known map."""
         walk = walkable_cells(kind, state, lava_ok=False)
-        opaque = (kind == WALL) | ((kind == DOOR) & (state != 0))
+        opaque = opaque_cells(kind, state)
         targets, field = bitfield.explore_entry(lay, lay.bits(kind == UNSEEN), lay.bits(opaque), lay.bits(walk))
-        if field is not None:
-            field.walk_map = walk
-        return targets, field
+        return targets, walk, field
 
     def goto(self, obs, agent, target):
         walk = walkable_map(obs, agent, lava_ok=self.goto_through_lava)

@@ -131,6 +131,17 @@ def wait_for_file(proc, folder, prefix, timeout=60):
     pytest.fail(f"no {prefix}* in {folder} within {timeout} s")
 
 
+def stop_with(proc, send, timeout=60):
+    """send() (a signal to the process or its group), then the process's (stdout, stderr); a process still
+    running afterwards is killed, so no test leaves one behind."""
+    try:
+        send()
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def assert_no_traceback(err):
     assert "Traceback" not in err and "Warning" not in err, err
 
@@ -140,13 +151,8 @@ def test_ctrl_c_checkpoints_and_the_resumed_run_matches_the_straight_one(tmp_pat
     terminal): the workers ignore it, the parent finishes the iteration, checkpoints and exits 130."""
     run_dir = run_path(tmp_path, "sig")
     proc = popen_main(tiny_train_args(tmp_path, "sig", n_itr=4, extra=["--workers", "2"]), start_new_session=True)
-    try:
-        wait_for_rows(proc, run_dir, 2)
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    wait_for_rows(proc, run_dir, 2)
+    out, err = stop_with(proc, lambda: os.killpg(proc.pid, signal.SIGINT), timeout=120)
     assert proc.returncode == 130, (out, err)
     assert_no_traceback(err)
     lines = err.strip().splitlines()
@@ -191,13 +197,8 @@ def test_sigterm_to_the_process_group_stops_with_one_line(tmp_path):
     one line naming the newest checkpoint, exit 143, and that checkpoint loads."""
     run_dir = run_path(tmp_path, "term")
     proc = popen_main(tiny_train_args(tmp_path, "term", n_itr=50, extra=["--workers", "2"]), start_new_session=True)
-    try:
-        wait_for_rows(proc, run_dir, 1)
-        os.killpg(proc.pid, signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    wait_for_rows(proc, run_dir, 1)
+    out, err = stop_with(proc, lambda: os.killpg(proc.pid, signal.SIGTERM))
     assert proc.returncode == 143, (out, err)
     assert_no_traceback(err)
     assert len(err.strip().splitlines()) == 1 and f"python main.py train --resume {run_dir}" in err, err
@@ -302,15 +303,10 @@ def worker_pids(parent):
 def test_a_dead_worker_is_one_line(tmp_path):
     run_dir = run_path(tmp_path, "dead")
     proc = popen_main(tiny_train_args(tmp_path, "dead", n_itr=50, extra=["--workers", "2"]))
-    try:
-        wait_for_rows(proc, run_dir, 1)
-        pids = worker_pids(proc.pid)
-        assert len(pids) == 2
-        os.kill(pids[0], signal.SIGKILL)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    wait_for_rows(proc, run_dir, 1)
+    pids = worker_pids(proc.pid)
+    out, err = stop_with(proc, lambda: os.kill(pids[0], signal.SIGKILL))
+    assert len(pids) == 2
     assert proc.returncode == 1, (out, err)
     assert_no_traceback(err)
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: environment worker process"), err

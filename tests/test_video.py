@@ -68,8 +68,9 @@ def test_recorder_checks_suffix_and_shape(tmp_path):
     assert empty.close() is None and not (tmp_path / "none.gif").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is not None, reason="imageio-ffmpeg is installed")
-def test_mp4_without_ffmpeg_is_a_user_error(tmp_path):
+def test_mp4_without_ffmpeg_is_a_user_error(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "imageio_ffmpeg" else real(name, *a))
     with pytest.raises(UserError, match="imageio-ffmpeg"):
         VideoRecorder(tmp_path / "x.mp4")
 
