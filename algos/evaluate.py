@@ -1,92 +1,153 @@
-"""Evaluation: one episode in each of `num_eval` held-out environments, stepped together.
+"""Evaluation as a library call: `evaluate(config) -> EvalResult`, a trained student (config.loaddir) or the
+teacher alone (config.eval_teacher), over num_eval episodes from each seed of env_seed_list.
 
-The student samples from its policy (stochastic, as in the official evaluation); the teacher samples from its
-distribution (one-hot in hard mode)."""
+--loaddir is a run folder, a checkpoint file, or a run name under <logdir>/ppo/<task>/ (the official form:
+`--loaddir train` finds train-<seed>). With --savedir the results (<student|teacher>_eval.json) and videos go to
+<logdir>/ppo/<task>/<savedir>-<seed>/.
+"""
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
 import numpy as np
 import torch
 
-from algos.vec_env import EnvGroup
+from algos.checkpoint import build_model, load_weights, saved_config
+from algos.config import Config
+from algos.episodes import eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise, \
+    teacher_chooser
+from algos.env_group import observation_shape
+from planner.factory import check_planner_inputs, preflight
+from teacher.config import TeacherConfig
+from teacher.policy import TeacherSpec
+from utils.atomic import atomic_write
+from utils.checkpoint import load_checkpoint
+from utils.errors import UserError
+from utils.options import defaults
+from utils.run_dir import check_log_dir, pick_device, plain_name, run_dir_path, task_dir
+from utils.tasks import task_config
+from utils.teacher_eval import write_teacher_eval
 
 
-def eval_seeds(env_seed, num_eval):
-    return [env_seed + i for i in range(num_eval)]
+@dataclass
+class EvalResult:
+    task: str
+    who: str                                   # "student" or "teacher"
+    per_seed: list                             # [{"env_seed", "return", "return_std", "length", "success", "episodes"}]
+    overall: dict                              # the same over all episodes
+    episodes: list = field(default_factory=list)  # [(return, length, success)] in order
+    planner_stats: dict = field(default_factory=dict)
+    checkpoint: Optional[str] = None
+    video: Optional[str] = None
+    out_dir: Optional[str] = None
 
 
-def run_episodes(group, choose_actions, on_step=None):
-    """Run each env of `group` for exactly one episode; choose_actions(obs, teacher_probs, starts) -> actions.
-    Returns a list of (return, length, success) in env order."""
-    n = len(group.envs)
-    group.first_seeds = list(group.seeds)
-    group.reset_all()
-    arr = group.arrays
-    results = [None] * n
-    starts = np.ones(n, dtype=bool)
-    while any(r is None for r in results):
-        actions = choose_actions(arr["obs"], arr["teacher"], starts)
-        if on_step is not None:
-            on_step(actions)
-        group.step(actions)
-        ended = arr["terminated"] | arr["truncated"]
-        for i in np.nonzero(ended)[0]:
-            if results[i] is None:
-                results[i] = (float(arr["ep_return"][i]), int(arr["ep_length"][i]), bool(arr["ep_success"][i]))
-        starts = ended.copy()
-    return results
+def checkpoint_path(config, task_name):
+    """The checkpoint file --loaddir/--loadmodel name (a file, a run folder, or a run name under the task folder)."""
+    model = plain_name(config.loadmodel, "--loadmodel")
+    name = model if model.endswith(".pt") else f"{model}.pt"
+    where = config.loaddir
+    if os.path.isfile(where):
+        return where
+    if not os.path.isdir(where):
+        base = task_dir(config.logdir, task_name)
+        candidates = [os.path.join(base, where)] + [run_dir_path(config.logdir, task_name, where, s)
+                                                     for s in config.seed_list]
+        where = next((c for c in candidates if os.path.isdir(c)), None) if os.sep not in str(config.loaddir) else None
+        if where is None:
+            raise UserError(f"--loaddir not found: {config.loaddir} (neither a folder nor a run name in {base})")
+    return os.path.join(where, "checkpoints", name)
 
 
-def summarise(results):
-    returns = np.array([r[0] for r in results])
-    lengths = np.array([r[1] for r in results])
-    success = np.array([r[2] for r in results], dtype=float)
-    return {"return": float(returns.mean()), "return_std": float(returns.std()), "length": float(lengths.mean()),
-            "success": float(success.mean()), "episodes": len(results)}
+def load_student(config, task, device, given):
+    """(model, checkpoint path, frame_stack) of the student to evaluate, every mismatch one UserError line."""
+    path = checkpoint_path(config, task["name"])
+    payload = load_checkpoint(path, map_location=device)
+    saved = saved_config(payload, path)
+    if saved.task.lower() != task["name"].lower():
+        raise UserError(f"checkpoint is for task {saved.task}, not {task['name']}")
+    for key in ("recurrent", "frame_stack"):
+        if key in given and given[key] != getattr(saved, key):
+            raise UserError(f"--{key} {given[key]} does not match the checkpoint's {getattr(saved, key)} ({path})")
+    model = build_model(saved, observation_shape(task["env_id"], saved.frame_stack), device)
+    load_weights(model, payload, path, task["name"])
+    model.eval()
+    return model, path, saved.frame_stack
 
 
-def student_chooser(model, device, generator=None):
-    state = {"lstm": None}
+def evaluate(config, given=None):
+    """Evaluate the student in config.loaddir, or the teacher alone (config.eval_teacher). `given`: the settings
+    written on the command line (default: those that differ from the defaults)."""
+    if given is None:
+        base = defaults(Config, "eval")
+        given = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)
+                 if getattr(config, f.name) != getattr(base, f.name)}
+    config.validate()
+    task = task_config(config.task)
+    device = pick_device(config.device)
+    out_dir = run_dir_path(config.logdir, task["name"], plain_name(config.savedir, "--savedir"), config.seed_list[0]) \
+        if config.savedir else None
+    if out_dir:
+        check_log_dir(out_dir)
+    if config.video:
+        check_log_dir(os.path.dirname(os.path.abspath(config.video_path)) if config.video_path
+                      else out_dir or os.path.join(config.logdir, "videos"))
+    who = "teacher" if config.eval_teacher else "student"
+    checkpoint, model, frame_stack = None, None, 1
+    if config.eval_teacher:
+        check_log_dir(task_dir(config.logdir, task["name"]))
+        check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
+        preflight(config)
+        spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]))
+    else:
+        if not config.loaddir:
+            raise UserError("eval needs --loaddir RUN (or --eval_teacher to evaluate the teacher alone)")
+        model, checkpoint, frame_stack = load_student(config, task, device, given)
+        spec = TeacherSpec(task, TeacherConfig())
+        check_planner_inputs(spec.config, task, None)
 
-    @torch.no_grad()
-    def choose(obs, teacher, starts):
-        obs_t = torch.from_numpy(np.ascontiguousarray(obs)).to(device)
-        st = None
-        if model.recurrent:
-            st = state["lstm"] if state["lstm"] is not None else model.initial_state(obs.shape[0], device)
-        logits, _, new_state = model(obs_t, st, torch.from_numpy(starts).to(device) if model.recurrent else None)
-        state["lstm"] = new_state
-        return model.distribution(logits).sample().cpu().numpy()
-    return choose
+    def make_chooser(seed):
+        if model is None:
+            return teacher_chooser(np.random.default_rng(seed))
+        torch.manual_seed(seed)
+        return student_chooser(model, device)
+
+    video = None
+    if config.video:
+        video = config.video_path or os.path.join(out_dir or os.path.join(config.logdir, "videos"),
+                                                  f"{task['name']}-{who}.gif")
+        record_video(video, task["env_id"], eval_seeds(config.env_seed_list[0], config.num_eval)[:config.video], spec,
+                     config.eval_teacher, frame_stack, make_chooser)
+    per_seed, episodes, stats = [], [], {}
+    for env_seed in config.env_seed_list:
+        seeds = eval_seeds(env_seed, config.num_eval)
+        pool = eval_pool(task["env_id"], seeds, spec, config.eval_teacher, frame_stack)
+        try:
+            results = run_episodes(pool, make_chooser(env_seed), seeds)
+            stats = pool.planner_stats()
+        finally:
+            pool.close()
+        per_seed.append({"env_seed": env_seed, **summarise(results)})
+        episodes += results
+    result = EvalResult(task["name"], who, per_seed, summarise(episodes), episodes, stats if model is None else {},
+                        checkpoint, video, out_dir)
+    _write(result, config)
+    return result
 
 
-def teacher_chooser(rng):
-    def choose(obs, teacher, starts):
-        cum = teacher.cumsum(axis=1)
-        u = rng.random((teacher.shape[0], 1)) * cum[:, -1:]
-        return np.minimum((u > cum).sum(axis=1), teacher.shape[1] - 1)
-    return choose
+def _write(result, config):
+    """The teacher's result next to the task's runs (main.py plot draws it); with --savedir, <who>_eval.json."""
+    o = result.overall
+    if result.who == "teacher":
+        write_teacher_eval(task_dir(config.logdir, result.task), {
+            "task": result.task, "success_rate": o["success"], "mean_return": o["return"], "mean_length": o["length"],
+            "num_eval": o["episodes"], "soft_planner": config.soft_planner})
+    if result.out_dir:
+        data = {k: v for k, v in dataclasses.asdict(result).items() if k != "episodes"}
+        atomic_write(result_file(result.out_dir, result.who), json.dumps(data, indent=2) + "\n", what="results")
 
 
-def make_eval_group(env_id, seeds, spec, use_teacher, env_kwargs=None, frame_stack=1):
-    group = EnvGroup(env_id, seeds, [[s, 7] for s in seeds], spec, env_kwargs=env_kwargs, frame_stack=frame_stack)
-    group.set_teacher(use_teacher)
-    return group
-
-
-def record_video(path, env_id, seeds, spec, use_teacher, frame_stack, make_chooser, fps=8):
-    """One episode per seed, drawn as the teacher sees the world (unseen cells greyed), into one GIF/MP4.
-    Every step is one frame, with a status line (episode, step, return) under it. Returns the results."""
-    from utils.video import VideoRecorder, add_status_strip, render_memory_frame
-    results = []
-    with VideoRecorder(path, fps=fps) as recorder:
-        for episode, seed in enumerate(seeds):
-            group = make_eval_group(env_id, [seed], spec, use_teacher=use_teacher, frame_stack=frame_stack)
-            env, step = group.envs[0], [0]
-
-            def grab(actions):
-                ret = group.returns[0]
-                recorder.add(add_status_strip(render_memory_frame(env), f"ep {episode + 1} step {step[0]} return {ret:.2f}"))
-                step[0] += 1
-            try:
-                results += run_episodes(group, make_chooser(seed), on_step=grab)
-            finally:
-                group.close()
-    return results
+def result_file(out_dir, who):
+    return os.path.join(out_dir, f"{who}_eval.json")

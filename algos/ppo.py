@@ -1,20 +1,153 @@
-"""PPO update with the LLM4Teach teacher term.
+"""PPO with the LLM4Teach teacher term, as two steps (torch-ac's shape): `collect` one iteration of experience,
+then `PPO.update` on it.
+
+Collection, the official way: fresh episodes in every env, the student's own sampled actions, the teacher's
+distribution stored per step, until at least traj_per_itr episodes have ended and at least 2 x batch_size steps
+were taken. Episodes still running then are cut and bootstrapped with the critic, like episodes cut by the time
+limit. The update:
 
 loss = clipped policy loss + vf_coef * clipped value loss - ent_coef * entropy
        + coef * mean(-sum_a teacher(a|s) log pi(a|s))      (cross-entropy = forward KL up to a constant)
+
+Settings are read from the run's Config by their flag names (lr, adam_eps, clip, vf_coef, ent_coef,
+max_grad_norm, epochs, batch_size; teacher_coef, teacher_coef_decay, teacher_coef_min, teacher_off_after,
+teacher_itr_steps).
 """
+import math
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+from teacher.policy import N_ACTIONS
+from utils.errors import Diverged
 
-def teacher_coef(iteration, start=10.0, decay=0.005, floor=0.1, off_after=3000):
-    """The annealed teacher coefficient at an iteration: start - decay * iteration, at least floor, 0 from
-    off_after on (and always 0 when start is 0: plain PPO)."""
-    if start <= 0 or iteration >= off_after:
+
+class Rollout:
+    """Time-major storage (T, N, ...) that grows by doubling; one batched student forward per step."""
+
+    def __init__(self, n_envs, obs_shape, capacity=256):
+        self.n, self.obs_shape = n_envs, tuple(obs_shape)
+        self._alloc(capacity)
+
+    def _alloc(self, capacity):
+        old = getattr(self, "obs", None)
+        n = self.n
+        new = dict(obs=np.zeros((capacity, n) + self.obs_shape, np.uint8),
+                   action=np.zeros((capacity, n), np.int64), logp=np.zeros((capacity, n), np.float32),
+                   value=np.zeros((capacity, n), np.float32), reward=np.zeros((capacity, n), np.float32),
+                   terminated=np.zeros((capacity, n), bool), truncated=np.zeros((capacity, n), bool),
+                   start=np.zeros((capacity, n), bool), teacher=np.zeros((capacity, n, N_ACTIONS), np.float32),
+                   boot_value=np.zeros((capacity, n), np.float32))
+        if old is not None:
+            for k, arr in new.items():
+                arr[:self.capacity] = getattr(self, k)
+        for k, arr in new.items():
+            setattr(self, k, arr)
+        self.capacity = capacity
+
+    def ensure(self, t):
+        if t >= self.capacity:
+            self._alloc(self.capacity * 2)
+
+
+@torch.no_grad()
+def collect(model, pool, storage, device, config):
+    """Fill `storage` with one iteration (>= config.traj_per_itr episodes ended, >= 2 x config.batch_size steps);
+    returns (batch of tensors (T, N, ...), list of finished-episode (return, length, success))."""
+    min_episodes, min_steps = config.traj_per_itr, 2 * config.batch_size
+    pool.reset()
+    arr = pool.arrays
+    n = pool.n
+    state = model.initial_state(n, device)
+    init_state = None if state is None else tuple(s.clone() for s in state)
+    starts = np.ones(n, dtype=bool)
+    episodes = []
+    final_obs, final_where = [], []
+    t = 0
+    while True:
+        storage.ensure(t)
+        storage.obs[t] = arr["obs"]
+        storage.teacher[t] = arr["teacher"]
+        storage.start[t] = starts
+        obs_t = torch.from_numpy(storage.obs[t]).to(device)
+        logits, value, state = model(obs_t, state, torch.from_numpy(starts).to(device) if state is not None else None)
+        dist = model.distribution(logits)
+        action = dist.sample()
+        storage.action[t] = action.cpu().numpy()
+        storage.logp[t] = dist.log_prob(action).cpu().numpy()
+        storage.value[t] = value.cpu().numpy()
+        pool.step(storage.action[t])
+        storage.reward[t] = arr["reward"]
+        storage.terminated[t] = arr["terminated"]
+        storage.truncated[t] = arr["truncated"]
+        ended = arr["terminated"] | arr["truncated"]
+        for i in np.nonzero(ended)[0]:
+            episodes.append((float(arr["ep_return"][i]), int(arr["ep_length"][i]), bool(arr["ep_success"][i])))
+            if arr["truncated"][i] and not arr["terminated"][i]:
+                final_obs.append(arr["final_obs"][i].copy())
+                final_where.append((t, i))
+        starts = ended.copy()
+        t += 1
+        if len(episodes) >= min_episodes and t * n >= min_steps:
+            break
+    steps = t
+    # Bootstrap values: time-limit truncations use V(final obs); episodes cut by the iteration end use V(next obs).
+    storage.boot_value[:steps] = 0.0
+    if final_obs:
+        v = _values(model, np.stack(final_obs), device)
+        for (tt, i), vi in zip(final_where, v):
+            storage.boot_value[tt, i] = vi
+    running = ~(storage.terminated[steps - 1] | storage.truncated[steps - 1])
+    next_value = _values(model, arr["obs"], device, state) if running.any() else np.zeros(n, np.float32)
+    advantages, returns = gae(storage, steps, next_value, running, config.gamma, config.lam)
+    batch = {
+        "obs": storage.obs[:steps], "action": storage.action[:steps], "logp": storage.logp[:steps],
+        "value": storage.value[:steps], "teacher": storage.teacher[:steps], "start": storage.start[:steps],
+        "advantage": advantages, "return": returns,
+    }
+    batch = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
+    batch["init_state"] = init_state
+    return batch, episodes
+
+
+def _values(model, obs, device, state=None):
+    obs_t = torch.from_numpy(np.ascontiguousarray(obs)).to(device)
+    if model.recurrent and state is None:
+        state = model.initial_state(obs_t.shape[0], device)
+    _, value, _ = model(obs_t, state)
+    return value.cpu().numpy()
+
+
+def gae(s, steps, next_value, running, gamma, lam):
+    """GAE(lambda) advantages and returns. With lam = 1 (the default) the return is the discounted Monte-Carlo
+    return bootstrapped only where an episode was cut, and advantage = return - V, as in the official code."""
+    n = s.n
+    adv = np.zeros((steps, n), np.float32)
+    last = np.zeros(n, np.float32)
+    for t in reversed(range(steps)):
+        ended = s.terminated[t] | s.truncated[t]
+        if t == steps - 1:
+            nv = np.where(running, next_value, s.boot_value[t])
+            cont = running.astype(np.float32)
+        else:
+            nv = np.where(ended, s.boot_value[t], s.value[t + 1])
+            cont = (~ended).astype(np.float32)
+        # terminated: no bootstrap (boot_value 0); truncated: V(final obs), but the GAE chain is cut either way
+        delta = s.reward[t] + gamma * nv - s.value[t]
+        last = delta + gamma * lam * cont * last
+        adv[t] = last
+    return adv, adv + s.value[:steps]
+
+
+def teacher_coef(config, iteration, env_steps=0):
+    """The annealed teacher coefficient at an iteration: teacher_coef - teacher_coef_decay * k, at least
+    teacher_coef_min, 0 from k = teacher_off_after on (and always 0 when teacher_coef is 0: plain PPO), where k is
+    the iteration, or env_steps / teacher_itr_steps when that is set."""
+    k = iteration if config.teacher_itr_steps <= 0 else env_steps / config.teacher_itr_steps
+    if config.teacher_coef <= 0 or k >= config.teacher_off_after:
         return 0.0
-    return max(start - decay * iteration, floor)
+    return max(config.teacher_coef - config.teacher_coef_decay * k, config.teacher_coef_min)
 
 
 def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True):
@@ -41,41 +174,45 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True):
 
 
 class PPO:
-    def __init__(self, model, lr=1e-3, eps=1e-8, clip=0.2, vf_coef=0.5, ent_coef=0.001, max_grad_norm=0.5,
-                 epochs=3, minibatch=128):
-        self.model = model
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr, eps=eps)
-        self.clip, self.vf_coef, self.ent_coef = clip, vf_coef, ent_coef
-        self.max_grad_norm, self.epochs, self.minibatch = max_grad_norm, epochs, minibatch
+    def __init__(self, model, config):
+        self.model, self.config = model, config
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps)
 
     def update(self, batch, coef, generator=None):
-        """Epochs of shuffled minibatches (the last partial one dropped, as in the official code)."""
+        """Epochs of shuffled minibatches (the last partial one dropped, as in the official code). Raises
+        Diverged when a loss or a weight is not finite (the model is then not to be saved)."""
         steps, n = batch["action"].shape
         adv = batch["advantage"].reshape(-1)
         batch = dict(batch, adv_mean=adv.mean(), adv_std=adv.std() if adv.numel() > 1 else torch.ones(()))
-        if self.model.recurrent:
-            return self._update_recurrent(batch, coef, generator)
-        flat = {k: batch[k].reshape((steps * n,) + batch[k].shape[2:])
+        logs = self._update_recurrent(batch, coef, generator) if self.model.recurrent else \
+            self._update_flat(batch, steps * n, coef, generator)
+        logs = _mean_logs(logs)
+        bad = [k for k, v in logs.items() if not math.isfinite(v)]
+        if bad or not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            raise Diverged(f"non-finite {', '.join(bad) or 'weights'} in the PPO update")
+        return logs
+
+    def _update_flat(self, batch, total, coef, generator):
+        flat = {k: batch[k].reshape((total,) + batch[k].shape[2:])
                 for k in ("obs", "action", "logp", "value", "advantage", "return", "teacher")}
         flat.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"])
-        total = steps * n
-        size = min(self.minibatch, total)
+        size = min(self.config.batch_size, total)
         logs = []
-        for _ in range(self.epochs):
+        for _ in range(self.config.epochs):
             perm = torch.randperm(total, generator=generator).to(flat["action"].device)
             for start in range(0, total - size + 1, size):
                 idx = perm[start:start + size]
                 logits, values, _ = self.model(flat["obs"][idx])
                 logs.append(self._step(logits, values, flat, idx, coef))
-        return _mean_logs(logs)
+        return logs
 
     def _update_recurrent(self, batch, coef, generator):
         """Minibatches of whole env columns (full sequences with their episode starts), as in CleanRL's LSTM PPO."""
         steps, n = batch["action"].shape
-        n_mb = max(1, min(n, (steps * n) // self.minibatch))
+        n_mb = max(1, min(n, (steps * n) // self.config.batch_size))
         h0, c0 = batch["init_state"]
         logs = []
-        for _ in range(self.epochs):
+        for _ in range(self.config.epochs):
             cols = torch.randperm(n, generator=generator)
             for part in cols.chunk(n_mb):
                 part = part.to(batch["action"].device)
@@ -86,14 +223,18 @@ class PPO:
                 sub.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"])
                 idx = torch.arange(sub["action"].shape[0], device=sub["action"].device)
                 logs.append(self._step(logits.reshape(-1, logits.shape[-1]), values.reshape(-1), sub, idx, coef))
-        return _mean_logs(logs)
+        return logs
 
     def _step(self, logits, values, batch, idx, coef):
-        terms = ppo_losses(logits, values, batch, idx, self.clip, coef)
-        loss = terms["policy"] + self.vf_coef * terms["value"] - self.ent_coef * terms["entropy"] + coef * terms["teacher"]
+        c = self.config
+        terms = ppo_losses(logits, values, batch, idx, c.clip, coef)
+        loss = terms["policy"] + c.vf_coef * terms["value"] - c.ent_coef * terms["entropy"] + coef * terms["teacher"]
+        if not torch.isfinite(loss):
+            bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+            raise Diverged(f"non-finite {', '.join(bad) or 'loss'} in the PPO update")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
         self.optimizer.step()
         terms = {k: float(v.detach()) for k, v in terms.items()}
         terms.update(loss=float(loss.detach()), grad_norm=float(grad_norm))
@@ -104,6 +245,3 @@ def _mean_logs(logs):
     if not logs:
         return {}
     return {k: float(np.mean([d[k] for d in logs])) for k in logs[0]}
-
-
-__all__ = ["PPO", "ppo_losses", "teacher_coef"]

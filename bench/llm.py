@@ -17,15 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from planner.answers import extract_plan  # noqa: E402
-from planner.grammar import task_grammar  # noqa: E402
-from planner.llm_planner import LLMPlanner, summary_line  # noqa: E402
-from planner.openai_client import ChatClient  # noqa: E402
-from planner.plan_cache import PlanCache  # noqa: E402
-from utils.errors import UserError  # noqa: E402
-from utils.tasks import load_prompt, load_recorded_answers, task_config  # noqa: E402
+from planner.answers import extract_plan
+from planner.grammar import task_grammar
+from planner.llm_planner import LLMPlanner
+from planner.stats import summary_line
+from planner.openai_client import ChatClient
+from planner.plan_cache import PlanCache
+from utils.errors import UserError
+from utils.tasks import load_prompt, load_recorded_answers, task_config
 
 
 @contextlib.contextmanager
@@ -72,30 +71,22 @@ def run_queries(client, cfg, n_ask, grammar, temperature, seed):
 
 
 def train_runs(url, args):
-    """Two full training runs (main.py train) with the LLM teacher sharing one plan cache: queries of each."""
-    import io
-    import re
-    import main as cli
+    """Two full training runs with the LLM teacher sharing one plan cache: LLM queries of each."""
+    from algos.config import Config
+    from algos.train import train
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("first", "rerun"):
-            flags = ["train", "--task", args.task, "--max_env_steps", str(args.train_steps), "--llm_url", url,
-                     "--n_ask", str(args.n_ask), "--llm_seed", str(args.seed), "--plan_cache",
-                     os.path.join(tmp, "plans.json"), "--logdir", tmp, "--savedir", name, "--no_progress"]
-            if not args.no_grammar:
-                flags.append("--llm_grammar")
-            text = io.StringIO()
+            config = Config(task=args.task, max_env_steps=args.train_steps, llm_url=url, n_ask=args.n_ask,
+                            llm_seed=args.seed, plan_cache=os.path.join(tmp, "plans.json"), logdir=tmp, savedir=name,
+                            llm_grammar=not args.no_grammar)
             start = time.perf_counter()
-            with contextlib.redirect_stdout(text):
-                if cli.main(flags) != 0:
-                    raise UserError(f"training failed: {' '.join(flags)}")
-            summary = re.search(r"(LLM: .*)", text.getvalue()).group(1)
-            best = re.search(r"best eval success ([0-9.]+|n/a)", text.getvalue())
-            out[name] = {"queries": int(re.search(r"LLM: (\d+) queries", summary).group(1)),
-                         "wall_s": time.perf_counter() - start, "summary": summary,
-                         "best_eval_success": best.group(1) if best else None}
-            print(f"{name:>6} run ({args.train_steps:,} env steps, {time.perf_counter() - start:.0f} s, best eval "
-                  f"success {out[name]['best_eval_success']}): {summary}", flush=True)
+            r = train(config, show_progress=False)
+            best = None if r.best_eval is None else r.best_eval[0]
+            out[name] = {"queries": r.planner_stats.get("queries", 0), "wall_s": time.perf_counter() - start,
+                         "summary": summary_line(r.planner_stats), "best_eval_success": best}
+            print(f"{name:>6} run ({args.train_steps:,} env steps, {out[name]['wall_s']:.0f} s, best eval success "
+                  f"{best}): {out[name]['summary']}", flush=True)
     return out
 
 

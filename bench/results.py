@@ -13,15 +13,12 @@ import os
 import platform
 import sys
 from collections import OrderedDict
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from utils.errors import UserError  # noqa: E402
-from utils.plot import group_runs, load_runs, plot_runs  # noqa: E402
-from utils.teacher_eval import read_teacher_eval  # noqa: E402
+from utils.errors import UserError
+from utils.plot import group_runs, load_runs, plot_runs
+from utils.teacher_eval import read_teacher_eval
 
 DEFAULT_RUNS = os.path.join("log", "ppo", "SimpleDoorKey")
 

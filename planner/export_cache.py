@@ -9,13 +9,12 @@ as the live teacher used it. An existing --out table keeps its other tasks.
 """
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from planner.answers import plan_distribution
 from planner.plan_cache import PlanCache, sha256
+from utils.atomic import atomic_write
 from utils.errors import UserError
 from utils.tasks import load_json, load_prompt, parse_answer_table, task_config
 
@@ -58,12 +57,7 @@ def export(cache_path, task_name, out_path, model=None):
     data["source"] = (f"LLM answers exported from plan cache {cache_path}"
                       + (f" (model {model})" if model else "") + " by planner.export_cache")
     data["tasks"][task_cfg["answers"]] = table
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, out_path)
+    atomic_write(str(out_path), json.dumps(data, indent=2, ensure_ascii=False) + "\n", what="answer table")
     return task_cfg, table
 
 

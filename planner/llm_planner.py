@@ -11,11 +11,9 @@ import time
 from planner.answers import extract_plan, plan_distribution
 from planner.base import Planner
 from planner.plan_cache import cache_key, sha256
+from planner.stats import with_means
 
 FALLBACK = [("explore", 1.0)]
-
-# counters summed across worker processes by merge_stats; *_max_s are maxima; *_mean_s are recomputed
-_MEANS = {"latency_mean_s": ("request_seconds", "requests"), "query_latency_mean_s": ("query_seconds", "queries")}
 
 
 class LLMPlanner(Planner):
@@ -105,41 +103,4 @@ class LLMPlanner(Planner):
         client = getattr(self.client, "counters", {})
         for k in ("requests", "retries", "topups", "request_seconds", "request_max_s"):
             out[k] = client.get(k, 0)
-        return _with_means(out)
-
-
-def _with_means(stats):
-    for mean, (total, count) in _MEANS.items():
-        if total in stats and count in stats:
-            stats[mean] = stats[total] / stats[count] if stats[count] else 0.0
-    return stats
-
-
-def merge_stats(dicts):
-    """Combine the stats() of several worker processes: counters summed, maxima maxed, means recomputed."""
-    out = {}
-    for d in dicts:
-        for k, v in (d or {}).items():
-            if k in _MEANS:
-                continue
-            out[k] = max(out.get(k, 0), v) if k.endswith("_max_s") else out.get(k, 0) + v
-    return _with_means(out)
-
-
-def summary_line(stats):
-    """One line for the end of a run, e.g. `LLM: 6 queries, 60 answers, 2 invalid, ... mean latency 0.81 s`."""
-    if not stats:
-        return "LLM: no statistics"
-    if "queries" not in stats:  # recorded table (RecordedPlanner) or something else
-        return "Planner: " + ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(stats.items()))
-    parts = [f"{stats.get('queries', 0)} queries", f"{stats.get('requests', 0)} requests",
-             f"{stats.get('answers', 0)} answers", f"{stats.get('invalid_answers', 0)} invalid",
-             f"{stats.get('reasked_answers', 0)} re-asked", f"{stats.get('fallbacks', 0)} fallbacks",
-             f"{stats.get('cache_hits', 0)} cache hits", f"{stats.get('retries', 0)} retries",
-             f"mean latency {stats.get('latency_mean_s', 0.0):.2f} s",
-             f"max {stats.get('request_max_s', 0.0):.2f} s"]
-    return "LLM: " + ", ".join(parts)
-
-
-def _fmt(v):
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
+        return with_means(out)

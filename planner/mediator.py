@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from minigrid.core.constants import IDX_TO_COLOR, OBJECT_TO_IDX
 
-from env.memory import NO_AGENT
+from env.tasks import NO_AGENT
 
 KEY, DOOR = OBJECT_TO_IDX["key"], OBJECT_TO_IDX["door"]
 

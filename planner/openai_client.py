@@ -21,13 +21,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from utils.errors import UserError
+from utils.errors import LLMError, UserError
 
 CHAT_PATH = "/chat/completions"
-
-
-class LLMError(UserError):
-    """The LLM server could not give an answer (after the bounded retries); one line, names the URL."""
 
 
 def chat_completions_url(url):

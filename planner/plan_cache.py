@@ -17,9 +17,9 @@ import datetime
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from utils.atomic import atomic_write
 from utils.errors import UserError
 
 try:
@@ -108,18 +108,8 @@ class PlanCache:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     def _write(self, data):
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1, ensure_ascii=False, sort_keys=True)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write(str(self.path), json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
+                     what="plan cache")
         self._snapshot = None
 
     def put(self, key, entry):

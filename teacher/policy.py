@@ -1,25 +1,79 @@
 """The teacher: observation -> probability vector over the 7 MiniGrid actions.
 
-text = mediator(obs); plans = planner.plans(text); each plan is a list of options walked in order until one
-yields an action (none: action 6, done). Call reset() at every episode start. Hard mode samples one plan per step (one-hot output); soft mode
-weights every plan's action by the plan's probability.
+text = mediator(obs); plans = planner.plans(text); each plan is a list of options (explore, go to, pick up, drop,
+open, wait) walked in order until one yields an action (none: done); the options are hand-written policies.
+Call reset() at every episode start. Hard mode samples one plan per step (one-hot output); soft mode weights
+every plan's action by the plan's probability.
 """
+from dataclasses import dataclass, field
+from typing import Optional
+
 import numpy as np
+from minigrid.core.actions import Actions
 
 from planner.mediator import Mediator, agent_state, parse_plan, restore_colours
-from teacher.options import WAIT, OptionPolicies
+from teacher.config import TeacherConfig
+from teacher.navigation import DIRS, EMPTY, FORWARD, Paths, walkable_cells
 
-N_ACTIONS = 7
-DONE = 6
+N_ACTIONS = len(Actions)
+PICKUP, DROP, TOGGLE, DONE = int(Actions.pickup), int(Actions.drop), int(Actions.toggle), int(Actions.done)
+WAIT = DONE  # the wait option: minigrid's `done`, which changes nothing in these tasks
+PRIMITIVE = {"pickup": PICKUP, "drop": DROP, "toggle": TOGGLE}
+
+
+class OptionPolicies:
+    """Option -> action for one observation. `paths` is the shortest-path engine (teacher.navigation.Paths; the
+    tests pass their plain-array oracle with the same interface)."""
+
+    def __init__(self, goto_through_lava=True, paths=None):
+        self.goto_through_lava = goto_through_lava
+        self.paths = paths if paths is not None else Paths()
+
+    def explore(self, obs, agent):
+        """Like the official explore, walk straight on while unseen space lies ahead; otherwise take the
+        shortest way to the nearest pose that reveals unseen space (instead of the official local turning
+        rules, which can turn back and forth forever). Finished when nothing unseen is left to reveal."""
+        x, y, d = agent
+        kind = obs[:, :, 0].copy()
+        kind[x, y] = EMPTY  # the agent's own cell (maybe showing what it carries) is open floor
+        view = self.paths.explore(kind, obs[:, :, 2])
+        if not view.anything_left():
+            return "done"
+        fx, fy = DIRS[d]
+        w, h = view.walk.shape
+        if view.ahead(x, y, d) and 0 <= x + fx < w and 0 <= y + fy < h and view.walk[x + fx, y + fy]:
+            return FORWARD
+        action = view.first_action(agent)
+        return "done" if action in ("done", None) else action
+
+    def goto(self, obs, agent, target):
+        walk = walkable_cells(obs[:, :, 0], obs[:, :, 2], lava_ok=self.goto_through_lava)
+        walk[agent[0], agent[1]] = True  # the agent's own cell is always walkable
+        return self.paths.goto(walk, target).first_action(agent)
+
+    def act(self, obs, agent, option, description):
+        """First action of `option` now. Unknown objects (never seen, or not an object) make the option wait."""
+        kind, target = option
+        if kind == "explore":
+            return self.explore(obs, agent)
+        if kind == "wait" or target is None:
+            return WAIT
+        if target not in description.objects and target != description.carried:
+            return WAIT
+        if kind == "goto":
+            if target == description.carried:  # already holding it: nothing to walk to
+                return "done"
+            return self.goto(obs, agent, description.objects[target])
+        return PRIMITIVE[kind]
 
 
 class TeacherPolicy:
-    def __init__(self, planner, object_names, soft=False, rng=None, cache=True, goto_through_lava=True):
+    def __init__(self, planner, object_names, soft=False, rng=None, goto_through_lava=True, paths=None):
         self.planner = planner
         self.mediator = Mediator(object_names)
         self.soft = soft
         self.rng = rng if rng is not None else np.random.default_rng()
-        self.options = OptionPolicies(goto_through_lava=goto_through_lava, cache=cache)
+        self.options = OptionPolicies(goto_through_lava=goto_through_lava, paths=paths)
         self.last_text = None
         self._cdf = {}  # text -> cumulative plan probabilities (a text's plans are fixed for a run)
 
@@ -58,4 +112,18 @@ class TeacherPolicy:
         return probs
 
 
-__all__ = ["TeacherPolicy", "N_ACTIONS", "WAIT"]
+@dataclass
+class TeacherSpec:
+    """Everything a process needs to build a task's planner and teachers (small and picklable, so it can be sent
+    to environment worker processes)."""
+    task: dict                                   # the task's settings (utils.tasks.task_config)
+    config: TeacherConfig = field(default_factory=TeacherConfig)
+    task_log_dir: Optional[str] = None           # where the default plan cache lives
+
+    def make_planner(self):
+        from planner.factory import build_planner
+        return build_planner(self.config, self.task, self.task_log_dir)
+
+    def make_teacher(self, planner, seed):
+        return TeacherPolicy(planner, self.task["object_names"], soft=self.config.soft_planner,
+                             rng=np.random.default_rng(seed), goto_through_lava=not self.config.goto_avoids_lava)

@@ -1,7 +1,10 @@
+import argparse
 import csv
 import os
 import subprocess
 import sys
+
+from utils.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMING_COLUMNS = {"wall_time", "charts/SPS", "charts/collect_SPS", "charts/update_seconds"}
@@ -25,3 +28,16 @@ def read_metrics(run_dir, drop_timing=True):
 def run_main(args, timeout=300, **kw):
     return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, **kw)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(message)
+
+
+def planner_config(*argv, cls=None):
+    """The PlannerConfig (or another config class) of a command line, parsed and checked as main.py does."""
+    from planner.config import PlannerConfig
+    from utils.options import add_arguments, from_namespace
+    cls = cls or PlannerConfig
+    return from_namespace(add_arguments(_Parser(), cls, "train").parse_args([str(a) for a in argv]), cls, "train")[0]

@@ -12,7 +12,7 @@ import pytest
 
 from planner.openai_client import ChatClient, LLMError
 from tests.llm_fakes import FakeChatServer, Reply, ignore_n, refused_url
-from utils import chatglm_api
+from planner import chatglm_proxy as chatglm_api
 from utils.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent

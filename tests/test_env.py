@@ -6,7 +6,7 @@ import pytest
 from minigrid.minigrid_env import MiniGridEnv
 
 import env
-from env.memory import NO_AGENT, encode_cell
+from env.tasks import NO_AGENT, encode_cell
 
 IDS = list(env.ENV_CLASSES)
 

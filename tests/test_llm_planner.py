@@ -1,5 +1,5 @@
 """LLMPlanner, the grammar and planner.factory against fake servers on 127.0.0.1."""
-import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -9,10 +9,12 @@ import pytest
 
 from planner.answers import extract_plan
 from planner.base import RecordedPlanner
-from planner.factory import add_llm_arguments, build_planner, check_llm_args, preflight
+from planner.factory import build_planner, preflight
 from planner.grammar import ACTIONS, object_names, plan_grammar, task_grammar
-from planner.llm_planner import LLMPlanner, merge_stats, summary_line
+from planner.llm_planner import LLMPlanner
 from planner.openai_client import ChatClient
+from planner.stats import merge_stats, summary_line
+from tests.helpers import planner_config
 from tests.llm_fakes import FakeChatServer, Reply, honour_n, ignore_n, refused_url
 from utils.errors import UserError
 from utils.tasks import load_recorded_answers, task_config
@@ -20,12 +22,11 @@ from utils.tasks import load_recorded_answers, task_config
 TEXT = "Agent sees <key>, holds <nothing>."
 
 
-def make_args(*argv):
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--task", default="SimpleDoorKey")
-    parser.add_argument("--offline_planner", action="store_true")
-    add_llm_arguments(parser)
-    return parser.parse_args(list(argv))
+make_args = planner_config
+
+
+def check_llm_args(config):
+    config.validate()
 
 
 def planner_for(url, **kw):
@@ -164,7 +165,7 @@ def test_build_llm_planner_end_to_end(tmp_path, monkeypatch):
     assert '"<key>"' in body["grammar"] and body["messages"][0]["content"].startswith("In a locked 2D grid room")
     assert fake.requests[-1][2]["Authorization"] == "Bearer sk-very-secret"
     assert (tmp_path / "log" / "SimpleDoorKey" / "plan_cache.json").is_file()
-    for blob in (json.dumps(vars(args)), repr(p.client), json.dumps(p.stats()),
+    for blob in (json.dumps(dataclasses.asdict(args)), repr(p.client), json.dumps(p.stats()),
                  (tmp_path / "log" / "SimpleDoorKey" / "plan_cache.json").read_text()):
         assert "sk-very-secret" not in blob
 
@@ -207,6 +208,7 @@ def test_preflight_unknown_model():
     (["--n_ask", "0"], "--n_ask"),
     (["--llm_temperature", "-1"], "--llm_temperature"),
     (["--llm_timeout", "0"], "--llm_timeout"),
+    (["--llm_timeout", "inf"], "--llm_timeout"),
     (["--llm_url", "ftp://x"], "LLM URL"),
     (["--llm_url", "http://127.0.0.1:9/v1", "--llm_api_key_env", "NO_SUCH_VAR_LLM4TEACH"], "NO_SUCH_VAR_LLM4TEACH"),
     (["--llm_api_key_env", "bad name"], "--llm_api_key_env"),
@@ -224,6 +226,8 @@ def test_zhipu_backend_checks_key_and_grammar(monkeypatch):
     monkeypatch.setenv("ZHIPUAI_API_KEY", "k")
     with pytest.raises(UserError, match="grammar"):
         check_llm_args(make_args("--llm_backend", "zhipu", "--llm_grammar"))
+    with pytest.raises(UserError, match="logprobs"):
+        check_llm_args(make_args("--llm_backend", "zhipu", "--llm_plans", "logprobs"))
 
 
 def test_zhipu_backend_against_fake(tmp_path, monkeypatch):

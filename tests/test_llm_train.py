@@ -1,7 +1,6 @@
 """End to end with the real local LLM (SmolLM2-135M behind llama-cpp-python's OpenAI-compatible server):
 train a few iterations of SimpleDoorKey with --llm_url and the grammar; a rerun on the same cache asks nothing.
 Skipped only when llama_cpp is not installed (scripts/install_llm.sh installs it; CI runs that script)."""
-import argparse
 import importlib.util
 import json
 import re
@@ -14,7 +13,7 @@ import main
 from planner.factory import build_planner
 from planner.mediator import parse_plan
 from teacher.policy import TeacherPolicy
-from tests.helpers import read_metrics, tiny_train_args
+from tests.helpers import planner_config, read_metrics, tiny_train_args
 from utils.tasks import task_config
 
 if importlib.util.find_spec("llama_cpp") is None:
@@ -44,7 +43,7 @@ def test_training_with_the_local_llm_teacher_and_a_persistent_cache(tmp_path, ca
         entries = json.loads(cache.read_text())
         assert entries
         # every cached plan parses into options, and the teacher turns them into a distribution
-        args = argparse.Namespace(**vars(main.build_parser().parse_args(first)))
+        args = planner_config(*llm)
         cfg = task_config("SimpleDoorKey")
         planner = build_planner(args, cfg, str(tmp_path))
         e = env.make_env(cfg["env_id"])

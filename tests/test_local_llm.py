@@ -3,7 +3,6 @@
 Skipped only when llama_cpp cannot be imported (install it with `bash scripts/install_llm.sh`); a missing model
 file with llama_cpp present is a failure.
 """
-import argparse
 import importlib.util
 import re
 
@@ -18,7 +17,8 @@ if importlib.util.find_spec("llama_cpp") is None:
                 allow_module_level=True)
 
 from planner import local_llm  # noqa: E402
-from planner.factory import add_llm_arguments, build_planner, check_llm_args, preflight  # noqa: E402
+from planner.factory import build_planner, preflight  # noqa: E402
+from tests.helpers import planner_config  # noqa: E402
 from planner.llm_planner import LLMPlanner  # noqa: E402
 
 TASKS = ("SimpleDoorKey", "ColoredDoorKey", "TwoDoor")
@@ -50,11 +50,9 @@ def step_ok(step, objects):
 @pytest.mark.parametrize("task", ["SimpleDoorKey", "TwoDoor"])
 def test_grammar_answers_all_parse(url, task, tmp_path):
     cfg = task_config(task)
-    parser = argparse.ArgumentParser()
-    add_llm_arguments(parser)
-    args = parser.parse_args(["--llm_url", url, "--llm_grammar", "--n_ask", "3", "--llm_seed", "0",
-                              "--llm_max_tokens", "48", "--llm_timeout", "60"])
-    check_llm_args(args)
+    args = planner_config("--llm_url", url, "--llm_grammar", "--n_ask", "3", "--llm_seed", "0",
+                          "--llm_max_tokens", "48", "--llm_timeout", "60")
+    args.validate()
     preflight(args)
     planner = build_planner(args, cfg, tmp_path)
     assert isinstance(planner, LLMPlanner) and planner.model == local_llm.MODEL_ALIAS

@@ -1,5 +1,4 @@
 """The persistent plan cache: atomic, process-safe, zero queries on a rerun, exportable as an answer table."""
-import argparse
 import json
 import multiprocessing
 import os
@@ -9,7 +8,8 @@ import pytest
 
 from planner import export_cache
 from planner.base import RecordedPlanner
-from planner.factory import add_llm_arguments, build_planner
+from planner.factory import build_planner
+from tests.helpers import planner_config
 from planner.llm_planner import LLMPlanner
 from planner.openai_client import ChatClient
 from planner.plan_cache import PlanCache, cache_key
@@ -33,10 +33,7 @@ def responder(i, body):
     return Reply.answers([answer_for(body)] * int(body.get("n") or 1), delay=0.02)
 
 
-def make_args(*argv):
-    parser = argparse.ArgumentParser()
-    add_llm_arguments(parser)
-    return parser.parse_args(list(argv))
+make_args = planner_config
 
 
 def test_key_depends_on_everything():

@@ -4,21 +4,33 @@ import numpy as np
 import pytest
 import torch
 
+from algos.config import Config
 from algos.model import ActorCritic
-from algos.ppo import PPO, ppo_losses, teacher_coef
-from algos.rollout import Rollout, gae
+from algos.ppo import PPO, Rollout, gae, ppo_losses, teacher_coef
+from utils.errors import Diverged
+
+C = Config()
 
 
 def test_teacher_coefficient_schedule():
-    assert teacher_coef(0) == 10.0
-    assert teacher_coef(1) == pytest.approx(9.995)
-    assert teacher_coef(1000) == pytest.approx(5.0)
-    assert teacher_coef(1980) == pytest.approx(0.1)
-    assert teacher_coef(2500) == pytest.approx(0.1)  # floor
-    assert teacher_coef(2999) == pytest.approx(0.1)
-    assert teacher_coef(3000) == 0.0 and teacher_coef(10_000) == 0.0  # off after 3000 iterations
-    assert teacher_coef(0, start=0.0) == 0.0  # plain PPO
-    assert teacher_coef(10, start=2.0, decay=0.1, floor=0.5, off_after=20) == pytest.approx(1.0)
+    assert teacher_coef(C, 0) == 10.0
+    assert teacher_coef(C, 1) == pytest.approx(9.995)
+    assert teacher_coef(C, 1000) == pytest.approx(5.0)
+    assert teacher_coef(C, 1980) == pytest.approx(0.1)
+    assert teacher_coef(C, 2500) == pytest.approx(0.1)  # floor
+    assert teacher_coef(C, 2999) == pytest.approx(0.1)
+    assert teacher_coef(C, 3000) == 0.0 and teacher_coef(C, 10_000) == 0.0  # off after 3000 iterations
+    assert teacher_coef(Config(teacher_coef=0.0), 0) == 0.0  # plain PPO
+    other = Config(teacher_coef=2.0, teacher_coef_decay=0.1, teacher_coef_min=0.5, teacher_off_after=20)
+    assert teacher_coef(other, 10) == pytest.approx(1.0)
+
+
+def test_schedule_in_env_steps_does_not_depend_on_the_iteration_count():
+    c = Config(teacher_itr_steps=1500)
+    assert teacher_coef(c, 5, env_steps=1500 * 1000) == pytest.approx(5.0)
+    assert teacher_coef(c, 999, env_steps=1500 * 1000) == teacher_coef(c, 3, env_steps=1500 * 1000)
+    assert teacher_coef(c, 0, env_steps=750) == pytest.approx(10.0 - 0.0025)
+    assert teacher_coef(c, 10, env_steps=1500 * 3000) == 0.0
 
 
 def test_ppo_losses_match_a_hand_computation():
@@ -66,7 +78,7 @@ def test_update_moves_the_student_towards_the_teacher():
              "value": value.view(steps, n), "advantage": torch.zeros(steps, n), "return": value.view(steps, n),
              "teacher": teacher, "start": torch.zeros(steps, n, dtype=torch.bool), "init_state": None}
     before = torch.softmax(logits, -1)[:, 2].mean().item()
-    ppo = PPO(model, minibatch=64)
+    ppo = PPO(model, Config(batch_size=64))
     params = [p.detach().clone() for p in model.parameters()]
     logs = ppo.update(batch, coef=10.0)
     assert any(not torch.equal(a, b) for a, b in zip(params, model.parameters()))
@@ -98,7 +110,7 @@ def test_recurrent_update_runs_on_sequences():
     batch = {"obs": obs, "action": action, "logp": dist.log_prob(action), "value": value,
              "advantage": torch.randn(steps, n), "return": value, "teacher": teacher, "start": starts,
              "init_state": model.initial_state(n)}
-    logs = PPO(model, minibatch=8).update(batch, coef=1.0)
+    logs = PPO(model, Config(batch_size=8)).update(batch, coef=1.0)
     assert np.isfinite(logs["loss"])
 
 
@@ -130,3 +142,18 @@ def test_time_limit_truncation_bootstraps_from_the_final_observation():
     s = make_storage([[0], [0]], [[0], [0]], [[0], [1]], [[0.0], [0.0]], boot=[[0.0], [2.0]])
     _, ret = gae(s, 2, next_value=np.array([7.0], np.float32), running=np.array([False]), gamma=0.5, lam=1.0)
     assert ret[:, 0] == pytest.approx([0.5, 1.0])  # V(final obs) = 2, not the next episode's 7
+
+
+def test_a_non_finite_update_is_detected():
+    torch.manual_seed(0)
+    model = ActorCritic((5, 5, 4))
+    steps, n = 8, 4
+    obs = torch.randint(0, 6, (steps, n, 5, 5, 4), dtype=torch.uint8)
+    with torch.no_grad():
+        logits, value, _ = model(obs.view(-1, 5, 5, 4))
+    batch = {"obs": obs, "action": torch.zeros(steps, n, dtype=torch.long), "logp": torch.zeros(steps, n),
+             "value": value.view(steps, n), "advantage": torch.randn(steps, n),
+             "return": torch.full((steps, n), float("nan")), "teacher": torch.full((steps, n, 7), 1 / 7),
+             "start": torch.zeros(steps, n, dtype=torch.bool), "init_state": None}
+    with pytest.raises(Diverged, match="non-finite"):
+        PPO(model, Config(batch_size=16)).update(batch, coef=1.0)

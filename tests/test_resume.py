@@ -18,7 +18,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import main
 from tests.helpers import ROOT, read_metrics, tiny_train_args
 from tests.llm_fakes import FakeChatServer, Reply
-from utils.checkpoint import load_checkpoint, remove_stale_temps
+from utils.atomic import remove_stale_temps
+from utils.checkpoint import load_checkpoint
 
 torch.set_num_threads(1)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -193,8 +194,8 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path):
 
 
 def test_sigterm_to_the_process_group_stops_with_one_line(tmp_path):
-    """SIGTERM to the whole group (a job scheduler, `docker stop`): the workers die of it, the parent stops with
-    one line naming the newest checkpoint, exit 143, and that checkpoint loads."""
+    """SIGTERM to the whole group (a job scheduler, `docker stop`): the workers ignore it, the parent finishes the
+    iteration, checkpoints, closes them and stops with one line naming the checkpoint, exit 143; it loads."""
     run_dir = run_path(tmp_path, "term")
     proc = popen_main(tiny_train_args(tmp_path, "term", n_itr=50, extra=["--workers", "2"]), start_new_session=True)
     wait_for_rows(proc, run_dir, 1)
@@ -237,11 +238,11 @@ WRITER = """
 import sys
 import torch
 sys.path.insert(0, sys.argv[2])
-from utils.checkpoint import save_atomic
+from utils.checkpoint import save_checkpoint
 i = 0
 while True:
     i += 1
-    save_atomic({"model": {"w": torch.full((8_000_000,), float(i))}, "config": {"i": i}, "obs_shape": [1]}, sys.argv[1])
+    save_checkpoint({"model": {"w": torch.full((8_000_000,), float(i))}, "config": {"i": i}, "obs_shape": [1]}, sys.argv[1])
     print(i, flush=True)
 """
 

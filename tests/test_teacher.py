@@ -4,19 +4,23 @@ import pytest
 import env
 from planner.base import RecordedPlanner
 from planner.mediator import Mediator, Option, agent_state
-from teacher.options import OptionPolicies
+from teacher.policy import OptionPolicies
 from teacher.policy import TeacherPolicy
 from tests.grids import make_obs
+from tests.path_oracle import ArrayPaths
 from utils.tasks import load_recorded_answers, task_config
 
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)
 
 
 def act(rows, option, carrying=None, rule="plain", **kw):
+    """The option's action on a hand-drawn map, asserted equal with the bitboard engine and the array oracle."""
     obs = make_obs(rows, carrying)
     agent = agent_state(obs)
     desc = Mediator(rule).describe(obs, agent)
-    return OptionPolicies(**kw).act(obs, agent, option, desc)
+    action = OptionPolicies(**kw).act(obs, agent, option, desc)
+    assert OptionPolicies(paths=ArrayPaths(), **kw).act(obs, agent, option, desc) == action
+    return action
 
 
 class FixedPlanner:
@@ -104,13 +108,14 @@ def test_soft_teacher_mixes_plans_and_hard_teacher_samples_them():
 @pytest.mark.parametrize("task", ["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey", "TwoDoor"])
 @pytest.mark.parametrize("soft", [False, True])
 def test_cached_teacher_equals_from_scratch_teacher(task, soft):
-    """>= 1,000 states per task from random walks: the cached teacher gives identical distributions."""
+    """>= 1,000 states per task from random walks: the teacher on cached bitboard fields gives the distributions
+    of a teacher searching from scratch on plain arrays (tests/path_oracle.py)."""
     cfg = task_config(task)
     table = load_recorded_answers(cfg)
     e = env.make_env(cfg["env_id"])
     cached = TeacherPolicy(RecordedPlanner(table), cfg["object_names"], soft=soft, rng=np.random.default_rng(1))
     scratch = TeacherPolicy(RecordedPlanner(table), cfg["object_names"], soft=soft, rng=np.random.default_rng(1),
-                            cache=False)
+                            paths=ArrayPaths())
     rng = np.random.default_rng(2)
     states = 0
     while states < 1000:
@@ -127,4 +132,4 @@ def test_cached_teacher_equals_from_scratch_teacher(task, soft):
             obs, _, term, trunc, _ = e.step(action)
             if term or trunc:
                 break
-    assert cached.options.cache.hits > 0
+    assert cached.options.paths.hits > 0

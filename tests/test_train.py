@@ -6,7 +6,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import main
-from algos.vec_env import ParallelEnvs, TeacherSpec
+from algos.env_pool import EnvPool
+from teacher.policy import TeacherSpec
 from tests.helpers import read_metrics, run_main, tiny_train_args
 from utils.logger import TEST_TAGS, TRAIN_TAGS
 from utils.tasks import task_config
@@ -75,11 +76,12 @@ def test_recurrent_and_frame_stack_students_train_and_evaluate(tmp_path, capsys)
 
 def test_worker_processes_give_the_same_steps_as_in_process_envs():
     cfg = task_config("ColoredDoorKey")
-    a = ParallelEnvs(cfg["env_id"], 4, seed=3, spec=TeacherSpec(cfg), workers=0)
-    b = ParallelEnvs(cfg["env_id"], 4, seed=3, spec=TeacherSpec(cfg), workers=2)
+    seeds, teacher_seeds = [3 * 100_003 + i for i in range(4)], [[3, i] for i in range(4)]
+    a = EnvPool(cfg["env_id"], seeds, teacher_seeds, TeacherSpec(cfg), workers=0)
+    b = EnvPool(cfg["env_id"], seeds, teacher_seeds, TeacherSpec(cfg), workers=2)
     try:
-        a.reset_all()
-        b.reset_all()
+        a.reset()
+        b.reset()
         rng = np.random.default_rng(0)
         for _ in range(200):
             for key in ("obs", "teacher", "reward", "terminated", "truncated"):

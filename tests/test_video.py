@@ -7,24 +7,43 @@ import pytest
 
 import env
 from utils.errors import UserError
-from utils.video import (STRIP_HEIGHT, UNSEEN_GREY, VideoRecorder, prune_videos, record_episodes,
-                         render_memory_frame)
+from algos.episodes import record_video
+from teacher.policy import TeacherSpec
+from utils.tasks import task_config
+from utils.video import STRIP_HEIGHT, UNSEEN_GREY, VideoRecorder, prune_videos, render_memory_frame
 
 ENV_ID = "MiniGrid-SimpleDoorKey-Min5-Max10-View3"
 TILE = 16
 
 
-def test_record_episodes_writes_every_frame(tmp_path):
-    e = env.make_env(ENV_ID, max_steps=10)
-    rng = np.random.default_rng(0)
+def random_chooser(seed):
+    rng = np.random.default_rng(seed)
+    return lambda obs, teacher, starts: rng.integers(0, 7, size=len(obs))
+
+
+def record(path, seeds, use_teacher=False):
+    spec = TeacherSpec(task_config("SimpleDoorKey"))
+    make = (lambda seed: (lambda obs, teacher, starts: teacher.argmax(1))) if use_teacher else random_chooser
+    return record_video(str(path), ENV_ID, seeds, spec, use_teacher, 1, make)
+
+
+def test_video_has_the_first_frame_and_one_per_step(tmp_path):
     path = tmp_path / "videos" / "eval.gif"
-    results = record_episodes(lambda obs: int(rng.integers(0, 7)), e, 2, str(path), seed=0)
+    results = record(path, [0, 1])
     assert len(results) == 2
-    for ret, length in results:
-        assert 1 <= length <= 10 and 0.0 <= ret <= 1.0
+    for ret, length, success in results:
+        assert 1 <= length <= 150 and 0.0 <= ret <= 1.0
     frames = iio.imread(path, index=None)
-    assert frames.shape[0] == sum(length + 1 for _, length in results)
+    assert frames.shape[0] == sum(length + 1 for _, length, _ in results)
+    e = env.make_env(ENV_ID)
     assert frames.shape[1:] == (e.height * TILE + STRIP_HEIGHT, e.width * TILE, 3)
+
+
+def test_teacher_video_ends_on_the_opened_door(tmp_path):
+    results = record(tmp_path / "t.gif", [3], use_teacher=True)
+    assert results[0][2]  # the teacher opens the door; the last frame is the final state, not a new episode
+    frames = iio.imread(tmp_path / "t.gif", index=None)
+    assert frames.shape[0] == results[0][1] + 1
 
 
 def test_render_memory_frame_greys_unseen_cells():
@@ -77,9 +96,8 @@ def test_mp4_without_ffmpeg_is_a_user_error(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is None, reason="needs imageio-ffmpeg")
 def test_mp4(tmp_path):
-    e = env.make_env(ENV_ID, max_steps=5)
-    results = record_episodes(lambda obs: 2, e, 1, str(tmp_path / "a.mp4"), seed=0)
-    assert os.path.getsize(tmp_path / "a.mp4") > 0 and results[0][1] <= 5
+    results = record(tmp_path / "a.mp4", [0])
+    assert os.path.getsize(tmp_path / "a.mp4") > 0 and results[0][1] <= 150
 
 
 def test_prune_videos(tmp_path):

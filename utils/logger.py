@@ -1,15 +1,17 @@
-"""Per-run metrics: TensorBoard event files (the official tags) and the same numbers in metrics.csv.
+"""Per-run metrics: one TensorBoard event file (the official tags) and the same numbers in metrics.csv.
 
-A resumed run (resume_iteration / resume_env_steps of its checkpoint) keeps exactly the metrics up to the
-checkpoint: metrics.csv is rewritten atomically without later rows (the resumed run recomputes them), and the new
-TensorBoard event file starts with purge_step = checkpoint env steps + 1, so TensorBoard drops the orphaned
-scalars a crashed or killed run wrote after its last checkpoint (the x axis of every scalar is env steps).
+A resumed run keeps exactly the metrics up to its checkpoint: metrics.csv is rewritten (atomically) without later
+rows, which the resumed run computes again, and a new event file is written from those rows that replaces the
+earlier session's, so a run folder holds one event file however often it was interrupted, with no orphaned
+scalars of a crashed session in it.
 """
 import csv
+import glob
+import io
 import math
 import os
-import tempfile
 
+from utils.atomic import atomic_write
 from utils.errors import UserError
 
 TRAIN_TAGS = ["Train/Return Mean", "Train/Return Std", "Train/Eplen", "Train/Success Rate", "Train/Loss",
@@ -18,64 +20,69 @@ TRAIN_TAGS = ["Train/Return Mean", "Train/Return Std", "Train/Eplen", "Train/Suc
 TEST_TAGS = ["Test/Return", "Test/Eplen", "Test/Success Rate"]
 CHART_TAGS = ["charts/SPS", "charts/collect_SPS", "charts/update_seconds", "Teacher/Missing Texts"]
 BASE_COLUMNS = ["iteration", "env_steps", "wall_time"]
+EVENTS = "events.out.tfevents.*"
 
 
 def _kept_rows(path, resume_iteration):
     """Rows of an existing metrics.csv up to resume_iteration (UserError when the file is unreadable)."""
     try:
         with open(path, newline="") as f:
-            rows = []
-            for r in csv.DictReader(f):
-                if int(r["iteration"]) <= resume_iteration:
-                    rows.append(r)
-            return rows
+            return [r for r in csv.DictReader(f) if int(r["iteration"]) <= resume_iteration]
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as e:
         raise UserError(f"cannot continue {path}: malformed or unreadable ({type(e).__name__}: {e})") from None
 
 
+def _number(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
 class RunLogger:
-    def __init__(self, run_dir, extra_tags=(), resume_iteration=None, resume_env_steps=None):
+    def __init__(self, run_dir, extra_tags=(), resume_iteration=None, hyperparameters=None):
         from torch.utils.tensorboard import SummaryWriter
         self.run_dir = run_dir
-        self.tags = TRAIN_TAGS + TEST_TAGS + CHART_TAGS + [t for t in extra_tags if t not in TRAIN_TAGS + TEST_TAGS + CHART_TAGS]
+        known = TRAIN_TAGS + TEST_TAGS + CHART_TAGS
+        self.tags = known + [t for t in extra_tags if t not in known]
         self.csv_path = os.path.join(run_dir, "metrics.csv")
         fields = BASE_COLUMNS + self.tags
         rows = _kept_rows(self.csv_path, resume_iteration) if resume_iteration is not None else []
-        self.writer = None
-        self._csv_file = None
+        self.writer = self._csv_file = None
         try:
-            os.makedirs(run_dir, exist_ok=True)
-            # the header and the kept rows go to a temporary file that replaces metrics.csv in one step, so an
-            # interruption here never loses the rows of the previous session
-            fd, tmp = tempfile.mkstemp(prefix=".metrics.", suffix=".tmp", dir=run_dir)
-            try:
-                with os.fdopen(fd, "w", newline="") as f:
-                    out = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-                    out.writeheader()
-                    for r in rows:
-                        out.writerow(r)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.csv_path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            text = io.StringIO()
+            out = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore")
+            out.writeheader()
+            out.writerows(rows)
+            atomic_write(self.csv_path, text.getvalue(), what="metrics")
             self._csv_file = open(self.csv_path, "a", newline="")
             self._csv = csv.DictWriter(self._csv_file, fieldnames=fields, extrasaction="ignore")
-            purge = None if resume_env_steps is None else int(resume_env_steps) + 1
-            self.writer = SummaryWriter(run_dir, purge_step=purge)
+            old_events = glob.glob(os.path.join(run_dir, EVENTS))
+            self.writer = self._new_events(SummaryWriter, rows, hyperparameters, replace=old_events)
         except OSError as e:
             self.close()
             raise UserError(f"cannot write the logs of {run_dir}: {e.strerror or e}") from None
 
-    def hyperparameters(self, config):
-        table = "\n".join(f"|{k}|{v}|" for k, v in sorted(config.items()))
-        self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
+    def _new_events(self, writer_class, rows, hyperparameters, replace):
+        """A SummaryWriter on a new event file that first receives `rows` again (and the hyperparameter table);
+        the event files in `replace` (an earlier session's) are removed once it is flushed."""
+        writer = writer_class(self.run_dir)
+        if hyperparameters:
+            table = "\n".join(f"|{k}|{v}|" for k, v in sorted(hyperparameters.items()))
+            writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
+        for row in rows:
+            step = int(float(row["env_steps"]))
+            for tag in self.tags:
+                value = _number(row.get(tag))
+                if value is not None:
+                    writer.add_scalar(tag, value, step)
+        writer.flush()
+        for old in replace:
+            os.unlink(old)
+        return writer
 
     def log(self, iteration, env_steps, wall_time, metrics):
         for tag, value in metrics.items():

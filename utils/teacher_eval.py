@@ -4,8 +4,8 @@
 """
 import json
 import os
-import tempfile
 
+from utils.atomic import atomic_write
 from utils.errors import UserError
 
 TEACHER_EVAL_FILE = "teacher_eval.json"
@@ -16,33 +16,13 @@ def teacher_eval_path(task_dir):
     return os.path.join(task_dir, TEACHER_EVAL_FILE)
 
 
-def _plain(value):
-    """numpy scalars and the like as plain JSON values."""
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def write_teacher_eval(task_dir, result_dict):
-    """Write result_dict to <task_dir>/teacher_eval.json atomically (temp file + rename); returns the path."""
+    """Write result_dict to <task_dir>/teacher_eval.json atomically; returns the path."""
     missing = [k for k in REQUIRED_KEYS if k not in result_dict]
     if missing:
         raise ValueError(f"teacher eval result lacks {', '.join(missing)}")
-    os.makedirs(task_dir, exist_ok=True)
-    path = teacher_eval_path(task_dir)
-    fd, tmp = tempfile.mkstemp(prefix=".teacher_eval.", suffix=".tmp", dir=task_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(dict(result_dict), f, indent=2, default=_plain)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return atomic_write(teacher_eval_path(task_dir), json.dumps(dict(result_dict), indent=2) + "\n",
+                        what="teacher result")
 
 
 def read_teacher_eval(task_dir):

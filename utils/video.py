@@ -1,9 +1,8 @@
 """Evaluation videos: the world as the teacher sees it (true grid, never-seen cells greyed out), as GIF or MP4.
 
-    frames = render_memory_frame(env)                 # (H, W, 3) uint8
+    frame = render_memory_frame(env)                  # (H, W, 3) uint8
     with VideoRecorder("videos/eval.gif", fps=8) as rec:
-        rec.add(frame)
-    results = record_episodes(policy_fn, env, n_episodes=2, path="videos/eval.gif", seed=0)
+        rec.add(add_status_strip(frame, "ep 1 step 0"))
 
 The format follows the file suffix: .gif (imageio + pillow) or .mp4 (needs the imageio-ffmpeg package).
 """
@@ -17,7 +16,7 @@ from utils.errors import UserError
 
 UNSEEN_GREY = 48      # the dark grey unseen cells are blended towards
 UNSEEN_KEEP = 0.3     # how much of the true colour an unseen cell keeps
-STRIP_HEIGHT = 16     # the status line under the grid in record_episodes' frames
+STRIP_HEIGHT = 16     # the status line under the grid (add_status_strip)
 SUFFIXES = (".gif", ".mp4")
 
 
@@ -59,7 +58,7 @@ class VideoRecorder:
 
     GIF: frames are kept in memory until close() (keep videos short); pillow merges a frame identical to the
     one before it into it (longer display time), so a GIF can hold fewer frames than were added unless the
-    frames differ (record_episodes' status strip makes every frame differ). MP4: frames stream to ffmpeg;
+    frames differ (a status strip with the step number makes every frame differ). MP4: frames stream to ffmpeg;
     frame sizes that are not multiples of 16 are padded by imageio-ffmpeg.
     """
 
@@ -123,36 +122,6 @@ class VideoRecorder:
     def __exit__(self, *exc):
         self.close()
         return False
-
-
-def record_episodes(policy_fn, env, n_episodes, path, seed, fps=8, tile_size=16, status=True):
-    """Run n_episodes with action = policy_fn(obs) (episode i reset with seed + i, or unseeded when seed is
-    None) and write every frame (the reset frame plus one per step) into one video at `path`.
-    status=True adds a line under each frame: episode, step, return so far. Returns [(return, length)]."""
-    recorder = VideoRecorder(path, fps=fps)
-    results = []
-    try:
-        for episode in range(int(n_episodes)):
-            obs, _ = env.reset(seed=None if seed is None else int(seed) + episode)
-            total, length, done = 0.0, 0, False
-
-            def frame():
-                img = render_memory_frame(env, tile_size)
-                if status:
-                    img = add_status_strip(img, f"ep {episode + 1}/{n_episodes} | step {length} | return {total:.2f}")
-                return img
-
-            recorder.add(frame())
-            while not done:
-                obs, reward, terminated, truncated, _ = env.step(policy_fn(obs))
-                total += float(reward)
-                length += 1
-                done = bool(terminated or truncated)
-                recorder.add(frame())
-            results.append((total, length))
-    finally:
-        recorder.close()
-    return results
 
 
 def prune_videos(folder, keep, pattern="*"):

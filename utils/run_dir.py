@@ -1,9 +1,11 @@
-"""Run folders, config.json, device choice, and the lock that keeps two processes out of one run folder."""
+"""Run folders (<logdir>/ppo/<task>/<name>-<seed>/), config.json, device choice, and the lock that keeps two
+processes out of one run folder."""
 import json
 import os
 import shutil
 import time
 
+from utils.atomic import atomic_write
 from utils.errors import UserError
 
 try:
@@ -113,19 +115,18 @@ def remove_new_run_dir(path, created):
 
 
 def write_config(path, config):
-    tmp = os.path.join(path, ".config.json.tmp")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(config, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, os.path.join(path, "config.json"))
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise UserError(f"cannot write {path}/config.json: {e.strerror or e}") from None
+    """<run>/config.json: the run's settings (a plain dict), written atomically."""
+    atomic_write(os.path.join(path, "config.json"), json.dumps(config, indent=2, sort_keys=True) + "\n",
+                 what="run settings")
+
+
+def plain_name(value, flag):
+    """`value` if it is a plain file or folder name (no path separators, not . or ..), else UserError: names
+    given on the command line must not lead outside the folders they name things in."""
+    text = str(value)
+    if not text or text in (".", "..") or "/" in text or "\\" in text or "\0" in text or os.path.isabs(text):
+        raise UserError(f"{flag} {text!r}: expected a plain name without path separators")
+    return text
 
 
 class RunLock:
@@ -161,24 +162,3 @@ class RunLock:
     def __exit__(self, *exc):
         self.release()
         return False
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C / SIGTERM that stops the program now (exit status 128 + signal number)."""
-
-    def __init__(self, signum=2):
-        super().__init__(signum)
-        self.signum = int(signum)
-
-    @property
-    def exit_status(self):
-        return 128 + self.signum
-
-
-class WorkerError(Exception):
-    """An environment worker process died; main.py prints it as one line and exits with status 1.
-    `log`: the file holding what the workers printed (their traceback), if any."""
-
-    def __init__(self, message, log=None):
-        super().__init__(message)
-        self.log = log

@@ -1,0 +1,61 @@
+"""The student in checkpoints: what a checkpoint holds, and the one check that a checkpoint fits a student
+(used by resuming and by evaluation alike)."""
+import random
+
+import numpy as np
+import torch
+
+from algos.config import Config
+from algos.model import ActorCritic
+from utils.errors import UserError
+from utils.options import from_dict
+
+RESUME_KEYS = ("model", "optimizer", "iteration", "env_steps", "rng", "envs", "config", "obs_shape")
+
+
+def saved_config(payload, where):
+    """The Config stored in a checkpoint, every value checked (UserError naming the setting)."""
+    return from_dict(Config, payload["config"], f"the settings in {where}")
+
+
+def build_model(config, obs_shape, device):
+    return ActorCritic(tuple(obs_shape), recurrent=config.recurrent).to(device)
+
+
+def load_weights(model, payload, where, task):
+    """Put a checkpoint's weights into `model`, or raise one UserError line saying why they do not fit."""
+    shape = list(payload.get("obs_shape", []))
+    if shape != list(model.obs_shape):
+        raise UserError(f"{where}: checkpoint observation shape {shape} does not match {list(model.obs_shape)} of "
+                        f"task {task} (frame_stack {model.obs_shape[-1] // 4})")
+    try:
+        model.load_state_dict(payload["model"])
+    except (RuntimeError, KeyError, TypeError, ValueError):
+        raise UserError(f"{where}: checkpoint weights do not fit the student network (observation shape {shape}, "
+                        f"recurrent={model.recurrent})") from None
+    if not all(torch.isfinite(p).all() for p in model.parameters()):
+        raise UserError(f"{where}: checkpoint weights are not finite (NaN or inf); use an earlier checkpoint")
+
+
+def rng_state():
+    """Python, numpy (global), torch and CUDA generator states as plain data (weights_only-loadable)."""
+    _, key, pos, has_gauss, gauss = np.random.get_state()
+    return {"python": random.getstate(), "torch": torch.get_rng_state(),
+            "numpy": {"key": key.tolist(), "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state):
+    random.setstate(state["python"])
+    torch.set_rng_state(state["torch"])
+    if state.get("numpy"):
+        n = state["numpy"]
+        np.random.set_state(("MT19937", np.asarray(n["key"], dtype=np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    if state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

@@ -1,0 +1,98 @@
+"""Every setting of a run, declared once (name, default, help, accepted values), in the spirit of CleanRL's `Args`:
+the command line is made from these fields, the trainer reads them by the same names, and a run's config.json is
+this dataclass. The planner's and the teacher's settings are declared next to their code and inherited here."""
+from dataclasses import dataclass
+from typing import Optional
+
+from teacher.config import TeacherConfig
+from utils.errors import UserError
+from utils.options import ALL, SEED, integers, numbers, option
+
+EVAL = ("eval",)
+TRAIN_ONLY = ("train",)
+
+
+def _seeds(values):
+    if len(set(values)) != len(values):
+        return f"a seed twice: {' '.join(map(str, values))}"
+    return None
+
+
+@dataclass
+class Config(TeacherConfig):
+    section = "run"
+
+    # -- what and where (the official flags first) --------------------------------------------------------------
+    task: str = option("SimpleDoorKey", "SimpleDoorKey | LavaDoorKey | ColoredDoorKey | TwoDoor (any case)",
+                       commands=ALL)
+    seed_list: list[int] = option([0], "one run per seed (torch, numpy, the envs of training)", commands=ALL,
+                                  check=SEED)
+    seed: int = option(0, "the seed of this run (one of seed_list)", cli=False)
+    env_seed_list: list[int] = option(
+        [1_000_000], "evaluation env seeds: evaluation episode i uses env seed s + i (never used in training)",
+        commands=ALL, check=SEED)
+    device: str = option("auto", "auto (cuda when available) | cpu | cuda | cuda:N", commands=ALL, resumable=True)
+    policy: str = option("ppo", "the RL algorithm", commands=ALL, choices=("ppo",))
+    frame_stack: int = option(1, "memory maps stacked as channels", commands=ALL, check=integers(1, 64))
+    recurrent: bool = option(False, "LSTM student (FC 256 -> 2-layer LSTM 256)", commands=ALL)
+    logdir: str = option("log", "root folder of all runs: <logdir>/ppo/<task>/<savedir>-<seed>/", commands=ALL,
+                         resumable=True, metavar="DIR")
+    savedir: Optional[str] = option(
+        None, "train: the run's name (default run-<date>-<time>), its folder <savedir>-<seed>; eval: the folder name "
+              "for the evaluation's results and videos", commands=ALL, metavar="NAME")
+    resume: Optional[str] = option(None, "continue an interrupted run from its latest checkpoint",
+                                   commands=TRAIN_ONLY, metavar="RUN_DIR")
+    loaddir: Optional[str] = option(None, "the student to evaluate: a run folder, a run name under "
+                                          "<logdir>/ppo/<task>/, or a checkpoint file", commands=EVAL, metavar="RUN")
+    loadmodel: str = option("latest", "checkpoint of --loaddir: latest | best | NAME.pt", commands=EVAL)
+    eval_teacher: bool = option(False, "evaluate the teacher alone (no --loaddir needed)", commands=EVAL)
+
+    # -- budget ---------------------------------------------------------------------------------------------------
+    n_itr: int = option(20000, "PPO iterations", check=integers(1), resumable=True)
+    max_env_steps: int = option(0, "stop after this many env steps (0: no limit)", check=integers(0),
+                                resumable=True)
+
+    # -- collection and PPO ---------------------------------------------------------------------------------------
+    traj_per_itr: int = option(10, "episodes collected per iteration, at least", check=integers(1))
+    batch_size: int = option(128, "minibatch size; an iteration collects >= 2x this many steps", check=integers(1))
+    epochs: int = option(3, "passes over each iteration's data", check=integers(1))
+    lr: float = option(1e-3, "Adam learning rate", check=numbers(0))
+    adam_eps: float = option(1e-8, "Adam epsilon", check=numbers(above=0))
+    gamma: float = option(0.99, "discount", check=numbers(0, 1))
+    lam: float = option(1.0, "GAE lambda; 1 = Monte-Carlo returns minus V, as the official code", check=numbers(0, 1))
+    clip: float = option(0.2, "PPO clip range (policy and value)", check=numbers(0))
+    vf_coef: float = option(0.5, "value loss coefficient", check=numbers(0))
+    ent_coef: float = option(0.001, "entropy bonus coefficient", check=numbers(0))
+    max_grad_norm: float = option(0.5, "gradient norm clip", check=numbers(0))
+    num_envs: int = option(16, "environments stepped together (1: the official one-environment loop)",
+                           check=integers(1, 4096))
+    workers: int = option(-1, "worker processes for the envs and their teachers (-1: auto, none on 1-2 cores; "
+                              "0: none)", check=integers(-1, 1024), resumable=True)
+
+    # -- the teacher term -----------------------------------------------------------------------------------------
+    teacher_coef: float = option(10.0, "initial teacher coefficient (0: plain PPO)", check=numbers(0))
+    teacher_coef_decay: float = option(0.005, "subtracted per iteration", check=numbers(0))
+    teacher_coef_min: float = option(0.1, "floor of the coefficient", check=numbers(0))
+    teacher_off_after: int = option(3000, "the teacher term is off from this iteration on", check=integers(0))
+    teacher_itr_steps: int = option(
+        0, "count the schedule's iterations in units of this many env steps instead of PPO iterations "
+           "(0: PPO iterations, the official); makes the schedule independent of --num_envs", check=integers(0))
+
+    # -- evaluation, checkpoints, videos --------------------------------------------------------------------------
+    eval_interval: int = option(10, "iterations between evaluations (0: never)", check=integers(0))
+    num_eval: int = option(10, "evaluation episodes", commands=ALL, check=integers(1, 100_000))
+    save_interval: int = option(100, "iterations between checkpoints (the best-by-evaluation one is saved whenever "
+                                     "evaluation improves)", check=integers(0), resumable=True)
+    video: int = option(1, "episodes in each video (eval: record the first N evaluation episodes)", commands=ALL,
+                        command_defaults={"eval": 0}, check=integers(0, 1000))
+    video_every: int = option(50, "record a training video every N evaluations", check=integers(0))
+    max_videos: int = option(5, "training videos kept per run", check=integers(0))
+    video_path: Optional[str] = option(None, "video file of eval --video (.gif or .mp4)", commands=EVAL,
+                                       metavar="FILE")
+    no_progress: bool = option(False, "plain progress lines even on a terminal", resumable=True)
+
+    def validate(self):
+        super().validate()
+        problem = _seeds(self.seed_list)
+        if problem:
+            raise UserError(f"--seed_list has {problem}")

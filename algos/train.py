@@ -1,0 +1,202 @@
+"""Training runs as library calls: `train(config) -> RunResult` (one seed, a fresh run or a resumed one) and
+`train_seeds(config) -> [RunResult]` (one run per seed of seed_list, as `main.py train`).
+
+A run lives in <logdir>/ppo/<task>/<savedir>-<seed>/ (config.json, metrics.csv, TensorBoard events, checkpoints/,
+videos/). A fresh run that fails or is interrupted before its first iteration leaves no folder behind; one that
+fails later keeps its metrics and checkpoints, and the error says how to resume it.
+"""
+import dataclasses
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Optional
+
+from algos.checkpoint import RESUME_KEYS, saved_config
+from algos.config import Config
+from algos.trainer import Trainer
+from planner.factory import check_planner_inputs, preflight
+from teacher.policy import TeacherSpec
+from utils.cpu_share import cpu_cores
+from utils.checkpoint import load_checkpoint
+from utils.atomic import remove_stale_temps
+from utils.errors import Interrupted, UserError, WorkerError
+from utils.options import defaults, resumable
+from utils.progress import Progress
+from utils.run_dir import (RunLock, check_log_dir, check_run_dir_free, default_run_name, make_run_dir, pick_device,
+                           plain_name, remove_new_run_dir, run_dir_path, task_dir, write_config)
+from utils.tasks import task_config
+
+
+@dataclass
+class RunResult:
+    run_dir: str
+    config: Config
+    iterations: int                  # iterations the run has now
+    env_steps: int
+    wall_time: float                 # seconds of training, all sessions
+    trained: int                     # iterations this call trained (0: nothing was left to do)
+    finished: bool                   # reached n_itr / max_env_steps
+    stopped_by: Optional[str]        # what stopped it early (SIGINT, SIGTERM, a sweep's stop), checkpoint written
+    best_eval: Optional[list]        # [success, return] of the best periodic evaluation
+    last_eval: Optional[dict]        # the last periodic evaluation (return, length, success, episodes)
+    planner_stats: dict = field(default_factory=dict)
+    resume_hint: str = ""
+
+
+def resolve_workers(requested, num_envs):
+    """--workers -1: no worker processes on 1-2 cores (measured: the batched student forward with both cores
+    plus in-process envs beats worker processes there, see bench/throughput.py); with more cores, half of them
+    step the envs and their teachers while the rest run the student."""
+    if requested >= 0:
+        return min(requested, num_envs)
+    cores = cpu_cores()
+    return 0 if cores <= 2 else min(cores // 2, num_envs)
+
+
+def _prepare(config):
+    """Checks that need no run folder yet; returns (task settings, device, config with the task's name)."""
+    config.validate()
+    task = task_config(config.task)
+    config = dataclasses.replace(config, task=task["name"])
+    device = pick_device(config.device)
+    check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
+    return task, device, config
+
+
+def train_seeds(config, given=None, show_progress=True, stop=None):
+    """One run per seed of config.seed_list under one run name; stops after a run that was stopped early."""
+    if config.resume:
+        return [train(config, given, show_progress, stop)]
+    task, _, config = _prepare(config)
+    savedir = plain_name(config.savedir, "--savedir") if config.savedir else default_run_name()
+    check_log_dir(config.logdir)
+    for seed in config.seed_list:
+        check_run_dir_free(run_dir_path(config.logdir, task["name"], savedir, seed))
+    results = []
+    for seed in config.seed_list:
+        results.append(train(dataclasses.replace(config, seed=seed, savedir=savedir), given, show_progress, stop))
+        if results[-1].stopped_by:
+            break
+    return results
+
+
+def train(config, given=None, show_progress=True, stop=None):
+    """Train one run (config.seed) to its budget, or continue the run in config.resume. `given`: with resume, the
+    settings to change ({name: value}; default: those that differ from the defaults); stop(): polled each
+    iteration, returns a reason to checkpoint and stop early, or None."""
+    if config.resume:
+        return _resume(config, given, show_progress, stop)
+    task, device, config = _prepare(config)
+    savedir = plain_name(config.savedir, "--savedir") if config.savedir else default_run_name()
+    check_log_dir(config.logdir)
+    check_run_dir_free(run_dir_path(config.logdir, task["name"], savedir, config.seed))
+    preflight(config)
+    config = dataclasses.replace(config, savedir=savedir, seed_list=[config.seed], device=str(device),
+                                 workers=resolve_workers(config.workers, config.num_envs))
+    return _run(config, task, device, None, None, show_progress, stop)
+
+
+def _resume(config, given, show_progress, stop):
+    run_dir = config.resume
+    if not os.path.isdir(run_dir):
+        raise UserError(f"--resume: run folder not found: {run_dir}")
+    path = os.path.join(run_dir, "checkpoints", "latest.pt")
+    if not os.path.isfile(path):
+        raise UserError(f"--resume: {run_dir} has no checkpoint (checkpoints/latest.pt); nothing to continue")
+    payload = load_checkpoint(path, require=RESUME_KEYS)
+    saved = saved_config(payload, path)
+    if given is None:  # a library call: the settings that differ from the defaults count as given
+        base = defaults(Config, "train")
+        given = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)
+                 if getattr(config, f.name) != getattr(base, f.name)}
+    may_change = resumable(Config)
+    changes = {}
+    for key, value in given.items():
+        if key in ("resume", "seed"):
+            continue
+        if key in may_change:
+            changes[key] = value
+        elif key == "seed_list":
+            if list(value) != [saved.seed]:
+                raise UserError(f"--seed_list {' '.join(map(str, value))}: the run to resume has seed {saved.seed}")
+        elif key == "task":
+            if str(value).lower() != saved.task.lower():
+                raise UserError(f"--task {value}: the run to resume is a {saved.task} run")
+        elif getattr(saved, key) != value:
+            raise UserError(f"--{key} {value} differs from the run's {getattr(saved, key)}: a resumed run keeps its "
+                            f"settings (it may change {', '.join('--' + k for k in sorted(may_change))})")
+    if "workers" in changes:
+        changes["workers"] = resolve_workers(changes["workers"], saved.num_envs)
+    task, device, config = _prepare(dataclasses.replace(saved, **changes, resume=None))
+    config = dataclasses.replace(config, device=str(device))
+    iteration, env_steps = int(payload["iteration"]), int(payload["env_steps"])
+    if iteration >= config.n_itr or 0 < config.max_env_steps <= env_steps:
+        return RunResult(run_dir, config, iteration, env_steps, float(payload.get("wall_time", 0.0)), 0, True, None,
+                         payload.get("best"), None, dict(payload.get("planner_stats") or {}))
+    preflight(config)
+    return _run(config, task, device, run_dir, payload, show_progress, stop)
+
+
+def _run(config, task, device, run_dir, payload, show_progress, stop):
+    """Train a fresh run (run_dir None) or the run in run_dir from its checkpoint `payload`."""
+    fresh = run_dir is None
+    created, lock, progress, trainer = [], None, None, None
+    try:
+        if fresh:
+            run_dir = make_run_dir(config.logdir, task["name"], config.savedir, config.seed, created)
+        lock = RunLock(run_dir)
+        if fresh:
+            write_config(run_dir, dataclasses.asdict(config))
+        else:
+            remove_stale_temps(os.path.join(run_dir, "checkpoints"))
+        progress = Progress(config.n_itr, enabled=show_progress, mode="plain" if config.no_progress else "auto")
+        progress.message(f"run {run_dir}: task {config.task}, seed {config.seed}, {config.num_envs} envs, "
+                         f"{config.workers} workers, device {device}"
+                         + (f", from iteration {payload['iteration']}" if payload else ""))
+        spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]))
+        trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)
+        start = trainer.iteration
+        if not fresh:
+            write_config(run_dir, dataclasses.asdict(config))  # the new budget, once the checkpoint proved to fit
+        stopped = trainer.train()
+    except BaseException as e:
+        _after_failure(e, progress, trainer, lock, fresh, run_dir, created)
+        raise
+    progress.close()
+    result = RunResult(run_dir, config, trainer.iteration, trainer.env_steps, trainer.wall_time(),
+                       trainer.iteration - start, trainer.finished(), stopped, trainer.best, trainer.last_eval,
+                       trainer.planner_stats(), trainer.resume_hint())
+    trainer.close()
+    lock.release()
+    return result
+
+
+def _after_failure(e, progress, trainer, lock, fresh, run_dir, created):
+    """Clean up after an error or interruption, and add to the error what was kept and how to resume; the caller
+    re-raises it (a UserError or WorkerError is replaced by one that carries that note)."""
+    quiet = isinstance(e, KeyboardInterrupt) and threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if quiet else None  # the user asked to quit: clean up in peace
+    try:
+        if progress is not None:
+            progress.close()
+        started = trainer is not None and (trainer.iteration > 0 or trainer.saved_iteration is not None)
+        if trainer is not None:
+            trainer.close(abort=True)
+        if lock is not None:
+            lock.release()
+        if fresh and run_dir is not None and not started:
+            remove_new_run_dir(run_dir, created)
+        if isinstance(e, KeyboardInterrupt):
+            by = signal.Signals(e.signum).name if isinstance(e, Interrupted) else "SIGINT"
+            e.detail = (f"interrupted by {by} at iteration {trainer.iteration + 1}: {trainer.resume_hint()}" if started
+                        else f"interrupted by {by} before the first iteration finished; nothing saved")
+        elif isinstance(e, (UserError, WorkerError)) and not getattr(e, "noted", False):
+            note = f" (worker output: {e.log})" if isinstance(e, WorkerError) and e.log and os.path.isfile(e.log) else ""
+            if started and "--resume" not in str(e):
+                note += (f"; training stopped after iteration {trainer.iteration} (metrics so far kept in "
+                         f"{os.path.join(run_dir, 'metrics.csv')}); {trainer.resume_hint()}")
+            e.args, e.noted = (f"{e}{note}",), True
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)

@@ -1,0 +1,15 @@
+"""The teacher's own settings (on top of its planner's)."""
+from dataclasses import dataclass
+
+from planner.config import PlannerConfig
+from utils.options import ALL, option
+
+
+@dataclass
+class TeacherConfig(PlannerConfig):
+    section = "the teacher"
+
+    soft_planner: bool = option(False, "the teacher mixes every plan by its probability (default: one plan sampled "
+                                       "per step, as the official hard planner)", commands=ALL)
+    goto_avoids_lava: bool = option(False, "the teacher's go-to never steps into lava (the official one does)",
+                                    commands=ALL)
