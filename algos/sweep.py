@@ -1,17 +1,170 @@
-"""Sweeps (placeholder while the restructure lands)."""
-from dataclasses import dataclass
+"""Sweeps: every (task, seed, variant) as an ordinary run in <logdir>/ppo/<Task>/<variant>-<seed>/, run on Ray,
+then the results tables and one figure per task.
 
+    sweep(config, SweepOptions(tasks=["all"], seeds=[0, 1], variants=["llm4teach", "ppo"])) -> SweepResult
+
+A local Ray is started for the sweep (as many runs at once as there are CPUs, --cpus_per_run each, one torch
+thread per CPU), or `ray_address` joins a cluster (the runs write to --logdir as the driver names it: give a
+path on storage every node shares). A run that has finished is not trained again; an interrupted one resumes from
+its checkpoint. Ctrl-C asks every run to finish its iteration and checkpoint (a second one stops at once).
+Each finished student is evaluated on `final_eval` held-out episodes (env seeds from `final_env_seed`, used by
+neither training nor the periodic evaluation), and the teacher alone on the same episodes.
+"""
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from algos.config import Config
 from utils.errors import UserError
-from utils.options import option
+from utils.options import SEED, from_dict, integers, numbers, option
 
 SWEEP = ("sweep",)
+VARIANTS = {"llm4teach": {}, "llm4teach_soft": {"soft_planner": True}, "ppo": {"teacher_coef": 0.0}}
+STOP_FILE = ".sweep-stop"
 
 
 @dataclass
 class SweepOptions:
-    section = "sweep"
-    tasks: list[str] = option(["SimpleDoorKey"], "tasks to run ('all': the four tasks)", commands=SWEEP)
+    section = "sweep (every train flag above applies to every run)"
+
+    tasks: list[str] = option(["all"], "tasks to run ('all': the four tasks)", commands=SWEEP, metavar="TASK")
+    seeds: list[int] = option([0], "seeds: one run per task, variant and seed", commands=SWEEP, check=SEED)
+    variants: list[str] = option(["llm4teach", "ppo"], f"{' | '.join(VARIANTS)} | a name from --variants_file",
+                                 commands=SWEEP, metavar="NAME")
+    variants_file: Optional[str] = option(None, "JSON file of more variants: {\"name\": {\"setting\": value, ...}}",
+                                          commands=SWEEP, metavar="FILE")
+    ray_address: Optional[str] = option(None, "join this Ray cluster (e.g. auto, or ray://HEAD:10001) instead of "
+                                              "starting a local Ray", commands=SWEEP, metavar="ADDRESS")
+    num_cpus: int = option(0, "CPUs of the local Ray (0: every core)", commands=SWEEP, check=integers(0))
+    cpus_per_run: int = option(1, "CPUs (and torch threads) of each run", commands=SWEEP, check=integers(1, 256))
+    final_eval: int = option(100, "held-out episodes of each final evaluation (student and teacher)",
+                             commands=SWEEP, check=integers(1, 100_000))
+    final_env_seed: int = option(2_000_000, "env seed of the first final-evaluation episode", commands=SWEEP,
+                                 check=SEED)
+    threshold: float = option(0.9, "success rate for the 'env steps to' column", commands=SWEEP,
+                              check=numbers(0, 1))
+    report: bool = option(False, "only make the tables and figures from the runs in --logdir", commands=SWEEP)
 
 
-def sweep(config, options, given):
-    raise UserError("sweep is not available yet")
+@dataclass
+class SweepResult:
+    runs: list = field(default_factory=list)      # one dict per run: task, variant, seed, status, message, ...
+    csv: str = ""
+    markdown: str = ""
+    figures: list = field(default_factory=list)
+    stopped: bool = False
+    failed: int = 0
+
+
+def load_variants(options):
+    """{name: {setting: value}} of the variants asked for (built-in and from the variants file)."""
+    known = dict(VARIANTS)
+    if options.variants_file:
+        from utils.tasks import load_json
+        extra = load_json(options.variants_file, "variants file")
+        if not isinstance(extra, dict) or not all(isinstance(v, dict) for v in extra.values()):
+            raise UserError(f"variants file {options.variants_file}: expected {{\"name\": {{\"setting\": value}}}}")
+        for name, settings in extra.items():
+            from utils.run_dir import plain_name
+            plain_name(name, "variant")
+            unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(Config)})
+            if unknown:
+                raise UserError(f"variants file {options.variants_file}: variant {name}: unknown setting "
+                                f"{', '.join(unknown)}")
+            known[name] = settings
+    missing = [v for v in options.variants if v not in known]
+    if missing:
+        raise UserError(f"unknown variant {', '.join(missing)}; known: {', '.join(known)}")
+    return {v: known[v] for v in dict.fromkeys(options.variants)}
+
+
+def plan_runs(config, options, given):
+    """[(task, variant, seed, run Config)] of the sweep, every run's settings checked."""
+    from utils.tasks import task_config, task_names
+    for flag in ("savedir", "seed_list", "resume"):
+        if flag in given:
+            raise UserError(f"--{flag}: a sweep names its runs <variant>-<seed> itself (use --variants, --seeds)")
+    tasks = task_names() if [t.lower() for t in options.tasks] == ["all"] else \
+        list(dict.fromkeys(task_config(t)["name"] for t in options.tasks))
+    variants = load_variants(options)
+    logdir = os.path.abspath(config.logdir)
+    runs = []
+    for task in tasks:
+        for variant, settings in variants.items():
+            for seed in options.seeds:
+                data = {**dataclasses.asdict(config), "task": task, "seed": seed, "seed_list": [seed],
+                        "savedir": variant, "logdir": logdir, **settings}
+                if "workers" not in given and "workers" not in settings:  # a run has its CPU share, not the machine
+                    data["workers"] = 0 if options.cpus_per_run <= 2 else options.cpus_per_run // 2
+                run = from_dict(Config, data, f"variant {variant}")
+                run.validate()
+                runs.append((task, variant, seed, run))
+    return runs
+
+
+def sweep(config, options, given=None):
+    """Run (or, with options.report, only report) the sweep; returns what happened and where the tables are."""
+    given = given or {}
+    runs = plan_runs(config, options, given)
+    result = SweepResult()
+    if not options.report:
+        from algos.sweep_ray import run_all
+        result.runs, result.stopped = run_all(runs, options, given)
+        result.failed = sum(r["status"] == "failed" for r in result.runs)
+    report(config.logdir, runs, options, result)
+    return result
+
+
+def report(logdir, runs, options, result):
+    """results.csv, results.md and <Task>.png in logdir from the run folders of `runs`."""
+    from utils.plot import plot_runs
+    from utils.results import run_row, teacher_results, write_results
+    from utils.run_dir import run_dir_path, task_dir
+    rows, dirs = [], {}
+    for task, variant, seed, run in runs:
+        path = run_dir_path(run.logdir, task, variant, seed)
+        if os.path.isfile(os.path.join(path, "metrics.csv")):
+            try:
+                rows.append(run_row(path, options.threshold))
+            except UserError:  # a run that never finished an iteration
+                continue
+            dirs.setdefault(task, []).append(path)
+    if not rows:
+        raise UserError(f"no run of this sweep has results in {logdir} yet")
+    teachers = teacher_results({task: task_dir(os.path.abspath(logdir), task) for task in dirs})
+    result.csv, result.markdown = write_results(logdir, rows, teachers, options.threshold)
+    for task, paths in dirs.items():
+        out, _ = plot_runs(paths, out=os.path.join(logdir, f"{task}.png"))
+        result.figures.append(out)
+    return result
+
+
+def final_eval_file(run_dir):
+    from utils.results import FINAL_EVAL
+    return os.path.join(run_dir, FINAL_EVAL)
+
+
+def evaluate_final(run, options, iterations):
+    """The final student of a finished run (at `iterations`) on the held-out episodes -> final_eval.json."""
+    from algos.evaluate import evaluate
+    from utils.atomic import atomic_write
+    from utils.run_dir import run_dir_path
+    run_dir = run_dir_path(run.logdir, run.task, run.savedir, run.seed)
+    r = evaluate(dataclasses.replace(Config(), task=run.task, logdir=run.logdir, loaddir=run_dir,
+                                     num_eval=options.final_eval, env_seed_list=[options.final_env_seed],
+                                     device=run.device, video=0), given={})
+    data = {k: v for k, v in dataclasses.asdict(r).items() if k != "episodes"}
+    data.update(iterations=iterations, evaluated_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    atomic_write(final_eval_file(run_dir), json.dumps(data, indent=2) + "\n", what="final evaluation")
+    return r.overall
+
+
+def evaluate_teacher(run, options):
+    """The teacher alone on the same held-out episodes -> <task folder>/teacher_eval.json."""
+    from algos.evaluate import evaluate
+    r = evaluate(dataclasses.replace(run, eval_teacher=True, loaddir=None, num_eval=options.final_eval,
+                                     env_seed_list=[options.final_env_seed], video=0, savedir=None), given={})
+    return r.overall

@@ -1,0 +1,138 @@
+"""`main.py sweep` on a real local Ray (2 CPUs): a tiny grid of 2 tasks x 2 seeds x 2 variants produces its 8 runs
+and the tables; a rerun trains nothing; a sweep killed half-way (SIGKILL to its process group) resumes; Ctrl-C
+stops every run with a checkpoint."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from algos.config import Config
+from algos.sweep import SweepOptions, load_variants, plan_runs
+from tests.helpers import ROOT, read_metrics
+from utils.errors import UserError
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+TINY = ["--num_envs", "2", "--traj_per_itr", "2", "--batch_size", "32", "--eval_interval", "1", "--num_eval", "2",
+        "--final_eval", "3", "--save_interval", "1", "--num_cpus", "2", "--video", "0"]
+GRID = ["--tasks", "SimpleDoorKey", "ColoredDoorKey", "--seeds", "0", "1", "--variants", "llm4teach", "ppo"]
+
+
+def sweep_args(logdir, n_itr, grid=GRID):
+    return [sys.executable, os.path.join(ROOT, "main.py"), "sweep", *grid, "--n_itr", str(n_itr), *TINY,
+            "--logdir", str(logdir)]
+
+
+def run_sweep(logdir, n_itr, grid=GRID, timeout=900):
+    result = subprocess.run(sweep_args(logdir, n_itr, grid), cwd=ROOT, env=ENV, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def run_dirs(logdir):
+    return {f"{t}/{v}-{s}": os.path.join(str(logdir), "ppo", t, f"{v}-{s}")
+            for t in ("SimpleDoorKey", "ColoredDoorKey") for v in ("llm4teach", "ppo") for s in (0, 1)}
+
+
+def snapshot(paths):
+    return {name: open(os.path.join(p, "metrics.csv")).read() for name, p in paths.items()}
+
+
+def test_sweep_runs_the_grid_then_a_rerun_trains_nothing(tmp_path):
+    out = run_sweep(tmp_path, n_itr=2)
+    dirs = run_dirs(tmp_path)
+    for name, path in dirs.items():
+        config = json.load(open(os.path.join(path, "config.json")))
+        assert config["seed"] == int(name[-1]) and config["teacher_coef"] == (0.0 if "/ppo" in name else 10.0)
+        assert len(read_metrics(path)) == 2
+        assert json.load(open(os.path.join(path, "final_eval.json")))["overall"]["episodes"] == 3
+    with open(tmp_path / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted((r["task"], r["variant"], r["seed"]) for r in rows) == sorted(
+        (t, v, s) for t in ("SimpleDoorKey", "ColoredDoorKey") for v in ("llm4teach", "ppo") for s in ("0", "1"))
+    assert all(r["final_success"] != "" and int(r["env_steps"]) > 0 for r in rows)
+    table = (tmp_path / "results.md").read_text()
+    assert table.count("| teacher alone |") == 2 and "| SimpleDoorKey | llm4teach | 0, 1 |" in table
+    assert (tmp_path / "SimpleDoorKey.png").stat().st_size > 0 and (tmp_path / "ColoredDoorKey.png").exists()
+    assert json.load(open(tmp_path / "ppo" / "SimpleDoorKey" / "teacher_eval.json"))["num_eval"] == 3
+    assert out.count(": finished") == 10  # 8 runs and 2 teachers, one line each
+
+    before = snapshot(dirs)
+    out = run_sweep(tmp_path, n_itr=2)
+    assert snapshot(dirs) == before and out.count(": done before") == 8 and ": finished" not in out
+
+
+def wait_for_checkpoints(proc, logdir, count, timeout=600):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        found = [p for p in run_dirs(logdir).values() if os.path.isfile(os.path.join(p, "checkpoints", "latest.pt"))]
+        if len(found) >= count:
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"no {count} checkpoints within {timeout} s")
+
+
+def iteration_of(path):
+    return torch.load(os.path.join(path, "checkpoints", "latest.pt"), weights_only=True)["iteration"]
+
+
+def test_a_sweep_killed_half_way_resumes(tmp_path):
+    proc = subprocess.Popen(sweep_args(tmp_path, n_itr=12), cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        started = wait_for_checkpoints(proc, tmp_path, 2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    partial = {p: iteration_of(p) for p in started}
+    assert any(k < 12 for k in partial.values())
+    run_sweep(tmp_path, n_itr=12)
+    for path in run_dirs(tmp_path).values():
+        rows = read_metrics(path)
+        assert [int(r["iteration"]) for r in rows] == list(range(1, 13))  # resumed: no gap, no repeat
+        assert iteration_of(path) == 12
+
+
+def test_ctrl_c_stops_every_run_with_a_checkpoint(tmp_path):
+    proc = subprocess.Popen(sweep_args(tmp_path, n_itr=60), cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        started = wait_for_checkpoints(proc, tmp_path, 2)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err and "stopping" in err, err
+    for path in started:
+        assert 1 <= iteration_of(path) < 60
+        assert len(read_metrics(path)) == iteration_of(path)  # nothing after the checkpoint is lost or orphaned
+
+
+def test_variants_and_grid_checks(tmp_path):
+    extra = tmp_path / "variants.json"
+    extra.write_text(json.dumps({"fast_decay": {"teacher_coef_decay": 0.05, "teacher_off_after": 500}}))
+    options = SweepOptions(tasks=["all"], seeds=[0, 3], variants=["llm4teach_soft", "fast_decay"],
+                           variants_file=str(extra))
+    assert load_variants(options) == {"llm4teach_soft": {"soft_planner": True},
+                                      "fast_decay": {"teacher_coef_decay": 0.05, "teacher_off_after": 500}}
+    runs = plan_runs(Config(logdir=str(tmp_path), lr=3e-4), options, {"lr": 3e-4})
+    assert len(runs) == 4 * 2 * 2 and {r[0] for r in runs} == {"SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey",
+                                                                "TwoDoor"}
+    fast = [r[3] for r in runs if r[1] == "fast_decay"]
+    assert all(c.teacher_coef_decay == 0.05 and c.lr == 3e-4 and c.savedir == "fast_decay" for c in fast)
+    with pytest.raises(UserError, match="unknown variant nope"):
+        load_variants(SweepOptions(variants=["nope"]))
+    extra.write_text(json.dumps({"bad": {"lr": -1}}))
+    with pytest.raises(UserError, match="lr"):
+        plan_runs(Config(logdir=str(tmp_path)), SweepOptions(variants=["bad"], variants_file=str(extra)), {})
+    with pytest.raises(UserError, match="--savedir"):
+        plan_runs(Config(logdir=str(tmp_path), savedir="x"), SweepOptions(), {"savedir": "x"})
