@@ -57,6 +57,9 @@ class Config(TeacherConfig):
     batch_size: int = option(128, "minibatch size; an iteration collects >= 2x this many steps", check=integers(1))
     epochs: int = option(3, "passes over each iteration's data", check=integers(1))
     lr: float = option(1e-3, "Adam learning rate", check=numbers(0))
+    anneal_lr: bool = option(False, "decay the learning rate linearly to 0 over the run's budget (--n_itr, or "
+                                    "--max_env_steps if that comes first), as CleanRL does; the official code keeps "
+                                    "it constant")
     adam_eps: float = option(1e-8, "Adam epsilon", check=numbers(above=0))
     gamma: float = option(0.99, "discount", check=numbers(0, 1))
     lam: float = option(1.0, "GAE lambda; 1 = Monte-Carlo returns minus V, as the official code", check=numbers(0, 1))

@@ -17,7 +17,9 @@ from multiprocessing import shared_memory
 import numpy as np
 
 from algos.env_group import EnvGroup, make_arrays, observation_shape
+from utils import interrupt
 from utils.errors import UserError, WorkerError
+from utils.interrupt import WaitInterrupted
 
 
 def _dispatch(group, cmd, data):
@@ -44,9 +46,12 @@ def _dispatch(group, cmd, data):
 
 
 def _reply(group, cmd, data):
-    """(status, value) of one command: ok, error (a UserError's one line) or crash (anything else)."""
+    """(status, value) of one command: ok, error (a UserError's one line), interrupted (a stop request cut an LLM
+    wait short) or crash (anything else)."""
     try:
         return "ok", _dispatch(group, cmd, data)
+    except WaitInterrupted as e:
+        return "interrupted", e.signum
     except UserError as e:
         return "error", str(e)
     except Exception as e:  # noqa: BLE001 - reported to the parent as one line
@@ -71,6 +76,8 @@ def _worker(conn, shm_name, n_total, start, stop, env_id, env_seeds, teacher_see
     os.environ["OMP_NUM_THREADS"] = "1"
     for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C and SIGTERM to the process group are the parent's to
         signal.signal(sig, signal.SIG_IGN)       # handle: it checkpoints, then closes the workers
+    signal.signal(signal.SIGUSR1, lambda signum, frame: interrupt.ask_stop(signal.SIGINT))  # see interrupt_waits
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})  # blocked while the parent spawned us
     shm = shared_memory.SharedMemory(name=shm_name)
     group = full = None
     try:
@@ -86,7 +93,7 @@ def _worker(conn, shm_name, n_total, start, stop, env_id, env_seeds, teacher_see
             cmd, data = conn.recv()
             status, value = _reply(group, cmd, data)
             conn.send((status, value))
-            if cmd == "close" or status != "ok":
+            if cmd == "close" or status in ("error", "crash"):
                 return
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         pass
@@ -123,7 +130,7 @@ def _spawning(log_path):
     """While worker processes start: SIGINT and SIGTERM blocked (they inherit the mask, so a signal sent to the
     process group cannot kill them while they import, before they ignore it), and their stderr pointed at
     `log_path`, so what they print (a crash's traceback) goes to that file instead of the parent's one-line errors."""
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) \
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}) \
         if hasattr(signal, "pthread_sigmask") else None
     saved = log = None
     try:
@@ -190,6 +197,8 @@ class EnvPool:
         for status, value in replies:
             if status == "error":
                 raise UserError(value)
+            if status == "interrupted":
+                raise WaitInterrupted(value)
             if status == "crash":
                 raise WorkerError(f"environment worker crashed: {value}", self.worker_log)
             if status == "died":
@@ -214,6 +223,13 @@ class EnvPool:
                 if proc.exitcode is not None:
                     dead.append((i, proc.exitcode))
         return dead
+
+    def interrupt_waits(self):
+        """From a signal handler: ask worker processes to cut their LLM waits short (utils.interrupt)."""
+        for shard in self.shards:
+            proc = getattr(shard, "proc", None)
+            if proc is not None and proc.pid is not None and proc.is_alive():
+                os.kill(proc.pid, signal.SIGUSR1)
 
     def reset(self, seeds=None):
         """Fresh episodes in every env (env i with seeds[i] when given)."""

@@ -140,6 +140,16 @@ def gae(s, steps, next_value, running, gamma, lam):
     return adv, adv + s.value[:steps]
 
 
+def learning_rate(config, iteration, env_steps=0):
+    """lr, or with anneal_lr lr x (1 - the fraction of the budget used)."""
+    if not config.anneal_lr:
+        return config.lr
+    used = iteration / config.n_itr
+    if config.max_env_steps > 0:
+        used = max(used, env_steps / config.max_env_steps)
+    return config.lr * max(0.0, 1.0 - used)
+
+
 def teacher_coef(config, iteration, env_steps=0):
     """The annealed teacher coefficient at an iteration: teacher_coef - teacher_coef_decay * k, at least
     teacher_coef_min, 0 from k = teacher_off_after on (and always 0 when teacher_coef is 0: plain PPO), where k is
@@ -178,9 +188,12 @@ class PPO:
         self.model, self.config = model, config
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps)
 
-    def update(self, batch, coef, generator=None):
-        """Epochs of shuffled minibatches (the last partial one dropped, as in the official code). Raises
-        Diverged when a loss or a weight is not finite (the model is then not to be saved)."""
+    def update(self, batch, coef, lr=None, generator=None):
+        """Epochs of shuffled minibatches (the last partial one dropped, as in the official code), at learning rate
+        `lr` (default config.lr). Raises Diverged when a loss or a weight is not finite (the model is then not to be
+        saved)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr if lr is None else lr
         steps, n = batch["action"].shape
         adv = batch["advantage"].reshape(-1)
         batch = dict(batch, adv_mean=adv.mean(), adv_std=adv.std() if adv.numel() > 1 else torch.ones(()))

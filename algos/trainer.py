@@ -15,11 +15,13 @@ import torch
 from algos.checkpoint import build_model, load_weights, rng_state, seed_everything, set_rng_state
 from algos.env_pool import EnvPool
 from algos.episodes import eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise
-from algos.ppo import PPO, Rollout, collect, teacher_coef
+from algos.ppo import PPO, Rollout, collect, learning_rate, teacher_coef
 from planner.stats import merge_stats, stat_tag
 from utils.checkpoint import save_checkpoint
 from utils.cpu_share import CpuShare
+from utils import interrupt
 from utils.errors import Diverged, Interrupted, UserError, WorkerError
+from utils.interrupt import WaitInterrupted
 from utils.logger import RunLogger
 from utils.video import prune_videos
 
@@ -33,8 +35,8 @@ class StopRequest:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, also=None):
-        self.requested, self.signum, self.also, self._old = None, None, also, {}
+    def __init__(self, also=None, on_first=None):
+        self.requested, self.signum, self.also, self.on_first, self._old = None, None, also, on_first, {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
@@ -46,6 +48,9 @@ class StopRequest:
         if self.requested is not None:
             raise Interrupted(signum)
         self.requested, self.signum = signal.Signals(signum).name, int(signum)
+        if self.on_first is not None:
+            self.on_first()
+        interrupt.ask_stop(signum)  # an LLM wait in progress ends now (WaitInterrupted)
 
     def poll(self):
         if self.requested is None and self.also is not None:
@@ -56,6 +61,7 @@ class StopRequest:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old = {}
+        interrupt.clear()
         return False
 
 
@@ -94,11 +100,14 @@ class Trainer:
         current = self.pool.planner_stats()
         return merge_stats([self.stats_offset, current]) if self.stats_offset else current
 
-    def save(self, name="latest"):
+    def save(self, name="latest", snapshot=None):
+        """Checkpoint the state after the current iteration (`snapshot`: the RNG and env states taken when it
+        started, for an iteration whose collection was cut short: model and optimizer are then unchanged)."""
+        rng, envs = snapshot if snapshot is not None else (rng_state(), self.pool.get_state())
         payload = {"model": self.model.state_dict(), "optimizer": self.ppo.optimizer.state_dict(),
                    "iteration": self.iteration, "env_steps": self.env_steps,
                    "teacher_coef": teacher_coef(self.config, self.iteration, self.env_steps),
-                   "rng": rng_state(), "envs": self.pool.get_state(), "best": self.best,
+                   "rng": rng, "envs": envs, "best": self.best,
                    "planner_stats": self.planner_stats(), "wall_time": self.wall_time(),
                    "config": asdict(self.config), "obs_shape": list(self.pool.obs_shape)}
         save_checkpoint(payload, os.path.join(self.run_dir, "checkpoints", f"{name}.pt"))
@@ -160,7 +169,7 @@ class Trainer:
         checkpointing). A second signal raises Interrupted; a dead worker raises WorkerError; a non-finite loss
         raises Diverged (the last good checkpoint is kept)."""
         self.t_start = time.time()
-        with StopRequest(self.stop) as self.stop_request:
+        with StopRequest(self.stop, on_first=self.pool.interrupt_waits) as self.stop_request:
             try:
                 return self._loop()
             except WorkerError:
@@ -180,10 +189,17 @@ class Trainer:
                 teacher_on = coef > 0
                 self.pool.set_teacher(teacher_on)
             t0 = time.time()
-            batch, episodes = collect(self.model, self.pool, self.storage, self.device, c)
+            # with a live LLM, a stop request may cut the collection short: keep what a checkpoint needs
+            snapshot = (rng_state(), self.pool.get_state()) if self.spec.config.uses_llm() else None
+            try:
+                batch, episodes = collect(self.model, self.pool, self.storage, self.device, c)
+            except WaitInterrupted:
+                self.save("latest", snapshot)  # the state after the previous iteration, exactly
+                self.logger.flush()
+                return self.stop_request.requested or "SIGINT"
             t1 = time.time()
             try:
-                losses = self.ppo.update(batch, coef)
+                losses = self.ppo.update(batch, coef, learning_rate(c, self.iteration, self.env_steps))
             except Diverged as e:
                 raise Diverged(f"training diverged at iteration {self.iteration + 1}: {e}; "
                                f"{self.resume_hint()} (try a smaller --lr)") from None
@@ -217,6 +233,7 @@ class Trainer:
             "Train/Kickstarting Loss": losses.get("teacher"), "Train/Policy Loss": losses.get("policy"),
             "Train/Value Loss": losses.get("value"), "Train/Kickstarting Coef": coef,
             "Train/Approx KL": losses.get("approx_kl"), "Train/Clip Fraction": losses.get("clipfrac"),
+            "Train/Learning Rate": learning_rate(self.config, self.iteration - 1, self.env_steps - steps),
             "charts/SPS": steps / max(t2 - t0, 1e-9), "charts/collect_SPS": steps / max(t1 - t0, 1e-9),
             "charts/update_seconds": t2 - t1,
         }

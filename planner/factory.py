@@ -9,8 +9,9 @@ import os
 from pathlib import Path
 
 from planner.base import RecordedPlanner
-from planner.grammar import task_grammar
+from planner.grammar import observation_grammar
 from planner.llm_planner import LLMPlanner
+from planner.logprob_planner import LogprobPlanner
 from planner.openai_client import ChatClient
 from planner.plan_cache import PlanCache
 from planner.zhipu_client import ZhipuClient
@@ -60,10 +61,11 @@ def build_planner(config, task, task_log_dir):
         return RecordedPlanner(load_recorded_answers(task, config.answers_file))
     client = make_client(config)
     path = plan_cache_path(config, task_log_dir)
-    return LLMPlanner(client, load_prompt(task), n_ask=config.n_ask, temperature=config.llm_temperature,
-                      seed=config.llm_seed, grammar=task_grammar(task) if config.llm_grammar else None,
-                      cache=PlanCache(path) if path else None, max_reasks=config.llm_max_reasks,
-                      max_tokens=config.llm_max_tokens)
+    kind = LogprobPlanner if config.llm_plans == "logprobs" else LLMPlanner
+    return kind(client, load_prompt(task), n_ask=config.n_ask, temperature=config.llm_temperature,
+                seed=config.llm_seed, grammar=observation_grammar if config.llm_grammar else None,
+                cache=PlanCache(path) if path else None, max_reasks=config.llm_max_reasks,
+                max_tokens=config.llm_max_tokens)
 
 
 def check_planner_inputs(config, task, task_log_dir):

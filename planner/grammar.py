@@ -1,47 +1,73 @@
-"""GBNF grammars (llama.cpp's constrained decoding) that only admit answers the teacher can parse.
+"""What an LLM may answer: GBNF grammars (llama.cpp's constrained decoding) and candidate plans, made per
+observation text from the objects that text names.
 
-An admitted answer is exactly `Action: {step, step, ...}` with 1 to MAX_STEPS steps, each `explore` or
-`go to|pick up|drop|open <object>`, objects from the task's vocabulary. Every such answer is accepted by
-`planner.answers.extract_plan`.
+An admitted answer is exactly `Action: {step, step, ...}` (1 to MAX_STEPS steps); a step is `explore` or an action
+on an object the text names, with the verbs that object's kind affords as the task description states them: a key
+seen is gone to or picked up, a door seen is gone to, and opened only while a key is held (of the door's colour
+where colours are named), the held object is dropped. Every such answer parses (`planner.answers.extract_plan`).
 """
+import re
+
 ACTIONS = ("go to", "pick up", "drop", "open")
 MAX_STEPS = 4
+_OBJECT = re.compile(r"<([^<>]+)>")
 
 
-def object_names(task_cfg):
-    """The `<...>` object names the teacher uses in a task's observation texts and plans."""
-    naming = task_cfg.get("object_names", "plain")
-    objects = task_cfg.get("objects") or ["key", "door"]
-    if naming == "plain":
-        return [f"<{o}>" for o in objects]
-    if naming == "anonymised_colours":
-        return [f"<color{i} {o}>" for o in objects for i in (1, 2)]
-    if naming == "numbered_doors":
-        return [name for o in objects for name in ([f"<{o}1>", f"<{o}2>"] if o == "door" else [f"<{o}>"])]
-    raise ValueError(f"unknown object naming {naming!r}")
+def parse_text(text):
+    """(objects seen, object held) of an observation text "Agent sees <a>, <b>, holds <c>." (names with <>)."""
+    seen, _, held = str(text).partition(" holds ")
+    objects = [f"<{o}>" for o in _OBJECT.findall(seen) if o != "nothing"]
+    carried = [f"<{o}>" for o in _OBJECT.findall(held) if o != "nothing"]
+    return objects, (carried[0] if carried else None)
+
+
+def can_open(door, held):
+    """A door opens only while a key is held, of the door's colour when colours are named (<color1 door>)."""
+    if not held or "key" not in held:
+        return False
+    colour = door.strip("<>").split(" ")
+    return len(colour) == 1 or held.strip("<>").split(" ")[0] == colour[0]
+
+
+def steps(text):
+    """The steps an answer to `text` may use: explore, and what each object affords."""
+    objects, held = parse_text(text)
+    out = ["explore"]
+    for o in objects:
+        if "key" in o:
+            out += [f"go to {o}", f"pick up {o}"]
+        elif "door" in o:
+            out += [f"go to {o}"] + ([f"open {o}"] if can_open(o, held) else [])
+    if held:
+        out.append(f"drop {held}")
+    return out
+
+
+def candidate_plans(text):
+    """The plans whose probabilities --llm_plans logprobs asks the model for: explore, getting each key seen,
+    opening each door seen that the held key opens, dropping what is held."""
+    objects, held = parse_text(text)
+    plans = ["explore"]
+    plans += [f"go to {o}, pick up {o}" for o in objects if "key" in o]
+    plans += [f"go to {o}, open {o}" for o in objects if "door" in o and can_open(o, held)]
+    if held:
+        plans.append(f"drop {held}")
+    return plans
 
 
 def _literal(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def plan_grammar(objects, max_steps=MAX_STEPS):
-    """GBNF text for `Action: {plan}` over the given object names."""
-    if not objects:
-        raise ValueError("the grammar needs at least one object name")
+def observation_grammar(text, max_steps=MAX_STEPS):
+    """GBNF for `Action: {plan}` with the steps of one observation text."""
     if max_steps < 1:
         raise ValueError("max_steps must be >= 1")
-    obj = " | ".join(_literal(o) for o in objects)
-    step = " | ".join([_literal("explore")] + [f"{_literal(a + ' ')} obj" for a in ACTIONS])
+    step = " | ".join(_literal(s) for s in steps(text))
     tail = ' (", " step)?' * (max_steps - 1)
-    return "\n".join([
-        'root ::= "Action: {" plan "}"',
-        f"plan ::= step{tail}",
-        f"step ::= {step}",
-        f"obj ::= {obj}",
-        "",
-    ])
+    return "\n".join(['root ::= "Action: {" plan "}"', f"plan ::= step{tail}", f"step ::= {step}", ""])
 
 
-def task_grammar(task_cfg, max_steps=MAX_STEPS):
-    return plan_grammar(object_names(task_cfg), max_steps)
+def choice_grammar(plans):
+    """GBNF admitting exactly `Action: {p}` for one of the plans."""
+    return "root ::= " + " | ".join(_literal(f"Action: {{{p}}}") for p in plans) + "\n"

@@ -6,17 +6,23 @@ of the valid plans as the distribution. A text with no valid answer at all falls
 (counted in `fallbacks`). Results are kept in memory for the run and, with a PlanCache, on disk across runs and
 worker processes. LLM text is only matched with a regular expression, never evaluated.
 """
+import math
 import time
 
 from planner.answers import extract_plan, plan_distribution
 from planner.base import Planner
 from planner.plan_cache import cache_key, sha256
 from planner.stats import with_means
+from utils.errors import UserError
 
 FALLBACK = [("explore", 1.0)]
 
 
 class LLMPlanner(Planner):
+    """grammar: None, or a function text -> GBNF (planner.grammar.observation_grammar) sent with every request."""
+
+    mode = "sample"
+
     def __init__(self, client, system_prompt, n_ask=10, temperature=1.0, seed=None, grammar=None, cache=None,
                  max_reasks=2, max_tokens=None):
         if n_ask < 1:
@@ -30,8 +36,8 @@ class LLMPlanner(Planner):
         self.cache = cache
         self.max_reasks = int(max_reasks)
         self.max_tokens = max_tokens
-        self.sampling = {"n_ask": self.n_ask, "temperature": temperature, "seed": seed,
-                         "grammar": sha256(grammar) if grammar else None,
+        self.sampling = {"mode": self.mode, "n_ask": self.n_ask, "temperature": temperature, "seed": seed,
+                         "grammar": getattr(grammar, "__name__", None) if grammar else None,
                          "max_tokens": max_tokens if max_tokens is not None else getattr(client, "max_tokens", None),
                          "max_reasks": self.max_reasks}
         self._memory = {}
@@ -49,8 +55,8 @@ class LLMPlanner(Planner):
     def _complete(self, text, n, round_):
         seed = None if self.seed is None else self.seed + 1000 * round_
         messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": text}]
-        return self.client.complete(messages, n=n, temperature=self.temperature, seed=seed, grammar=self.grammar,
-                                    max_tokens=self.max_tokens)
+        return self.client.complete(messages, n=n, temperature=self.temperature, seed=seed,
+                                    grammar=self.grammar(text) if self.grammar else None, max_tokens=self.max_tokens)
 
     def ask(self, text):
         """Query the LLM for one text: a cache entry with the valid plans (repeats kept) and counts."""
@@ -75,11 +81,11 @@ class LLMPlanner(Planner):
     def _use(self, entry, fresh):
         if fresh:
             self.counts["invalid_answers"] += int(entry.get("invalid", 0))
-        plans = [p for p in entry.get("plans", []) if isinstance(p, str) and p]
-        if not plans:
+        dist = entry_distribution(entry, self.cache.path if self.cache is not None else "(in memory)")
+        if not dist:
             self.counts["fallbacks"] += 1
             return list(FALLBACK)
-        return plan_distribution(plans)
+        return dist
 
     def plans(self, text):
         self.counts["lookups"] += 1
@@ -104,3 +110,19 @@ class LLMPlanner(Planner):
         for k in ("requests", "retries", "topups", "request_seconds", "request_max_s"):
             out[k] = client.get(k, 0)
         return with_means(out)
+
+
+def entry_distribution(entry, where):
+    """The plan distribution of a cache entry: the frequencies of its plans, or its probabilities when it has them
+    (--llm_plans logprobs). A malformed entry (a hand-edited or foreign cache) is a one-line UserError."""
+    plans, probs = entry.get("plans") if isinstance(entry, dict) else None, entry.get("probs") if isinstance(entry, dict) else None
+    if not isinstance(plans, list) or not all(isinstance(p, str) for p in plans):
+        raise UserError(f"plan cache {where}: an entry's 'plans' must be a list of strings, got {str(plans)[:60]!r}")
+    if probs is None:
+        return plan_distribution([p for p in plans if p])
+    if (not isinstance(probs, list) or len(probs) != len(plans)
+            or not all(isinstance(q, (int, float)) and not isinstance(q, bool) and math.isfinite(q) and q >= 0
+                       for q in probs) or not math.isfinite(sum(probs))):
+        raise UserError(f"plan cache {where}: an entry's 'probs' must be finite numbers >= 0, one per plan")
+    total = sum(probs)
+    return [(p, q / total) for p, q in zip(plans, probs) if p and q > 0] if total > 0 else []

@@ -1,9 +1,8 @@
 """ChatGLM through Zhipu's chat API (open.bigmodel.cn, API v4).
 
-The v4 endpoint speaks the OpenAI chat-completion format with a few differences handled here: no `n` (every
-answer is its own request), no `seed` and no grammar, temperature limited to [0, 1] (0 means greedy:
-`do_sample: false`). The API key comes from an environment variable (default ZHIPUAI_API_KEY) and is sent as
-`Authorization: Bearer <key>`.
+The v4 endpoint speaks the OpenAI chat-completion format (so the `openai` SDK is the client) with a few differences
+handled here: no `n` (every answer is its own request), no `seed` and no grammar, temperature limited to [0, 1]
+(0 means greedy: `do_sample: false`). The API key comes from an environment variable (default ZHIPUAI_API_KEY).
 """
 from planner.openai_client import ChatClient
 
@@ -20,13 +19,13 @@ class ZhipuClient(ChatClient):
             model = ZHIPU_MODEL
         super().__init__(url or ZHIPU_URL, model, api_key=api_key, **kwargs)
 
-    def build_body(self, messages, n, temperature, seed, grammar, max_tokens):
-        body = {"model": self.model, "messages": messages, "stream": False}
+    def build_body(self, messages, n, temperature, seed, grammar, max_tokens, extra=None):
+        args, body = {"model": self.model, "messages": messages}, dict(extra or {})
         if temperature is not None:
             if temperature <= 0:
                 body["do_sample"] = False
             else:
-                body["temperature"] = min(float(temperature), 1.0)
+                args["temperature"] = min(float(temperature), 1.0)
         if max_tokens:
-            body["max_tokens"] = int(max_tokens)
-        return body
+            args["max_tokens"] = int(max_tokens)
+        return args, body

@@ -18,8 +18,12 @@ def completion(answers, model="fake-model"):
 
 
 class Reply:
-    def __init__(self, status=200, payload=None, raw=None, delay=0.0, drop=False):
+    """What the fake answers: a JSON payload (or raw bytes) with a status, after `delay` seconds; `drop`: close the
+    connection instead; `drip`: send the body one byte every `drip` seconds; `headers`: extra response headers."""
+
+    def __init__(self, status=200, payload=None, raw=None, delay=0.0, drop=False, drip=None, headers=None):
         self.status, self.payload, self.raw, self.delay, self.drop = status, payload, raw, delay, drop
+        self.drip, self.headers = drip, dict(headers or {})
 
     @classmethod
     def answers(cls, answers, **kw):
@@ -84,8 +88,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(reply.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if reply.drip is None:
+                self.wfile.write(data)
+                return
+            for i in range(len(data)):  # a byte at a time, until the client gives up or the fake stops
+                if fake.stopping.wait(reply.drip):
+                    return
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
         except OSError:
             pass
 
@@ -106,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         with fake.lock:
             index = len(fake.requests)
-            fake.requests.append((self.path, body, dict(self.headers)))
+            fake.requests.append((self.path, body, self.headers))  # case-insensitive, as HTTP headers are
         if fake.path is not None and self.path != fake.path:
             self._reply(Reply.error(404, f"no route {self.path}"))
             return

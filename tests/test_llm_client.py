@@ -4,7 +4,7 @@ import time
 import pytest
 
 from planner.openai_client import ChatClient, LLMError, chat_completions_url
-from tests.llm_fakes import FakeChatServer, Reply, honour_n, ignore_n, refused_url
+from tests.llm_fakes import FakeChatServer, Reply, completion, honour_n, ignore_n, refused_url
 from utils.errors import UserError
 
 MSGS = [{"role": "system", "content": "sys"}, {"role": "user", "content": "Agent sees <key>, holds <nothing>."}]
@@ -169,3 +169,44 @@ def test_list_models_and_ping():
         assert c.list_models() == ["a", "b"]
         assert c.ping() == ["OK"]
         assert fake.bodies[0]["max_tokens"] == 1
+
+
+# ---- hostile servers (issue: hardening) ----
+def test_a_reply_sent_a_byte_a_second_ends_at_the_deadline():
+    with FakeChatServer(lambda i, b: Reply(payload=completion(["Action: {explore}"]), drip=1.0)) as fake:
+        start = time.monotonic()
+        with pytest.raises(LLMError, match="no complete reply within 1.5 s|timed out"):
+            client(fake.url, timeout=1.5, retries=1).complete(MSGS)
+        assert time.monotonic() - start < 6  # two attempts of 1.5 s, not the minutes the whole reply would take
+
+
+def test_retry_after_is_honoured_and_a_long_one_gives_up():
+    replies = iter([Reply(status=429, payload={"error": {"message": "slow down"}}, headers={"Retry-After": "1"}),
+                    Reply.answers(["ok"])])
+    slept = []
+    with FakeChatServer(lambda i, b: next(replies)) as fake:
+        assert client(fake.url, sleep=slept.append).complete(MSGS) == ["ok"]
+    assert slept == [1.0]  # the server's wait, not the client's 0.01 s backoff
+    with FakeChatServer(lambda i, b: Reply(status=503, payload={"error": {"message": "busy"}},
+                                           headers={"Retry-After": "3600"})) as fake:
+        with pytest.raises(LLMError, match="asks to wait 3600 s"):
+            client(fake.url, sleep=slept.append).complete(MSGS)
+
+
+def test_a_password_in_the_url_is_never_shown():
+    url = refused_url().replace("http://", "http://alice:hunter2@")
+    with pytest.raises(LLMError) as err:
+        client(url, retries=0).complete(MSGS)
+    assert "hunter2" not in str(err.value) and "alice:***@" in str(err.value)
+    assert "hunter2" not in repr(client(url))
+
+
+def test_oversized_answers_count_as_no_answer_and_oversized_replies_are_refused(monkeypatch):
+    huge = "Action: {explore}" + "x" * (64 * 1024)
+    with FakeChatServer(lambda i, b: Reply.answers([huge, "Action: {explore}"])) as fake:
+        assert client(fake.url).complete(MSGS, n=2) == ["", "Action: {explore}"]
+    import planner.openai_client as oc
+    monkeypatch.setattr(oc, "MAX_REPLY_BYTES", 10_000)
+    with FakeChatServer(lambda i, b: Reply.answers(["y" * 20_000])) as fake:
+        with pytest.raises(LLMError, match="reply over"):
+            client(fake.url).complete(MSGS)

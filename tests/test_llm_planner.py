@@ -10,12 +10,13 @@ import pytest
 from planner.answers import extract_plan
 from planner.base import RecordedPlanner
 from planner.factory import build_planner, preflight
-from planner.grammar import ACTIONS, object_names, plan_grammar, task_grammar
+from planner.grammar import candidate_plans, choice_grammar, observation_grammar, parse_text, steps
+from planner.logprob_planner import LogprobPlanner, branch_probabilities
 from planner.llm_planner import LLMPlanner
 from planner.openai_client import ChatClient
 from planner.stats import merge_stats, summary_line
 from tests.helpers import planner_config
-from tests.llm_fakes import FakeChatServer, Reply, honour_n, ignore_n, refused_url
+from tests.llm_fakes import FakeChatServer, Reply, completion, honour_n, ignore_n, refused_url
 from utils.errors import UserError
 from utils.tasks import load_recorded_answers, task_config
 
@@ -104,38 +105,76 @@ def test_stats_summary_and_merge():
     assert summary_line({"missing_texts": 0, "missing_distinct": 0}).startswith("Planner:")
 
 
-# ---- grammar ----
-@pytest.mark.parametrize("task,objects", [
-    ("SimpleDoorKey", ["<key>", "<door>"]),
-    ("ColoredDoorKey", ["<color1 key>", "<color2 key>", "<color1 door>", "<color2 door>"]),
-    ("TwoDoor", ["<key>", "<door1>", "<door2>"]),
-])
-def test_grammar_vocabulary(task, objects):
-    cfg = task_config(task)
-    assert object_names(cfg) == objects
-    g = task_grammar(cfg)
-    assert g.startswith('root ::= "Action: {" plan "}"')
-    for o in objects:
-        assert f'"{o}"' in g
+# ---- grammar and candidates ----
+ALL_TEXTS = [t for task in ("SimpleDoorKey", "ColoredDoorKey", "TwoDoor") for t in load_recorded_answers(task_config(task))]
 
 
-def sentences(objects, max_steps=2):
-    steps = ["explore"] + [f"{a} {o}" for a in ACTIONS for o in objects]
-    for k in range(1, max_steps + 1):
-        for combo in itertools.product(steps, repeat=k):
-            yield "Action: {" + ", ".join(combo) + "}"
+@pytest.mark.parametrize("text", ALL_TEXTS)
+def test_observation_grammar_names_only_the_objects_of_its_text(text):
+    seen, held = parse_text(text)
+    named = set(seen) | ({held} if held else set())
+    for step in steps(text):
+        assert step == "explore" or any(step.endswith(" " + o) for o in named), step
+        if step.startswith("open "):
+            assert held is not None and "key" in held  # a door opens only with a key in hand
+    g = observation_grammar(text)
+    assert g.startswith('root ::= "Action: {" plan "}"') and all(f'"{s}"' in g for s in steps(text))
+    for k in (1, 2):  # every sentence of the grammar (up to 2 steps) parses into that plan
+        for combo in itertools.product(steps(text), repeat=k):
+            sentence = "Action: {" + ", ".join(combo) + "}"
+            assert extract_plan(sentence) == sentence[len("Action: {"):-1]
 
 
-def test_every_grammar_sentence_parses():
-    objects = object_names(task_config("ColoredDoorKey"))
-    for s in sentences(objects):
-        assert extract_plan(s) == s[len("Action: {"):-1]
-
-
-def test_grammar_rejects_bad_input():
+def test_parse_text_and_candidates():
+    assert parse_text("Agent sees <key>, <door>, holds <nothing>.") == (["<key>", "<door>"], None)
+    assert parse_text("Agent sees <nothing>, holds <color2 key>.") == ([], "<color2 key>")
+    assert candidate_plans("Agent sees <door>, holds <nothing>.") == ["explore"]
+    assert candidate_plans("Agent sees <color1 key>, <color2 door>, holds <color2 key>.") == [
+        "explore", "go to <color1 key>, pick up <color1 key>", "go to <color2 door>, open <color2 door>",
+        "drop <color2 key>"]
+    assert "go to <color1 door>, open <color1 door>" not in candidate_plans(
+        "Agent sees <color1 door>, holds <color2 key>.")  # the wrong colour opens nothing
+    assert choice_grammar(["explore", "drop <key>"]) == 'root ::= "Action: {explore}" | "Action: {drop <key>}"\n'
     with pytest.raises(ValueError):
-        plan_grammar([])
-    assert plan_grammar(["<a>"], max_steps=1).count("step") == 2
+        observation_grammar("Agent sees <nothing>, holds <nothing>.", max_steps=0)
+
+
+def lp(pairs):
+    return {t: math.log(p) for t, p in pairs}
+
+
+def test_branch_probabilities_from_one_answer():
+    plans = ["explore", "go to <key>, pick up <key>", "go to <door>, open <door>"]
+    tokens = [("Action", lp([("Action", 0.9), ("The", 0.1)])), (": {", lp([(": {", 1.0)])),
+              ("go", lp([("go", 0.6), ("explore", 0.3), ("ex", 0.1)])), (" to", lp([(" to", 1.0)])),
+              (" <", lp([(" <", 1.0)])), ("key", lp([("key", 0.75), ("door", 0.25)])), (">,", lp([(">,", 1.0)]))]
+    probs = branch_probabilities(plans, tokens)
+    assert probs == pytest.approx({"explore": 0.4, "go to <key>, pick up <key>": 0.45,
+                                   "go to <door>, open <door>": 0.15})
+
+
+def logprob_reply(i, body):
+    """A server that answers `go to <key>, pick up <key>` and says explore had probability 1/4."""
+    assert body["logprobs"] is True and body["top_logprobs"] == 20 and "grammar" in body
+    content = [{"token": "Action: {", "logprob": 0.0, "top_logprobs": [{"token": "Action: {", "logprob": 0.0}]},
+               {"token": "go", "logprob": math.log(0.75), "top_logprobs": [
+                   {"token": "go", "logprob": math.log(0.75)}, {"token": "explore", "logprob": math.log(0.25)}]}]
+    payload = completion(["Action: {go to <key>, pick up <key>}"])
+    payload["choices"][0]["logprobs"] = {"content": content}
+    return Reply(payload=payload)
+
+
+def test_logprob_planner_gets_a_distribution_in_one_request(tmp_path):
+    with FakeChatServer(logprob_reply) as fake:
+        p = build_planner(make_args("--llm_url", fake.url, "--llm_plans", "logprobs", "--plan_cache",
+                                    tmp_path / "c.json"), task_config("SimpleDoorKey"), tmp_path)
+        assert isinstance(p, LogprobPlanner)
+        dist = dict(p.plans(TEXT))
+        assert dist == pytest.approx({"go to <key>, pick up <key>": 0.75, "explore": 0.25})
+        assert len(fake.requests) == 1  # one question (fake.requests holds the chat requests only)
+        again = build_planner(make_args("--llm_url", fake.url, "--llm_plans", "logprobs", "--plan_cache",
+                                        tmp_path / "c.json"), task_config("SimpleDoorKey"), tmp_path)
+        assert dict(again.plans(TEXT)) == dist and len(fake.requests) == 1  # from the cache: nothing asked
 
 
 # ---- factory ----
@@ -162,7 +201,7 @@ def test_build_llm_planner_end_to_end(tmp_path, monkeypatch):
         assert p.plans(TEXT) == [("go to <key>, pick up <key>", 1.0)]
     body = fake.bodies[-1]
     assert body["model"] == "vicuna-7b" and body["n"] == 3 and body["seed"] == 1
-    assert '"<key>"' in body["grammar"] and body["messages"][0]["content"].startswith("In a locked 2D grid room")
+    assert '"go to <key>"' in body["grammar"] and body["messages"][0]["content"].startswith("In a locked 2D grid room")
     assert fake.requests[-1][2]["Authorization"] == "Bearer sk-very-secret"
     assert (tmp_path / "log" / "SimpleDoorKey" / "plan_cache.json").is_file()
     for blob in (json.dumps(dataclasses.asdict(args)), repr(p.client), json.dumps(p.stats()),

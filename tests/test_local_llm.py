@@ -9,7 +9,7 @@ import re
 import pytest
 
 from planner.answers import extract_plan
-from planner.grammar import ACTIONS, object_names, task_grammar
+from planner.grammar import candidate_plans, observation_grammar, steps
 from utils.tasks import load_recorded_answers, task_config
 
 if importlib.util.find_spec("llama_cpp") is None:
@@ -38,13 +38,8 @@ def test_model_file_is_found():
 @pytest.mark.parametrize("task", TASKS)
 def test_grammar_compiles_in_llama_cpp(task):
     import llama_cpp
-    assert llama_cpp.LlamaGrammar.from_string(task_grammar(task_config(task)), verbose=False) is not None
-
-
-def step_ok(step, objects):
-    if step == "explore":
-        return True
-    return any(step.startswith(a + " ") and step[len(a) + 1:] in objects for a in ACTIONS)
+    for text in load_recorded_answers(task_config(task)):
+        assert llama_cpp.LlamaGrammar.from_string(observation_grammar(text), verbose=False) is not None
 
 
 @pytest.mark.parametrize("task", ["SimpleDoorKey", "TwoDoor"])
@@ -56,12 +51,11 @@ def test_grammar_answers_all_parse(url, task, tmp_path):
     preflight(args)
     planner = build_planner(args, cfg, tmp_path)
     assert isinstance(planner, LLMPlanner) and planner.model == local_llm.MODEL_ALIAS
-    objects = object_names(cfg)
     for text in list(load_recorded_answers(cfg))[:2]:
         dist = planner.plans(text)
         assert abs(sum(q for _, q in dist) - 1) < 1e-9
         for plan, _ in dist:
-            assert all(step_ok(s, objects) for s in plan.split(", ")), plan
+            assert all(s in steps(text) for s in plan.split(", ")), plan
     s = planner.stats()
     assert s["invalid_answers"] == 0 and s["reasked_answers"] == 0 and s["fallbacks"] == 0
     assert s["answers"] == 6 and s["queries"] == 2
@@ -69,10 +63,20 @@ def test_grammar_answers_all_parse(url, task, tmp_path):
 
 def test_raw_answers_with_grammar_match_the_official_regex(url):
     from planner.openai_client import ChatClient
-    cfg = task_config("ColoredDoorKey")
     client = ChatClient(url, local_llm.MODEL_ALIAS, timeout=60, max_tokens=48)
-    answers = client.complete([{"role": "user", "content": "Agent sees <color1 key>, holds <nothing>."}], n=2,
-                              temperature=1.0, seed=1, grammar=task_grammar(cfg))
+    text = "Agent sees <color1 key>, holds <nothing>."
+    answers = client.complete([{"role": "user", "content": text}], n=2, temperature=1.0, seed=1,
+                              grammar=observation_grammar(text))
     assert len(answers) == 2
     for a in answers:
         assert re.fullmatch(r"Action: \{[\w\s<>,]+\}", a) and extract_plan(a), a
+
+
+def test_logprob_planner_against_the_real_server(url, tmp_path):
+    """--llm_plans logprobs: one request per text, a distribution over the candidate plans that sums to 1."""
+    args = planner_config("--llm_url", url, "--llm_plans", "logprobs", "--llm_timeout", "60", "--plan_cache", "none")
+    planner = build_planner(args, task_config("SimpleDoorKey"), tmp_path)
+    for text in load_recorded_answers(task_config("SimpleDoorKey")):
+        dist = dict(planner.plans(text))
+        assert set(dist) <= set(candidate_plans(text)) and abs(sum(dist.values()) - 1) < 1e-9, (text, dist)
+    assert planner.stats()["requests"] <= 5  # one per text with more than one candidate

@@ -157,3 +157,13 @@ def test_a_non_finite_update_is_detected():
              "start": torch.zeros(steps, n, dtype=torch.bool), "init_state": None}
     with pytest.raises(Diverged, match="non-finite"):
         PPO(model, Config(batch_size=16)).update(batch, coef=1.0)
+
+
+def test_learning_rate_annealing_follows_the_budget():
+    from algos.ppo import learning_rate
+    assert learning_rate(Config(), 500) == 1e-3  # the official constant rate
+    c = Config(anneal_lr=True, n_itr=1000)
+    assert learning_rate(c, 0) == 1e-3 and learning_rate(c, 250) == pytest.approx(7.5e-4)
+    assert learning_rate(c, 1000) == 0.0
+    c = Config(anneal_lr=True, n_itr=20000, max_env_steps=100_000)  # whichever budget runs out first
+    assert learning_rate(c, 10, env_steps=50_000) == pytest.approx(5e-4)

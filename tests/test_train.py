@@ -1,3 +1,4 @@
+import pytest
 import glob
 import json
 
@@ -108,3 +109,9 @@ def test_cli_runs_as_a_script(tmp_path):
     result = run_main(["eval", "--task", "lavadoorkey", "--eval_teacher", "--num_eval", "5", "--logdir", str(tmp_path)])
     assert result.returncode == 0, result.stderr
     assert "LavaDoorKey teacher" in result.stdout
+
+
+def test_annealed_learning_rate_is_applied_and_logged(tmp_path):
+    assert main.main(tiny_train_args(tmp_path, "anneal", n_itr=4, extra=["--anneal_lr", "--lr", "0.002"])) == 0
+    rows = read_metrics(tmp_path / "ppo" / "SimpleDoorKey" / "anneal-0")
+    assert [float(r["Train/Learning Rate"]) for r in rows] == pytest.approx([0.002, 0.0015, 0.001, 0.0005])

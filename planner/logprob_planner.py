@@ -1,0 +1,76 @@
+"""The "uncertainty-aware" plan distribution from the model's own token probabilities (--llm_plans logprobs):
+one request per observation text instead of n_ask samples.
+
+The candidates are planner.grammar.candidate_plans(text). The model answers greedily under a grammar that admits
+exactly `Action: {candidate}`, with the top log-probabilities of every token it wrote. Walking that answer token by
+token, each alternative token at a position is credited to the candidates whose answer it begins (the raw
+probabilities renormalised over the tokens some candidate allows, as the grammar would); a candidate that leaves
+the answer's path keeps the probability of its branch (shared equally when several leave together). So one
+greedy answer gives the whole distribution; where the server returns no log-probabilities, the answer itself gets
+probability 1.
+"""
+import math
+import time
+
+from planner.grammar import candidate_plans, choice_grammar
+from planner.llm_planner import LLMPlanner
+from planner.plan_cache import sha256
+
+PREFIX = "Action: {"
+
+
+def branch_probabilities(candidates, tokens):
+    """{candidate: probability} from the tokens of one answer: [(chosen token, {token: logprob})]."""
+    targets = {c: f"{PREFIX}{c}}}" for c in candidates}
+    alive, mass, text, out = list(candidates), 1.0, "", {c: 0.0 for c in candidates}
+    for chosen, top in tokens:
+        if len(alive) <= 1:
+            break
+        groups = {}
+        for token, logprob in {**top, chosen: top.get(chosen, max(top.values(), default=0.0))}.items():
+            after = text + token
+            members = tuple(c for c in alive if targets[c].startswith(after) or after.startswith(targets[c]))
+            if members:
+                groups[members] = groups.get(members, 0.0) + math.exp(logprob)
+        total = sum(groups.values())
+        text += chosen
+        kept = tuple(c for c in alive if targets[c].startswith(text) or text.startswith(targets[c]))
+        if total <= 0 or not kept:
+            break
+        for members, p in groups.items():
+            if members != kept:
+                for c in members:
+                    if c not in kept:
+                        out[c] += mass * p / total / len(members)
+        mass *= groups.get(kept, 0.0) / total
+        alive = list(kept)
+    for c in alive:
+        out[c] += mass / len(alive)
+    return out
+
+
+class LogprobPlanner(LLMPlanner):
+    mode = "logprobs"
+
+    def ask(self, text):
+        start = time.monotonic()
+        self.counts["queries"] += 1
+        plans = candidate_plans(text)
+        messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": text}]
+        if len(plans) == 1:
+            probs = [1.0]
+        else:
+            choice = self.client.choose(messages, choice_grammar(plans), seed=self.seed, max_tokens=self.max_tokens)
+            tokens = [(t.get("token", ""), {a.get("token", ""): a.get("logprob", -math.inf)
+                                            for a in t.get("top_logprobs") or []})
+                      for t in choice["logprobs"] or [] if isinstance(t, dict)]
+            if tokens:
+                scored = branch_probabilities(plans, tokens)
+                probs = [scored[p] for p in plans]
+            else:  # a server without log-probabilities: the answer alone
+                answer = choice["text"][len(PREFIX):-1] if choice["text"].startswith(PREFIX) else ""
+                probs = [1.0 if p == answer else 0.0 for p in plans]
+            self.counts["answers"] += 1
+        self.counts["query_seconds"] += time.monotonic() - start
+        return {"model": self.model, "system_sha256": sha256(self.system_prompt), "sampling": self.sampling,
+                "text": text, "plans": plans, "probs": probs, "invalid": 0, "answers": 1}
