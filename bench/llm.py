@@ -1,133 +1,116 @@
-"""LLM teacher benchmark against the real local model (or any --llm_url).
+"""Local LLM teachers, measured: per model and planner mode, the parse rate, the plan agreement with the recorded
+answers, the latency, the teacher alone and (with --train_steps) a student trained with it.
 
-    python bench/llm.py                   # parse rate and median latency per answer, without and with the grammar
-    python bench/llm.py --run_queries     # LLM queries for the SimpleDoorKey texts: first run vs rerun (one cache)
-    python bench/llm.py --train_steps 200000   # LLM queries of a full training run, first run vs rerun (one cache)
-    python bench/llm.py --llm_url http://127.0.0.1:8000/v1 --llm_model vicuna-7b-v1.5
+    python bench/llm.py                                   # SmolLM2-135M and Gemma 3 270M, every mode, SimpleDoorKey
+    python bench/llm.py --models gemma3 --modes logprobs --train_steps 300000
+    python bench/llm.py --llm_url http://127.0.0.1:8000/v1 --llm_model vicuna-7b-v1.5 --modes free
 
-Without --llm_url it starts SmolLM2-135M via planner.local_llm (needs scripts/install_llm.sh).
+Modes: free (n_ask sampled answers, no grammar), grammar (n_ask answers under the per-observation grammar),
+logprobs (one greedy answer per text; the distribution from the model's token probabilities over the candidate
+plans). Agreement: per recorded text, the probability mass both distributions give to the same first step of a
+plan (the step the teacher acts on), averaged over the texts. Episodes use held-out env seeds 2,000,000+.
 """
 import argparse
 import contextlib
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
-from pathlib import Path
+from dataclasses import replace
 
-from planner.answers import extract_plan
-from planner.grammar import task_grammar
-from planner.llm_planner import LLMPlanner
-from planner.stats import summary_line
-from planner.openai_client import ChatClient
-from planner.plan_cache import PlanCache
+from algos.config import Config
+from algos.evaluate import evaluate
+from algos.train import train
+from planner.factory import build_planner
+from planner.mediator import parse_plan
 from utils.errors import UserError
-from utils.tasks import load_prompt, load_recorded_answers, task_config
+from utils.tasks import load_recorded_answers, task_config
+
+MODES = {"free": {}, "grammar": {"llm_grammar": True}, "logprobs": {"llm_plans": "logprobs"}}
 
 
 @contextlib.contextmanager
-def server(args):
+def server(model, args):
     if args.llm_url:
-        yield args.llm_url, args.llm_model or "default"
+        yield args.llm_url, args.llm_model
         return
     from planner import local_llm
-    with local_llm.running_server(n_threads=args.n_threads) as url:
-        yield url, local_llm.MODEL_ALIAS
+    with local_llm.running_server(model=model, n_threads=args.n_threads, startup_timeout=300) as url:
+        yield url, local_llm.MODELS[model]
 
 
-def parse_rate(client, cfg, queries, grammar, temperature, seed):
-    system = load_prompt(cfg)
-    texts = list(load_recorded_answers(cfg))
-    latencies, parsed = [], 0
-    for i in range(queries):
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": texts[i % len(texts)]}]
-        start = time.monotonic()
-        answer = client.complete(messages, n=1, temperature=temperature, seed=seed + i, grammar=grammar)[0]
-        latencies.append(time.monotonic() - start)
-        parsed += extract_plan(answer) is not None
-    return {"answers": queries, "parse_rate": parsed / queries, "median_latency_s": statistics.median(latencies)}
-
-
-def run_queries(client, cfg, n_ask, grammar, temperature, seed):
-    texts = list(load_recorded_answers(cfg))
-    out = {"texts": len(texts)}
-    with tempfile.TemporaryDirectory() as tmp:
-        cache = os.path.join(tmp, "plan_cache.json")
-        for run in ("first_run", "rerun"):
-            client.counters.update(requests=0, retries=0, topups=0, request_seconds=0.0, request_max_s=0.0)
-            planner = LLMPlanner(client, load_prompt(cfg), n_ask=n_ask, temperature=temperature, seed=seed,
-                                 grammar=grammar, cache=PlanCache(cache))
-            start = time.monotonic()
-            for t in texts:
-                planner.plans(t)
-            s = planner.stats()
-            out[run] = {"queries": s["queries"], "requests": s["requests"], "cache_hits": s["cache_hits"],
-                        "invalid_answers": s["invalid_answers"], "fallbacks": s["fallbacks"],
-                        "seconds": round(time.monotonic() - start, 3)}
-            print(f"{run}: {summary_line(s)}", flush=True)
-    return out
-
-
-def train_runs(url, args):
-    """Two full training runs with the LLM teacher sharing one plan cache: LLM queries of each."""
-    from algos.config import Config
-    from algos.train import train
+def first_steps(dist):
+    """{first option of the plan: probability} of a plan distribution."""
     out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in ("first", "rerun"):
-            config = Config(task=args.task, max_env_steps=args.train_steps, llm_url=url, n_ask=args.n_ask,
-                            llm_seed=args.seed, plan_cache=os.path.join(tmp, "plans.json"), logdir=tmp, savedir=name,
-                            llm_grammar=not args.no_grammar)
-            start = time.perf_counter()
-            r = train(config, show_progress=False)
-            best = None if r.best_eval is None else r.best_eval[0]
-            out[name] = {"queries": r.planner_stats.get("queries", 0), "wall_s": time.perf_counter() - start,
-                         "summary": summary_line(r.planner_stats), "best_eval_success": best}
-            print(f"{name:>6} run ({args.train_steps:,} env steps, {out[name]['wall_s']:.0f} s, best eval success "
-                  f"{best}): {out[name]['summary']}", flush=True)
+    for plan, p in dist:
+        options = parse_plan(plan)
+        key = options[0] if options else ("wait", None)
+        out[key] = out.get(key, 0.0) + p
     return out
+
+
+def agreement(planner, table):
+    scores = []
+    for text, recorded in table.items():
+        a, b = first_steps(planner.plans(text)), first_steps(recorded)
+        scores.append(sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in set(a) | set(b)))
+    return sum(scores) / len(scores)
+
+
+def measure(url, model, mode, args, tmp):
+    task = task_config(args.task)
+    config = Config(task=task["name"], llm_url=url, llm_model=model, n_ask=args.n_ask, llm_seed=0,
+                    llm_timeout=300, llm_max_tokens=64, plan_cache=os.path.join(tmp, f"{model}-{mode}.json"),
+                    logdir=tmp, num_eval=args.episodes, env_seed_list=[2_000_000], **MODES[mode])
+    planner = build_planner(config, task, tmp)
+    row = {"model": model, "mode": mode, "agreement": agreement(planner, load_recorded_answers(task))}
+    s = planner.stats()
+    planner.close()
+    valid = s["queries"] * args.n_ask - s["invalid_answers"]  # of all the answers received, re-asks included
+    row["parse_rate"] = 1.0 if mode == "logprobs" else valid / max(1, s["answers"])
+    row["seconds_per_text"] = s["query_seconds"] / max(1, s["queries"])
+    row["teacher_success"] = evaluate(replace(config, eval_teacher=True), given={}).overall["success"]
+    if args.train_steps:
+        run = train(replace(config, max_env_steps=args.train_steps, savedir=f"{model}-{mode}"), show_progress=False)
+        final = evaluate(replace(Config(), task=task["name"], loaddir=run.run_dir, num_eval=args.episodes,
+                                 env_seed_list=[2_000_000], logdir=tmp), given={})
+        row.update(student_success=final.overall["success"], student_env_steps=run.env_steps)
+    return row
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--llm_url", default=None)
-    p.add_argument("--llm_model", default=None)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["smollm2", "gemma3"])
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     p.add_argument("--task", default="SimpleDoorKey")
-    p.add_argument("--queries", type=int, default=6, help="answers per mode for the parse-rate benchmark")
-    p.add_argument("--run_queries", action="store_true", help="count LLM queries of a first run vs a rerun")
-    p.add_argument("--train_steps", type=int, default=0,
-                   help="count LLM queries of two full training runs of this many env steps (first vs rerun)")
     p.add_argument("--n_ask", type=int, default=10)
-    p.add_argument("--no_grammar", action="store_true", help="--run_queries without the grammar")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--train_steps", type=int, default=0, help="also train a student with each teacher (env steps)")
+    p.add_argument("--llm_url", default=None, help="a running server instead of the local models")
+    p.add_argument("--llm_model", default=None)
     p.add_argument("--n_threads", type=int, default=None)
-    p.add_argument("--max_tokens", type=int, default=128)
-    p.add_argument("--json", default=None, help="also write the figures to this file")
+    p.add_argument("--json", default=None, help="also write the rows to this file")
     args = p.parse_args(argv)
-    cfg = task_config(args.task)
+    rows = []
+    print("| model | mode | parse rate | plan agreement | s per text | teacher success | student success |")
+    print("|---|---|---|---|---|---|---|")
     try:
-        with server(args) as (url, model):
-            client = ChatClient(url, model, timeout=120, max_tokens=args.max_tokens)
-            results = {"url": url, "model": model, "task": cfg["name"]}
-            if args.train_steps > 0:
-                results["train_runs"] = train_runs(url, args)
-            elif args.run_queries:
-                results["run_queries"] = run_queries(client, cfg, args.n_ask,
-                                                     None if args.no_grammar else task_grammar(cfg),
-                                                     args.temperature, args.seed)
-            else:
-                for name, grammar in (("no_grammar", None), ("grammar", task_grammar(cfg))):
-                    r = results[name] = parse_rate(client, cfg, args.queries, grammar, args.temperature, args.seed)
-                    print(f"{name:>10}: parse rate {r['parse_rate']:.2f} over {r['answers']} answers, "
-                          f"median latency {r['median_latency_s']:.3f} s", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            for model in ([args.llm_model or "server"] if args.llm_url else args.models):
+                with server(model, args) as (url, name):
+                    for mode in args.modes:
+                        r = measure(url, name, mode, args, tmp)
+                        rows.append(r)
+                        student = f"{r['student_success']:.2f} ({r['student_env_steps'] / 1e3:.0f}k steps)" \
+                            if "student_success" in r else "-"
+                        print(f"| {name} | {mode} | {r['parse_rate']:.2f} | {r['agreement']:.2f} | "
+                              f"{r['seconds_per_text']:.1f} | {r['teacher_success']:.2f} | {student} |", flush=True)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
     return 0
 
 

