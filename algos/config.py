@@ -1,6 +1,7 @@
 """Every setting of a run, declared once (name, default, help, accepted values), in the spirit of CleanRL's `Args`:
 the command line is made from these fields, the trainer reads them by the same names, and a run's config.json is
 this dataclass. The planner's and the teacher's settings are declared next to their code and inherited here."""
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -27,7 +28,7 @@ class Config(TeacherConfig):
                        commands=ALL)
     seed_list: list[int] = option([0], "one run per seed (torch, numpy, the envs of training)", commands=ALL,
                                   check=SEED)
-    seed: int = option(0, "the seed of this run (one of seed_list)", cli=False)
+    seed: int = option(0, "the seed of this run (one of seed_list)", cli=False, check=SEED)
     env_seed_list: list[int] = option(
         [1_000_000], "evaluation env seeds: evaluation episode i uses env seed s + i (never used in training)",
         commands=ALL, check=SEED)
@@ -93,6 +94,15 @@ class Config(TeacherConfig):
     video_path: Optional[str] = option(None, "video file of eval --video (.gif or .mp4)", commands=EVAL,
                                        metavar="FILE")
     no_progress: bool = option(False, "plain progress lines even on a terminal", resumable=True)
+
+    def public(self):
+        """The settings as plain data to write down (config.json, checkpoints, TensorBoard): a password in
+        --llm_url is replaced by ***; API keys are never settings at all."""
+        from planner.openai_client import redact
+        data = dataclasses.asdict(self)
+        if data["llm_url"]:
+            data["llm_url"] = redact(data["llm_url"])
+        return data
 
     def validate(self):
         super().validate()

@@ -128,6 +128,8 @@ def _resume(config, given, show_progress, stop):
                             f"settings (it may change {', '.join('--' + k for k in sorted(may_change))})")
     if "workers" in changes:
         changes["workers"] = resolve_workers(changes["workers"], saved.num_envs)
+    if "***@" in str(saved.llm_url or "") and "llm_url" not in changes:
+        raise UserError(f"the run asked an LLM at {saved.llm_url}, whose password is not kept: give --llm_url again")
     task, device, config = _prepare(dataclasses.replace(saved, **changes, resume=None))
     config = dataclasses.replace(config, device=str(device))
     iteration, env_steps = int(payload["iteration"]), int(payload["env_steps"])
@@ -147,7 +149,7 @@ def _run(config, task, device, run_dir, payload, show_progress, stop):
             run_dir = make_run_dir(config.logdir, task["name"], config.savedir, config.seed, created)
         lock = RunLock(run_dir)
         if fresh:
-            write_config(run_dir, dataclasses.asdict(config))
+            write_config(run_dir, config.public())
         else:
             remove_stale_temps(os.path.join(run_dir, "checkpoints"))
         progress = Progress(config.n_itr, enabled=show_progress, mode="plain" if config.no_progress else "auto")
@@ -158,7 +160,7 @@ def _run(config, task, device, run_dir, payload, show_progress, stop):
         trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)
         start = trainer.iteration
         if not fresh:
-            write_config(run_dir, dataclasses.asdict(config))  # the new budget, once the checkpoint proved to fit
+            write_config(run_dir, config.public())  # the new budget, once the checkpoint proved to fit
         stopped = trainer.train()
     except BaseException as e:
         _after_failure(e, progress, trainer, lock, fresh, run_dir, created)

@@ -7,7 +7,6 @@ import os
 import signal
 import threading
 import time
-from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -88,7 +87,7 @@ class Trainer:
                 self.saved_iteration = self.iteration
             self.logger = RunLogger(run_dir, extra_tags=[stat_tag(k) for k in self.pool.planner_stats()],
                                     resume_iteration=self.iteration if resume is not None else None,
-                                    hyperparameters=asdict(config))
+                                    hyperparameters=config.public())
             self.share = CpuShare(reserved=config.workers)
         except BaseException:
             self.close(abort=True)
@@ -109,7 +108,7 @@ class Trainer:
                    "teacher_coef": teacher_coef(self.config, self.iteration, self.env_steps),
                    "rng": rng, "envs": envs, "best": self.best,
                    "planner_stats": self.planner_stats(), "wall_time": self.wall_time(),
-                   "config": asdict(self.config), "obs_shape": list(self.pool.obs_shape)}
+                   "config": self.config.public(), "obs_shape": list(self.pool.obs_shape)}
         save_checkpoint(payload, os.path.join(self.run_dir, "checkpoints", f"{name}.pt"))
         if name == "latest":
             self.saved_iteration = self.iteration

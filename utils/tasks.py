@@ -1,5 +1,6 @@
 """Task settings, prompts and recorded LLM answers: data files under configs/, loaded and checked here."""
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,12 +55,14 @@ def task_config(name):
 
 def load_prompt(task_cfg, path=None):
     """(system prompt, settings) for a task: system = description + worked example."""
-    data = load_json(path or CONFIG_DIR / "prompts.json", "prompt file")
-    try:
-        entry = data["tasks"][task_cfg["prompt"]]
-        return entry["description"] + entry["example"]
-    except (KeyError, TypeError):
-        raise UserError(f"prompt file has no entry tasks.{task_cfg['prompt']} with 'description' and 'example'") from None
+    path = path or CONFIG_DIR / "prompts.json"
+    data = load_json(path, "prompt file")
+    entry = data.get("tasks", {}).get(task_cfg["prompt"]) if isinstance(data, dict) and \
+        isinstance(data.get("tasks"), dict) else None
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("description", "example")):
+        raise UserError(f"prompt file {path}: tasks.{task_cfg['prompt']} needs a string 'description' and a string "
+                        "'example'")
+    return entry["description"] + entry["example"]
 
 
 def load_recorded_answers(task_cfg, path=None):
@@ -83,9 +86,11 @@ def parse_answer_table(table, where):
         probs = entry.get("probs") if isinstance(entry, dict) else None
         if (not isinstance(plans, list) or not isinstance(probs, list) or len(plans) != len(probs) or not plans
                 or not all(isinstance(p, str) for p in plans)
-                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in probs)
-                or sum(probs) <= 0):
-            raise UserError(f"{where}: entry {text!r} needs equal-length 'plans' (strings) and 'probs' (non-negative, sum > 0)")
+                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) and p >= 0
+                           for p in probs)
+                or not 0 < sum(probs) < math.inf):
+            raise UserError(f"{where}: entry {text!r} needs equal-length 'plans' (strings) and 'probs' (finite, "
+                            "non-negative, sum > 0)")
         total = float(sum(probs))
         out[text] = [(plan.strip(), p / total) for plan, p in zip(plans, probs)]
     return out
