@@ -59,3 +59,14 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def export_student(checkpoint, out_path, half=True):
+    """A small file with what evaluating a student needs (its weights, fp16 by default, and its run's config and
+    observation shape), loadable by `main.py eval --loaddir FILE` like any checkpoint. Returns out_path."""
+    from utils.checkpoint import load_checkpoint, save_checkpoint
+    payload = load_checkpoint(checkpoint)
+    model = {k: (v.half() if half and v.is_floating_point() else v) for k, v in payload["model"].items()}
+    keep = {"model": model, "config": payload["config"], "obs_shape": payload["obs_shape"],
+            "iteration": payload.get("iteration"), "env_steps": payload.get("env_steps")}
+    return save_checkpoint(keep, out_path)

@@ -153,9 +153,10 @@ def _run(config, task, device, run_dir, payload, show_progress, stop):
         else:
             remove_stale_temps(os.path.join(run_dir, "checkpoints"))
         progress = Progress(config.n_itr, enabled=show_progress, mode="plain" if config.no_progress else "auto")
-        progress.message(f"run {run_dir}: task {config.task}, seed {config.seed}, {config.num_envs} envs, "
-                         f"{config.workers} workers, device {device}"
-                         + (f", from iteration {payload['iteration']}" if payload else ""))
+        if show_progress:
+            progress.message(f"run {run_dir}: task {config.task}, seed {config.seed}, {config.num_envs} envs, "
+                             f"{config.workers} workers, device {device}"
+                             + (f", from iteration {payload['iteration']}" if payload else ""))
         spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]))
         trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)
         start = trainer.iteration

@@ -6,8 +6,6 @@ Recorded answers and live LLMs look the same to the teacher:
 """
 from collections import Counter
 
-from planner.answers import plan_distribution
-
 
 class Planner:
     def plans(self, text):
@@ -40,4 +38,4 @@ class RecordedPlanner(Planner):
         return {"missing_texts": sum(self.missing.values()), "missing_distinct": len(self.missing)}
 
 
-__all__ = ["Planner", "RecordedPlanner", "plan_distribution"]
+__all__ = ["Planner", "RecordedPlanner"]

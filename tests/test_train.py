@@ -115,3 +115,18 @@ def test_annealed_learning_rate_is_applied_and_logged(tmp_path):
     assert main.main(tiny_train_args(tmp_path, "anneal", n_itr=4, extra=["--anneal_lr", "--lr", "0.002"])) == 0
     rows = read_metrics(tmp_path / "ppo" / "SimpleDoorKey" / "anneal-0")
     assert [float(r["Train/Learning Rate"]) for r in rows] == pytest.approx([0.002, 0.0015, 0.001, 0.0005])
+
+
+def test_a_published_student_evaluates_like_its_run(tmp_path, capsys):
+    from algos.checkpoint import export_student
+    assert main.main(tiny_train_args(tmp_path, "pub", n_itr=1)) == 0
+    run_dir = tmp_path / "ppo" / "SimpleDoorKey" / "pub-0"
+    out = export_student(str(run_dir / "checkpoints" / "latest.pt"), str(tmp_path / "models" / "SimpleDoorKey.pt"))
+    small = torch.load(out, weights_only=True)
+    full = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
+    assert set(small) == {"model", "config", "obs_shape", "iteration", "env_steps"}
+    for k, v in full["model"].items():
+        assert small["model"][k].dtype == torch.float16 and torch.allclose(small["model"][k].float(), v, atol=1e-3)
+    capsys.readouterr()
+    assert main.main(["eval", "--task", "SimpleDoorKey", "--loaddir", out, "--num_eval", "3"]) == 0
+    assert "SimpleDoorKey student" in capsys.readouterr().out

@@ -35,7 +35,8 @@ def _kept_rows(path, resume_iteration):
         raise UserError(f"cannot continue {path}: malformed or unreadable ({type(e).__name__}: {e})") from None
 
 
-def _number(text):
+def number(text):
+    """A metrics.csv cell as a finite float, or None (empty, not a number, NaN, inf)."""
     try:
         value = float(text)
     except (TypeError, ValueError):
@@ -77,7 +78,7 @@ class RunLogger:
         for row in rows:
             step = int(float(row["env_steps"]))
             for tag in self.tags:
-                value = _number(row.get(tag))
+                value = number(row.get(tag))
                 if value is not None:
                     writer.add_scalar(tag, value, step)
         writer.flush()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from utils.errors import UserError
+from utils.logger import number
 from utils.teacher_eval import read_teacher_eval
 
 METRICS = {
@@ -88,16 +89,6 @@ def find_runs(paths):
     return found
 
 
-def _float(text):
-    if text is None or text == "":
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        return None
-    return None if math.isnan(v) else v
-
-
 def read_metrics(run_dir):
     """The rows of <run_dir>/metrics.csv as dicts of strings; UserError when missing or without rows."""
     path = os.path.join(run_dir, "metrics.csv")
@@ -132,7 +123,7 @@ def load_run(run_dir, metric="success", x="env_steps"):
     rows = read_metrics(run_dir)
     columns = METRICS[metric][0]
     for column in columns:
-        pts = [(_float(r.get(x)), _float(r.get(column))) for r in rows]
+        pts = [(number(r.get(x)), number(r.get(column))) for r in rows]
         pts = [(a, b) for a, b in pts if a is not None and b is not None]
         if pts:
             break
@@ -205,7 +196,7 @@ def teacher_value(runs, metric):
     key = METRICS[metric][2]
     for task_dir in OrderedDict.fromkeys(os.path.dirname(os.path.abspath(r.path)) for r in runs):
         data = read_teacher_eval(task_dir)
-        if data is not None and _float(str(data.get(key, ""))) is not None:
+        if data is not None and number(str(data.get(key, ""))) is not None:
             return float(data[key])
     return None
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
 from utils.atomic import atomic_write
+from utils.logger import number
 from utils.plot import read_config, read_metrics, split_run_name
 from utils.teacher_eval import read_teacher_eval
 
@@ -37,14 +38,6 @@ class RunRow:
     steps_to_threshold: Optional[int]   # env steps of the first periodic evaluation >= the threshold
 
 
-def _float(text):
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def read_final_eval(run_dir):
     path = os.path.join(run_dir, FINAL_EVAL)
     try:
@@ -62,7 +55,7 @@ def run_row(run_dir, threshold=0.9):
     name, seed = split_run_name(os.path.basename(os.path.normpath(run_dir)))
     last = rows[-1]
     reached = next((int(float(r["env_steps"])) for r in rows
-                    if (_float(r.get("Test/Success Rate")) or 0.0) >= threshold), None)
+                    if (number(r.get("Test/Success Rate")) or 0.0) >= threshold), None)
     final = (read_final_eval(run_dir) or {}).get("overall", {})
     return RunRow(task=str(config.get("task") or os.path.basename(os.path.dirname(os.path.abspath(run_dir)))),
                   variant=str(config.get("savedir") or name), seed=int(config.get("seed", seed or 0)),
