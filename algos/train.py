@@ -177,7 +177,7 @@ def _run(config, task, device, run_dir, payload, show_progress, stop):
 
 def _after_failure(e, progress, trainer, lock, fresh, run_dir, created):
     """Clean up after an error or interruption, and add to the error what was kept and how to resume; the caller
-    re-raises it (a UserError or WorkerError is replaced by one that carries that note)."""
+    re-raises it (the message of a UserError or WorkerError is extended by that note)."""
     quiet = isinstance(e, KeyboardInterrupt) and threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGINT, signal.SIG_IGN) if quiet else None  # the user asked to quit: clean up in peace
     try:
