@@ -88,7 +88,9 @@ def start(port=None, host="127.0.0.1", model_path=None, model_name=MODEL_NAME, c
     ports = (servers.free_port(host), servers.free_port(host), port or servers.free_port(host))
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="llm4teach-fastchat-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads or max(1, min(4, (os.cpu_count() or 2) // 2)))}
+    # FastChat writes its own log files into $LOGDIR (default: the working directory): keep them with ours
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads or max(1, min(4, (os.cpu_count() or 2) // 2))),
+           "LOGDIR": str(log_dir)}
     procs, logs = [], []
     url = f"http://{host}:{ports[2]}/v1"
     try:

@@ -267,8 +267,9 @@ class ChatClient:
             raise LLMError(f"LLM server {self.url}: the model list is malformed ({e})") from None
 
     def ping(self):
-        """One tiny request (raises LLMError naming the URL when it fails)."""
-        return self.request(*self.build_body([{"role": "user", "content": "Say OK."}], 1, 0.0, None, None, 1))
+        """One tiny request; returns the answer texts (raises LLMError naming the URL when it fails)."""
+        choices = self.request(*self.build_body([{"role": "user", "content": "Say OK."}], 1, 0.0, None, None, 1))
+        return [c["text"] for c in choices]
 
 
 def parse_choices(payload):

@@ -44,8 +44,9 @@ def test_an_unknown_model_is_one_line(url, tmp_path, capsys):
     assert not (tmp_path / "ppo" / "SimpleDoorKey" / "x-0").exists()
 
 
-def test_the_command_prints_the_url_and_ctrl_c_stops_all_three():
-    proc = subprocess.Popen([sys.executable, "-m", "planner.fastchat_local", "--port", "0"], cwd=ROOT, env=ENV,
+def test_the_command_prints_the_url_and_ctrl_c_stops_all_three(tmp_path):
+    env = {**ENV, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "planner.fastchat_local", "--port", "0"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 600
@@ -63,6 +64,7 @@ def test_the_command_prints_the_url_and_ctrl_c_stops_all_three():
         assert models_listed(url) is None
         assert all(not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
                    for pid in children)
+        assert os.listdir(tmp_path) == []  # FastChat's own log files go to the log folder, not the working one
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
