@@ -57,6 +57,7 @@ class SweepResult:
     figures: list = field(default_factory=list)
     stopped: bool = False
     failed: int = 0
+    unevaluated: int = 0                           # runs in the tables without a held-out final evaluation
 
 
 def load_variants(options):
@@ -134,6 +135,7 @@ def report(logdir, runs, options, result):
             dirs.setdefault(task, []).append(path)
     if not rows:
         raise UserError(f"no run of this sweep has results in {logdir} yet")
+    result.unevaluated = sum(row.final_success is None for row in rows)
     teachers = teacher_results({task: task_dir(os.path.abspath(logdir), task) for task in dirs})
     result.csv, result.markdown = write_results(logdir, rows, teachers, options.threshold)
     for task, paths in dirs.items():
