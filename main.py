@@ -94,7 +94,7 @@ def run_sweep(config, given, ns):
     result = sweep(config, from_namespace(ns, SweepOptions, "sweep")[0], given)
     say(f"results: {result.csv} {result.markdown} " + " ".join(result.figures))
     if result.unevaluated:
-        say(f"note: {result.unevaluated} run(s) lack a held-out final evaluation (run the sweep without --report)")
+        say(f"note: {result.unevaluated} run(s) unfinished, without a held-out final evaluation (rerun without --report)")
     if result.failed:
         raise UserError(f"{result.failed} of {len(result.runs)} runs failed (their lines above say why)")
     return 130 if result.stopped else 0

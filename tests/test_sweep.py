@@ -66,7 +66,7 @@ def test_sweep_runs_the_grid_then_a_rerun_trains_nothing(tmp_path):
     before = snapshot(dirs)
     out = run_sweep(tmp_path, n_itr=2)
     assert snapshot(dirs) == before and out.count(": done before") == 8 and ": finished" not in out
-    assert "lack a held-out final evaluation" not in out
+    assert "unfinished, without a held-out final evaluation" not in out
 
 
 def wait_for_checkpoints(proc, logdir, count, timeout=600):
@@ -123,7 +123,7 @@ def test_ctrl_c_stops_every_run_with_a_checkpoint(tmp_path):
     with open(tmp_path / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) >= len(started) and all(r["final_success"] == "" for r in rows)
-    assert f"note: {len(rows)} run(s) lack a held-out final evaluation" in report.stdout, report.stdout
+    assert f"note: {len(rows)} run(s) unfinished, without a held-out final evaluation" in report.stdout, report.stdout
 
 
 def test_variants_and_grid_checks(tmp_path):
