@@ -18,12 +18,12 @@ DOOR = OBJECT_TO_IDX["door"]
 
 
 def episode(env, teacher, rng, seed):
-    """(steps to pick up the door's key, steps to see the door while holding it, steps to success) of one episode;
-    None for a stage never reached."""
+    """(steps to pick up the door's key, steps to see the door while holding it, steps to success, steps to an end
+    without success before the time limit: lava) of one episode; None for a stage never reached."""
     obs, _ = env.reset(seed=seed)
     teacher.reset()
     door_colours = {cell.color for cell in env.grid.grid if cell is not None and cell.type == "door"}
-    key_at = door_at = done_at = None
+    key_at = door_at = done_at = lost_at = None
     for step in range(1, env.max_steps + 1):
         probs = teacher(obs, (env.agent_pos[0], env.agent_pos[1], env.agent_dir))
         obs, reward, terminated, truncated, _ = env.step(int(rng.choice(len(probs), p=probs / probs.sum())))
@@ -34,8 +34,9 @@ def episode(env, teacher, rng, seed):
             door_at = step
         if terminated or truncated:
             done_at = step if terminated and reward > 0 else None
+            lost_at = step if terminated and reward <= 0 else None
             break
-    return key_at, door_at, done_at
+    return key_at, door_at, done_at, lost_at
 
 
 def stage(values, n):
@@ -50,15 +51,16 @@ def main(argv=None):
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--env_seed", type=int, default=2_000_000)
     args = p.parse_args(argv)
-    print("| task | picks up the door's key (steps) | sees the door holding it (steps) | opens it: success (steps) |")
-    print("|---|---|---|---|")
+    print("| task | picks up the door's key (steps) | sees the door holding it (steps) | opens it: success (steps) "
+          "| dies in lava (steps) |")
+    print("|---|---|---|---|---|")
     for name in args.tasks:
         task = task_config(name)
         spec = TeacherSpec(task, Config())
         env, rng = env_pkg.make_env(task["env_id"]), np.random.default_rng(7)
         teacher = spec.make_teacher(spec.make_planner(), 7)
         rows = [episode(env, teacher, rng, args.env_seed + i) for i in range(args.episodes)]
-        print(f"| {task['name']} | " + " | ".join(stage([r[k] for r in rows], args.episodes) for k in range(3)) + " |",
+        print(f"| {task['name']} | " + " | ".join(stage([r[k] for r in rows], args.episodes) for k in range(4)) + " |",
               flush=True)
 
 
