@@ -1,23 +1,30 @@
-"""Where the teacher alone fails: per task, on held-out episodes, how often it picks up the key that opens the door
+"""Where the teacher alone (or a student, with --loaddir) fails: per task, on held-out episodes, how often it picks up the key that opens the door
 (ColoredDoorKey has a second key of another colour), sees the door while holding it, opens it, and how many steps each stage takes (mean over the episodes that reach it).
 
     python bench/teacher_episodes.py                          # the four tasks, 100 episodes each (env seeds 2,000,000+)
     python bench/teacher_episodes.py --tasks TwoDoor --episodes 200
+    python bench/teacher_episodes.py --tasks TwoDoor --loaddir log/paper/ppo/TwoDoor/llm4teach-0   # the student acts
+
+With a student the last column is how often its sampled action is the teacher's most likely one.
 """
 import argparse
+import sys
 
 import numpy as np
+import torch
 from minigrid.core.constants import OBJECT_TO_IDX
 
 import env as env_pkg
 from algos.config import Config
+from algos.evaluate import load_student
 from teacher.policy import TeacherSpec
+from utils.errors import UserError
 from utils.tasks import task_config, task_names
 
 DOOR = OBJECT_TO_IDX["door"]
 
 
-def episode(env, teacher, rng, seed):
+def episode(env, teacher, rng, seed, student=None, agree=None):
     """(steps to pick up the door's key, steps to see the door while holding it, steps to success, steps to an end
     without success before the time limit: lava) of one episode; None for a stage never reached."""
     obs, _ = env.reset(seed=seed)
@@ -26,7 +33,13 @@ def episode(env, teacher, rng, seed):
     key_at = door_at = done_at = lost_at = None
     for step in range(1, env.max_steps + 1):
         probs = teacher(obs, (env.agent_pos[0], env.agent_pos[1], env.agent_dir))
-        obs, reward, terminated, truncated, _ = env.step(int(rng.choice(len(probs), p=probs / probs.sum())))
+        action = int(rng.choice(len(probs), p=probs / probs.sum()))
+        if student is not None:
+            with torch.no_grad():
+                logits = student(torch.from_numpy(obs[None].copy()))[0]
+            action = int(student.distribution(logits).sample()[0])
+            agree.append(action == int(np.argmax(probs)))
+        obs, reward, terminated, truncated, _ = env.step(action)
         holding = env.carrying is not None and env.carrying.type == "key" and env.carrying.color in door_colours
         if holding and key_at is None:
             key_at = step
@@ -50,19 +63,28 @@ def main(argv=None):
     p.add_argument("--tasks", nargs="+", default=task_names())
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--env_seed", type=int, default=2_000_000)
+    p.add_argument("--loaddir", help="a student (run folder or checkpoint) acts instead of the teacher")
     args = p.parse_args(argv)
     print("| task | picks up the door's key (steps) | sees the door holding it (steps) | opens it: success (steps) "
-          "| dies in lava (steps) |")
-    print("|---|---|---|---|---|")
+          "| dies in lava (steps) |" + (" student = teacher |" if args.loaddir else ""))
+    print("|---|---|---|---|---|" + ("---|" if args.loaddir else ""))
     for name in args.tasks:
         task = task_config(name)
         spec = TeacherSpec(task, Config())
         env, rng = env_pkg.make_env(task["env_id"]), np.random.default_rng(7)
+        torch.manual_seed(7)
         teacher = spec.make_teacher(spec.make_planner(), 7)
-        rows = [episode(env, teacher, rng, args.env_seed + i) for i in range(args.episodes)]
-        print(f"| {task['name']} | " + " | ".join(stage([r[k] for r in rows], args.episodes) for k in range(4)) + " |",
-              flush=True)
+        student, agree = None, []
+        if args.loaddir:
+            config = Config(task=task["name"], loaddir=args.loaddir, frame_stack=1)
+            student = load_student(config, task, "cpu", given={})[0]
+        rows = [episode(env, teacher, rng, args.env_seed + i, student, agree) for i in range(args.episodes)]
+        print(f"| {task['name']} | " + " | ".join(stage([r[k] for r in rows], args.episodes) for k in range(4)) + " |"
+              + (f" {np.mean(agree):.2f} |" if args.loaddir else ""), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as e:
+        sys.exit(f"error: {e}")
