@@ -1,6 +1,8 @@
 import pytest
 import glob
 import json
+import os
+import re
 
 import numpy as np
 import torch
@@ -9,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import main
 from algos.env_pool import EnvPool
 from teacher.policy import TeacherSpec
-from tests.helpers import read_metrics, run_main, tiny_train_args
+from tests.helpers import ROOT, read_metrics, run_main, tiny_train_args
 from utils.logger import TEST_TAGS, TRAIN_TAGS
 from utils.tasks import task_config
 
@@ -130,3 +132,13 @@ def test_a_published_student_evaluates_like_its_run(tmp_path, capsys):
     capsys.readouterr()
     assert main.main(["eval", "--task", "SimpleDoorKey", "--loaddir", out, "--num_eval", "3"]) == 0
     assert "SimpleDoorKey student" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("task", ["SimpleDoorKey", "ColoredDoorKey", "LavaDoorKey"])
+def test_the_published_students_still_load_and_succeed(task, capsys):
+    path = os.path.join(ROOT, "models", f"{task}.pt")
+    assert os.path.getsize(path) <= 16 * 2**20
+    assert main.main(["eval", "--task", task, "--loaddir", path, "--num_eval", "20",
+                      "--env_seed_list", "2000000"]) == 0
+    success = float(re.search(r"success rate ([0-9.]+) over 20 episodes", capsys.readouterr().out).group(1))
+    assert success >= 0.7  # README Results: 0.84-0.99 on 100 held-out episodes
