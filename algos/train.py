@@ -15,6 +15,7 @@ from typing import Optional
 from algos.checkpoint import RESUME_KEYS, saved_config
 from algos.config import Config
 from algos.trainer import Trainer
+from planner.openai_client import was_redacted
 from planner.factory import check_planner_inputs, preflight
 from teacher.policy import TeacherSpec
 from utils.cpu_share import cpu_cores
@@ -128,7 +129,7 @@ def _resume(config, given, show_progress, stop):
                             f"settings (it may change {', '.join('--' + k for k in sorted(may_change))})")
     if "workers" in changes:
         changes["workers"] = resolve_workers(changes["workers"], saved.num_envs)
-    if "***@" in str(saved.llm_url or "") and "llm_url" not in changes:
+    if was_redacted(saved.llm_url) and "llm_url" not in changes:
         raise UserError(f"the run asked an LLM at {saved.llm_url}, whose password is not kept: give --llm_url again")
     task, device, config = _prepare(dataclasses.replace(saved, **changes, resume=None))
     config = dataclasses.replace(config, device=str(device))

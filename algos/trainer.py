@@ -183,7 +183,7 @@ class Trainer:
         teacher_on = None
         while not self.finished():
             torch.set_num_threads(self.share.threads())
-            coef = teacher_coef(c, self.iteration, self.env_steps)
+            coef, lr = teacher_coef(c, self.iteration, self.env_steps), learning_rate(c, self.iteration, self.env_steps)
             if teacher_on != (coef > 0):
                 teacher_on = coef > 0
                 self.pool.set_teacher(teacher_on)
@@ -198,7 +198,7 @@ class Trainer:
                 return self.stop_request.requested or "SIGINT"
             t1 = time.time()
             try:
-                losses = self.ppo.update(batch, coef, learning_rate(c, self.iteration, self.env_steps))
+                losses = self.ppo.update(batch, coef, lr)
             except Diverged as e:
                 raise Diverged(f"training diverged at iteration {self.iteration + 1}: {e}; "
                                f"{self.resume_hint()} (try a smaller --lr)") from None
@@ -206,7 +206,7 @@ class Trainer:
             steps = int(batch["action"].numel())
             self.env_steps += steps
             self.iteration += 1
-            metrics = self._metrics(episodes, losses, coef, steps, t0, t1, t2)
+            metrics = self._metrics(episodes, losses, coef, lr, steps, t0, t1, t2)
             self.logger.log(self.iteration, self.env_steps, self.wall_time(), metrics)
             if self.progress is not None:
                 self.progress.update(self.iteration, self.env_steps, metrics.get("charts/SPS"),
@@ -221,7 +221,7 @@ class Trainer:
         self.logger.flush()
         return stopped
 
-    def _metrics(self, episodes, losses, coef, steps, t0, t1, t2):
+    def _metrics(self, episodes, losses, coef, lr, steps, t0, t1, t2):
         returns = np.array([e[0] for e in episodes]) if episodes else np.zeros(1)
         metrics = {
             "Train/Return Mean": float(returns.mean()), "Train/Return Std": float(returns.std()),
@@ -232,7 +232,7 @@ class Trainer:
             "Train/Kickstarting Loss": losses.get("teacher"), "Train/Policy Loss": losses.get("policy"),
             "Train/Value Loss": losses.get("value"), "Train/Kickstarting Coef": coef,
             "Train/Approx KL": losses.get("approx_kl"), "Train/Clip Fraction": losses.get("clipfrac"),
-            "Train/Learning Rate": learning_rate(self.config, self.iteration - 1, self.env_steps - steps),
+            "Train/Learning Rate": lr,
             "charts/SPS": steps / max(t2 - t0, 1e-9), "charts/collect_SPS": steps / max(t1 - t0, 1e-9),
             "charts/update_seconds": t2 - t1,
         }

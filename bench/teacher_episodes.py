@@ -1,5 +1,6 @@
-"""Where the teacher alone (or a student, with --loaddir) fails: per task, on held-out episodes, how often it picks up the key that opens the door
-(ColoredDoorKey has a second key of another colour), sees the door while holding it, opens it, and how many steps each stage takes (mean over the episodes that reach it).
+"""Where the teacher alone (or a student, with --loaddir) fails: per task, on held-out episodes, how often it picks
+up the key that opens the door (ColoredDoorKey has a second key of another colour), sees the door while holding it,
+opens it, or dies in lava, and how many steps each stage takes (mean over the episodes that reach it).
 
     python bench/teacher_episodes.py                          # the four tasks, 100 episodes each (env seeds 2,000,000+)
     python bench/teacher_episodes.py --tasks TwoDoor --episodes 200
@@ -16,6 +17,7 @@ from minigrid.core.constants import OBJECT_TO_IDX
 
 import env as env_pkg
 from algos.config import Config
+from algos.episodes import student_chooser, teacher_chooser
 from algos.evaluate import load_student
 from teacher.policy import TeacherSpec
 from utils.errors import UserError
@@ -24,21 +26,18 @@ from utils.tasks import task_config, task_names
 DOOR = OBJECT_TO_IDX["door"]
 
 
-def episode(env, teacher, rng, seed, student=None, agree=None):
+def episode(env, teacher, choose, seed, agree):
     """(steps to pick up the door's key, steps to see the door while holding it, steps to success, steps to an end
-    without success before the time limit: lava) of one episode; None for a stage never reached."""
+    without success before the time limit: lava) of one episode; None for a stage never reached. choose: an
+    algos.episodes chooser (the teacher's or the student's); agree gets whether each action was the teacher's."""
     obs, _ = env.reset(seed=seed)
     teacher.reset()
     door_colours = {cell.color for cell in env.grid.grid if cell is not None and cell.type == "door"}
     key_at = door_at = done_at = lost_at = None
     for step in range(1, env.max_steps + 1):
         probs = teacher(obs, (env.agent_pos[0], env.agent_pos[1], env.agent_dir))
-        action = int(rng.choice(len(probs), p=probs / probs.sum()))
-        if student is not None:
-            with torch.no_grad():
-                logits = student(torch.from_numpy(obs[None].copy()))[0]
-            action = int(student.distribution(logits).sample()[0])
-            agree.append(action == int(np.argmax(probs)))
+        action = int(choose(obs[None], probs[None], np.array([step == 1]))[0])
+        agree.append(action == int(np.argmax(probs)))
         obs, reward, terminated, truncated, _ = env.step(action)
         holding = env.carrying is not None and env.carrying.type == "key" and env.carrying.color in door_colours
         if holding and key_at is None:
@@ -71,14 +70,14 @@ def main(argv=None):
     for name in args.tasks:
         task = task_config(name)
         spec = TeacherSpec(task, Config())
-        env, rng = env_pkg.make_env(task["env_id"]), np.random.default_rng(7)
+        env = env_pkg.make_env(task["env_id"])
         torch.manual_seed(7)
         teacher = spec.make_teacher(spec.make_planner(), 7)
-        student, agree = None, []
+        choose, agree = teacher_chooser(np.random.default_rng(7)), []
         if args.loaddir:
             config = Config(task=task["name"], loaddir=args.loaddir, frame_stack=1)
-            student = load_student(config, task, "cpu", given={})[0]
-        rows = [episode(env, teacher, rng, args.env_seed + i, student, agree) for i in range(args.episodes)]
+            choose = student_chooser(load_student(config, task, "cpu", given={})[0], "cpu")
+        rows = [episode(env, teacher, choose, args.env_seed + i, agree) for i in range(args.episodes)]
         print(f"| {task['name']} | " + " | ".join(stage([r[k] for r in rows], args.episodes) for k in range(4)) + " |"
               + (f" {np.mean(agree):.2f} |" if args.loaddir else ""), flush=True)
 

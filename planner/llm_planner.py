@@ -115,7 +115,8 @@ class LLMPlanner(Planner):
 def entry_distribution(entry, where):
     """The plan distribution of a cache entry: the frequencies of its plans, or its probabilities when it has them
     (--llm_plans logprobs). A malformed entry (a hand-edited or foreign cache) is a one-line UserError."""
-    plans, probs = entry.get("plans") if isinstance(entry, dict) else None, entry.get("probs") if isinstance(entry, dict) else None
+    entry = entry if isinstance(entry, dict) else {}
+    plans, probs = entry.get("plans"), entry.get("probs")
     if not isinstance(plans, list) or not all(isinstance(p, str) for p in plans):
         raise UserError(f"plan cache {where}: an entry's 'plans' must be a list of strings, got {str(plans)[:60]!r}")
     if probs is None:

@@ -56,14 +56,22 @@ def chat_completions_url(url):
     return base_url(url) + CHAT_PATH
 
 
+HIDDEN = "***"
+
+
 def redact(url):
-    """The URL with any password replaced by ***, for messages."""
+    """The URL with any password replaced by ***, for messages and files."""
     parsed = urllib.parse.urlsplit(str(url))
     if parsed.password is None:
         return str(url)
     host = parsed.netloc.rsplit("@", 1)[1]
-    return urllib.parse.urlunsplit((parsed.scheme, f"{parsed.username}:***@{host}", parsed.path, parsed.query,
+    return urllib.parse.urlunsplit((parsed.scheme, f"{parsed.username}:{HIDDEN}@{host}", parsed.path, parsed.query,
                                     parsed.fragment))
+
+
+def was_redacted(url):
+    """Whether url is the output of redact() for a URL with a password (the password is then lost)."""
+    return urllib.parse.urlsplit(str(url or "")).password == HIDDEN
 
 
 def _short(text, limit=200):
