@@ -134,6 +134,16 @@ def test_a_published_student_evaluates_like_its_run(tmp_path, capsys):
     assert "SimpleDoorKey student" in capsys.readouterr().out
 
 
+def test_every_task_has_a_small_published_student_of_that_task():
+    from utils.tasks import task_names
+    for task in task_names():
+        path = os.path.join(ROOT, "models", f"{task}.pt")
+        assert os.path.getsize(path) <= 16 * 2**20, task
+        payload = torch.load(path, weights_only=True)
+        assert payload["config"]["task"] == task
+        assert all(v.dtype == torch.float16 for v in payload["model"].values() if v.is_floating_point())
+
+
 @pytest.mark.parametrize("task", ["SimpleDoorKey", "ColoredDoorKey", "LavaDoorKey"])
 def test_the_published_students_still_load_and_succeed(task, capsys):
     path = os.path.join(ROOT, "models", f"{task}.pt")
