@@ -16,6 +16,10 @@ python main.py sweep --tasks SimpleDoorKey --max_env_steps 200000 --variants llm
 PROTOCOL=(--num_envs 10 --num_eval 20 --n_itr 4000)
 python main.py sweep --tasks ColoredDoorKey "${PROTOCOL[@]}" --variants llm4teach "${SEEDS[@]}"
 python main.py sweep --tasks ColoredDoorKey "${PROTOCOL[@]}" --max_env_steps 4900000 --variants ppo "${SEEDS[@]}"
+# ColoredDoorKey again with the learning rate annealed to 0 over the 4000 iterations (--anneal_lr, as LavaDoorKey and
+# TwoDoor below): with the constant rate the students drift after their best (README "Results")
+python main.py sweep --tasks ColoredDoorKey --anneal_lr "${PROTOCOL[@]}" --variants llm4teach --seeds 0 1 \
+    --logdir "${LOG}_anneal"
 # LavaDoorKey: the same with the learning rate annealed to 0 over the budget (--anneal_lr): with a constant 1e-3
 # the student drifts once the teacher is off (README "Results"); 4000 iterations end at about 1.55M env steps
 LAVA=(--tasks LavaDoorKey --anneal_lr "${PROTOCOL[@]}")
