@@ -91,6 +91,7 @@ def markdown(rows, teachers, threshold=0.9):
     lines = [f"| task | variant | seeds | env steps | final success (held-out) | env steps to {threshold:g} success |",
              "|---|---|---|---|---|---|"]
     tasks = list(OrderedDict.fromkeys(r.task for r in rows))
+    unfinished = False
     for task in tasks:
         for (t, variant), members in groups.items():
             if t != task:
@@ -99,14 +100,21 @@ def markdown(rows, teachers, threshold=0.9):
             to = _mean_std(reached, steps_text) + (f" ({len(reached)}/{len(members)} seeds)"
                                                    if len(reached) < len(members) else "") if reached else "never"
             episodes = {m.final_episodes for m in members if m.final_episodes}
-            lines.append(f"| {task} | {variant} | {', '.join(str(m.seed) for m in members)} | "
-                         f"{_mean_std([m.env_steps for m in members], steps_text)} | "
+            evaluated = sum(m.final_success is not None for m in members)
+            unfinished = unfinished or evaluated < len(members)
+            about = [f"{'/'.join(map(str, sorted(episodes)))} ep"] if episodes else []
+            if 0 < evaluated < len(members):
+                about.append(f"{evaluated} of {len(members)} seeds")
+            seeds = ", ".join(f"{m.seed}{'*' if m.final_success is None else ''}" for m in members)
+            lines.append(f"| {task} | {variant} | {seeds} | {_mean_std([m.env_steps for m in members], steps_text)} | "
                          f"{_mean_std([m.final_success for m in members])}"
-                         f"{' (' + '/'.join(map(str, sorted(episodes))) + ' ep)' if episodes else ''} | {to} |")
+                         f"{' (' + '; '.join(about) + ')' if about else ''} | {to} |")
         teacher = teachers.get(task)
         if teacher is not None:
             lines.append(f"| {task} | teacher alone | - | - | {float(teacher['success_rate']):.2f} "
                          f"({teacher.get('num_eval', '?')} ep) | - |")
+    if unfinished:
+        lines += ["", "\\* no held-out final evaluation (an unfinished run): its env steps are where it stopped"]
     return "\n".join(lines) + "\n"
 
 
