@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The paper's comparison on the four tasks: LLM4Teach students and plain PPO (seeds 0 and 1) at the same env-step
 # budget; each final student and the teacher alone on 100 held-out episodes; tables and figures in log/paper/.
-# About 6-7 hours on a 2-core machine (two runs at a time); far less with more cores (one run per core).
+# About 8-9 hours on a 2-core machine (two runs at a time); far less with more cores (one run per core).
 # Stop it with Ctrl-C (or SIGTERM) and run it again: finished runs are kept, interrupted ones resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +30,8 @@ python main.py sweep "${LAVA[@]}" --max_env_steps 1560000 --variants ppo "${SEED
 python main.py sweep --tasks TwoDoor --max_env_steps 600000 --num_envs 10 --anneal_lr --num_eval 20 --n_itr 400 \
     --teacher_coef_decay 0.05 --teacher_off_after 300 --variants llm4teach ppo "${SEEDS[@]}"
 python main.py sweep --tasks all --report --variants llm4teach ppo "${SEEDS[@]}"
+python main.py sweep --tasks ColoredDoorKey --report --variants llm4teach --seeds 0 1 --logdir "${LOG}_anneal"
+# ColoredDoorKey: both learning-rate schedules and PPO in one figure (runs of one name from two log folders are
+# drawn apart)
+python main.py plot "${LOG}_anneal/ppo/ColoredDoorKey" "$LOG"/ppo/ColoredDoorKey/{llm4teach-0,llm4teach-1,ppo-0,ppo-1} \
+    --out "$LOG/ColoredDoorKey_lr.png"

@@ -82,6 +82,17 @@ def test_grouping_and_sources(runs):
     assert len(find_runs([str(root / "log"), dirs[("ppo", 1)]])) == 4
 
 
+def test_runs_of_one_name_from_two_experiments_are_not_averaged_together(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_run(str(tmp_path / "log" / "paper" / "ppo" / "ColoredDoorKey"), "llm4teach", 0, 10, 0.03)
+    make_run(str(tmp_path / "log" / "paper" / "ppo" / "ColoredDoorKey"), "llm4teach", 1, 10, 0.03)
+    make_run(str(tmp_path / "log" / "paper_anneal" / "ppo" / "ColoredDoorKey"), "llm4teach", 0, 10, 0.05)
+    groups = group_runs(load_runs([str(tmp_path / "log")]))
+    assert {k: [r.seed for r in v] for k, v in groups.items()} == {
+        ("ColoredDoorKey", f"llm4teach ({os.path.join('log', 'paper')})"): [0, 1],
+        ("ColoredDoorKey", f"llm4teach ({os.path.join('log', 'paper_anneal')})"): [0]}
+
+
 def test_aggregate_mean_std():
     a = (np.array([0.0, 10.0]), np.array([0.0, 1.0]))
     b = (np.array([0.0, 5.0, 10.0, 20.0]), np.array([0.0, 1.0, 1.0, 1.0]))

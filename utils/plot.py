@@ -157,11 +157,24 @@ def load_runs(paths, metric="success", x="env_steps", warn=None):
     return runs
 
 
+def experiment_of(run):
+    """The experiment a run belongs to: its log folder (log/paper for log/paper/ppo/<task>/<name>-<seed>)."""
+    above_task = os.path.dirname(os.path.dirname(os.path.abspath(run.path)))
+    if os.path.basename(above_task) == "ppo":
+        above_task = os.path.dirname(above_task)
+    return os.path.relpath(above_task)
+
+
 def group_runs(runs):
-    """OrderedDict (task, run_name) -> [Run] in order of first appearance, seeds sorted."""
+    """OrderedDict (task, run_name) -> [Run] in order of first appearance, seeds sorted. Runs of one name from
+    different experiments (log folders) are not averaged together: their names then say the experiment."""
+    experiments = {}
+    for run in runs:
+        experiments.setdefault(run.key, set()).add(experiment_of(run))
     groups = OrderedDict()
     for run in runs:
-        groups.setdefault(run.key, []).append(run)
+        name = run.name if len(experiments[run.key]) == 1 else f"{run.name} ({experiment_of(run)})"
+        groups.setdefault((run.task, name), []).append(run)
     for members in groups.values():
         members.sort(key=lambda r: (not isinstance(r.seed, int), r.seed if isinstance(r.seed, int) else 0, str(r.seed)))
     return groups
