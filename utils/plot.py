@@ -20,6 +20,7 @@ import numpy as np
 
 from utils.errors import UserError
 from utils.logger import number
+from utils.run_dir import logdir_of
 from utils.teacher_eval import read_teacher_eval
 
 METRICS = {
@@ -159,10 +160,7 @@ def load_runs(paths, metric="success", x="env_steps", warn=None):
 
 def experiment_of(run):
     """The experiment a run belongs to: its log folder (log/paper for log/paper/ppo/<task>/<name>-<seed>)."""
-    above_task = os.path.dirname(os.path.dirname(os.path.abspath(run.path)))
-    if os.path.basename(above_task) == "ppo":
-        above_task = os.path.dirname(above_task)
-    return os.path.relpath(above_task)
+    return os.path.relpath(logdir_of(run.path))
 
 
 def group_runs(runs):

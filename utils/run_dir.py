@@ -33,8 +33,18 @@ def pick_device(name):
     return device
 
 
+ALGO_DIR = "ppo"  # the folder between a log folder and its task folders
+
+
 def task_dir(logdir, task):
-    return os.path.join(logdir, "ppo", task)
+    return os.path.join(logdir, ALGO_DIR, task)
+
+
+def logdir_of(run_dir):
+    """The log folder a run folder lies in (the inverse of run_dir_path); for a run folder laid out otherwise, the
+    folder above its task folder."""
+    above_task = os.path.dirname(os.path.dirname(os.path.abspath(run_dir)))
+    return os.path.dirname(above_task) if os.path.basename(above_task) == ALGO_DIR else above_task
 
 
 def run_dir_path(logdir, task, savedir, seed):
