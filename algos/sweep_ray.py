@@ -3,6 +3,7 @@ teacher alone; progress lines as runs finish; Ctrl-C turns into a stop file ever
 import dataclasses
 import os
 import signal
+import uuid
 import sys
 
 from algos.sweep import STOP_FILE, evaluate_final, evaluate_teacher, final_eval_file
@@ -98,9 +99,9 @@ def run_all(runs, options, given):
     from tqdm import tqdm
     logdir = runs[0][3].logdir
     os.makedirs(logdir, exist_ok=True)
-    stop_file = os.path.join(logdir, STOP_FILE)
-    if os.path.exists(stop_file):
-        os.unlink(stop_file)
+    # one stop file per sweep: another sweep writing to the same logdir is neither stopped by this one's Ctrl-C nor
+    # misses its own (a shared name was removed by whichever sweep ended first)
+    stop_file = os.path.join(logdir, f"{STOP_FILE}-{uuid.uuid4().hex}")
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     if options.ray_address:
         ray.init(address=options.ray_address, log_to_driver=False, include_dashboard=False, configure_logging=False)

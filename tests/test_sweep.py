@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from algos.config import Config
-from algos.sweep import SweepOptions, load_variants, plan_runs
+from algos.sweep import STOP_FILE, SweepOptions, load_variants, plan_runs
 from tests.helpers import ROOT, read_metrics
 from utils.errors import UserError
 
@@ -124,6 +124,36 @@ def test_ctrl_c_stops_every_run_with_a_checkpoint(tmp_path):
         rows = list(csv.DictReader(f))
     assert len(rows) >= len(started) and all(r["final_success"] == "" for r in rows)
     assert f"note: {len(rows)} run(s) unfinished, without a held-out final evaluation" in report.stdout, report.stdout
+
+
+def test_two_sweeps_in_one_logdir_stop_apart(tmp_path):
+    """Ctrl-C to one sweep stops its runs only; another sweep writing to the same logdir trains on."""
+    def start(seed):
+        grid = ["--tasks", "SimpleDoorKey", "--seeds", seed, "--variants", "ppo"]
+        args = sweep_args(tmp_path, n_itr=100000, grid=grid) + ["--num_cpus", "1"]
+        return subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    first, second = start("0"), start("1")
+    try:
+        wait_for_checkpoints(first, tmp_path, 2)
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=300)
+        assert first.returncode == 130
+        other = os.path.join(str(tmp_path), "ppo", "SimpleDoorKey", "ppo-1")
+        before = len(read_metrics(other))
+        deadline = time.monotonic() + 300
+        while len(read_metrics(other)) < before + 3 and time.monotonic() < deadline:
+            assert second.poll() is None, second.communicate()
+            time.sleep(0.5)
+        assert len(read_metrics(other)) >= before + 3  # still training after the first sweep stopped
+        os.killpg(second.pid, signal.SIGINT)
+        second.communicate(timeout=300)
+        assert second.returncode == 130
+        assert not [f for f in os.listdir(tmp_path) if f.startswith(STOP_FILE)]  # each sweep removed its own
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_variants_and_grid_checks(tmp_path):
