@@ -23,7 +23,7 @@ from utils.options import SEED, from_dict, integers, numbers, option
 
 SWEEP = ("sweep",)
 VARIANTS = {"llm4teach": {}, "llm4teach_soft": {"soft_planner": True}, "ppo": {"teacher_coef": 0.0}}
-STOP_FILE = ".sweep-stop"
+STOP_FILE = ".sweep-stop"  # a prefix: each sweep adds "-<random id>", so sweeps sharing a logdir stop apart
 
 
 @dataclass

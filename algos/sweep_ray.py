@@ -3,8 +3,8 @@ teacher alone; progress lines as runs finish; Ctrl-C turns into a stop file ever
 import dataclasses
 import os
 import signal
-import uuid
 import sys
+import uuid
 
 from algos.sweep import STOP_FILE, evaluate_final, evaluate_teacher, final_eval_file
 from utils.errors import UserError

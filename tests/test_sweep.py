@@ -139,7 +139,7 @@ def test_two_sweeps_in_one_logdir_stop_apart(tmp_path):
         os.killpg(first.pid, signal.SIGINT)
         first.communicate(timeout=300)
         assert first.returncode == 130
-        other = os.path.join(str(tmp_path), "ppo", "SimpleDoorKey", "ppo-1")
+        other = run_dirs(tmp_path)["SimpleDoorKey/ppo-1"]
         before = len(read_metrics(other))
         deadline = time.monotonic() + 300
         while len(read_metrics(other)) < before + 3 and time.monotonic() < deadline:
