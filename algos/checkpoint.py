@@ -19,7 +19,7 @@ def saved_config(payload, where):
 
 
 def build_model(config, obs_shape, device):
-    return ActorCritic(tuple(obs_shape), recurrent=config.recurrent).to(device)
+    return ActorCritic(tuple(obs_shape), recurrent=config.recurrent, precision=config.precision).to(device)
 
 
 def load_weights(model, payload, where, task):

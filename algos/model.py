@@ -5,10 +5,13 @@ from torch.distributions import Categorical
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, obs_shape, n_actions=7, recurrent=False, hidden=64, lstm_size=256):
+    def __init__(self, obs_shape, n_actions=7, recurrent=False, hidden=64, lstm_size=256, precision="fp32"):
         super().__init__()
         w, h, c = obs_shape
         self.obs_shape, self.n_actions, self.recurrent = tuple(obs_shape), n_actions, recurrent
+        # bf16: every forward pass runs under autocast (weights, gradients and the optimizer stay fp32); the outputs
+        # are fp32 whatever the precision, so losses, sampling and log-probabilities never see bfloat16
+        self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16}[precision]
         self.conv = nn.Sequential(
             nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(),
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
@@ -36,7 +39,15 @@ class ActorCritic(nn.Module):
 
     def forward(self, obs, state=None, starts=None):
         """obs (B, W, H, C) for one step, or (T, B, W, H, C) sequences when recurrent.
-        starts marks steps that begin an episode (state reset before them). Returns logits, value, state."""
+        starts marks steps that begin an episode (state reset before them). Returns logits, value, state (fp32)."""
+        if self.autocast_dtype is None:
+            return self._forward(obs, state, starts)
+        with torch.autocast(obs.device.type, dtype=self.autocast_dtype):
+            logits, value, state = self._forward(obs, state, starts)
+        state = None if state is None else tuple(s.float() for s in state)
+        return logits.float(), value.float(), state
+
+    def _forward(self, obs, state, starts):
         if not self.recurrent:
             x = self.features(obs)
             return self.actor(x), self.critic(x).squeeze(-1), None

@@ -2,6 +2,7 @@
 
     python bench/throughput.py                      # SimpleDoorKey and TwoDoor, --num_envs 1 and the default
     python bench/throughput.py --tasks TwoDoor --num_envs 1 16 32 --iterations 5
+    python bench/throughput.py --tasks TwoDoor --num_envs 10 --precision fp32 bf16   # --precision's speed-up
 
 Collection follows the training loop exactly (fresh episodes each iteration, the student's sampled actions, the
 teacher's distribution per step); the student is untrained, so episodes mostly run to the 150-step limit. Torch
@@ -22,9 +23,9 @@ from utils.cpu_share import CpuShare, cpu_cores
 from utils.tasks import task_config
 
 
-def measure(task, num_envs, workers, iterations, seed=0):
+def measure(task, num_envs, workers, iterations, seed=0, precision="fp32"):
     """(collection env steps/s, end-to-end env steps/s, steps measured) of `iterations` PPO iterations."""
-    config = Config(task=task, num_envs=num_envs, workers=workers)
+    config = Config(task=task, num_envs=num_envs, workers=workers, precision=precision)
     cfg = task_config(task)
     torch.manual_seed(seed)
     pool = EnvPool(cfg["env_id"], [seed * 100_003 + i for i in range(num_envs)], [[seed, i] for i in range(num_envs)],
@@ -57,15 +58,19 @@ def main(argv=None):
     p.add_argument("--num_envs", type=int, nargs="+", default=[1, 16], help="16 is main.py's default")
     p.add_argument("--iterations", type=int, default=4)
     p.add_argument("--workers", type=int, default=-1, help="-1: as main.py train chooses for this machine")
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     args = p.parse_args(argv)
     print(f"machine: {cpu_cores()} cores, torch {torch.__version__}, threads as a run alone (utils.cpu_share)")
-    print("| task | --num_envs | workers | collection env steps/s (teacher on) | end-to-end env steps/s | steps measured |")
-    print("|---|---|---|---|---|---|")
+    print("| task | --num_envs | workers | --precision | collection env steps/s (teacher on) | end-to-end env steps/s "
+          "| steps measured |")
+    print("|---|---|---|---|---|---|---|")
     for task in args.tasks:
         for n in args.num_envs:
             workers = resolve_workers(args.workers, n)
-            collect_sps, e2e_sps, steps = measure(task, n, workers, args.iterations)
-            print(f"| {task} | {n} | {workers} | {collect_sps:,.0f} | {e2e_sps:,.0f} | {steps:,} |", flush=True)
+            for precision in args.precision:
+                collect_sps, e2e_sps, steps = measure(task, n, workers, args.iterations, precision=precision)
+                print(f"| {task} | {n} | {workers} | {precision} | {collect_sps:,.0f} | {e2e_sps:,.0f} | {steps:,} |",
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -63,9 +63,10 @@ def test_ppo_losses_match_a_hand_computation():
     assert out["teacher"].item() == pytest.approx(ce, rel=1e-5)
 
 
-def test_update_moves_the_student_towards_the_teacher():
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_update_moves_the_student_towards_the_teacher(precision):
     torch.manual_seed(0)
-    model = ActorCritic((5, 5, 4))
+    model = ActorCritic((5, 5, 4), precision=precision)
     steps, n = 32, 8
     obs = torch.randint(0, 6, (steps, n, 5, 5, 4), dtype=torch.uint8)
     teacher = torch.zeros(steps, n, 7)
@@ -112,6 +113,24 @@ def test_recurrent_update_runs_on_sequences():
              "init_state": model.initial_state(n)}
     logs = PPO(model, Config(batch_size=8)).update(batch, coef=1.0)
     assert np.isfinite(logs["loss"])
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_bf16_student_keeps_fp32_weights_and_outputs_close_to_fp32(recurrent):
+    torch.manual_seed(0)
+    fp32 = ActorCritic((9, 9, 4), recurrent=recurrent)
+    bf16 = ActorCritic((9, 9, 4), recurrent=recurrent, precision="bf16")
+    bf16.load_state_dict(fp32.state_dict())
+    obs = torch.randint(0, 11, (3, 4, 9, 9, 4) if recurrent else (12, 9, 9, 4), dtype=torch.uint8)
+    state = fp32.initial_state(4)
+    with torch.no_grad():
+        (l32, v32, s32), (l16, v16, s16) = fp32(obs, state), bf16(obs, state)
+    assert l16.dtype == v16.dtype == torch.float32 and all(p.dtype == torch.float32 for p in bf16.parameters())
+    if recurrent:
+        assert all(s.dtype == torch.float32 for s in s16)
+    # computed in bfloat16 (8 bits of mantissa), not silently in fp32, and close to the fp32 student
+    assert not torch.equal(l16, l32)
+    assert torch.allclose(l16, l32, atol=0.03) and torch.allclose(v16, v32, atol=0.03)
 
 
 def make_storage(rewards, terminated, truncated, values, boot=None):

@@ -77,6 +77,26 @@ def test_recurrent_and_frame_stack_students_train_and_evaluate(tmp_path, capsys)
     assert payload["obs_shape"] == [10, 10, 8]
 
 
+def test_a_bf16_run_trains_and_its_student_evaluates_in_bf16(tmp_path, capsys, monkeypatch):
+    assert main.main(tiny_train_args(tmp_path, "bf16", n_itr=2, extra=["--precision", "bf16"])) == 0
+    run_dir = tmp_path / "ppo" / "SimpleDoorKey" / "bf16-0"
+    assert json.loads((run_dir / "config.json").read_text())["precision"] == "bf16"
+    rows = read_metrics(run_dir)
+    assert len(rows) == 2 and all(np.isfinite(float(r["Train/Loss"])) for r in rows)
+    payload = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
+    assert all(v.dtype == torch.float32 for v in payload["model"].values() if v.is_floating_point())
+    built = []
+    import algos.evaluate
+    real = algos.evaluate.build_model
+    monkeypatch.setattr(algos.evaluate, "build_model", lambda *a: built.append(real(*a)) or built[-1])
+    assert main.main(["eval", "--task", "SimpleDoorKey", "--loaddir", str(run_dir), "--num_eval", "2"]) == 0
+    assert built[0].autocast_dtype == torch.bfloat16
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main.main(tiny_train_args(tmp_path, "fp16", n_itr=1, extra=["--precision", "fp16"]))
+    assert exit_.value.code == 2 and "--precision: expected one of fp32, bf16, got 'fp16'" in capsys.readouterr().err
+
+
 def test_worker_processes_give_the_same_steps_as_in_process_envs():
     cfg = task_config("ColoredDoorKey")
     seeds, teacher_seeds = [3 * 100_003 + i for i in range(4)], [[3, i] for i in range(4)]
