@@ -29,8 +29,9 @@ python main.py sweep "${LAVA[@]}" --max_env_steps 1560000 --variants ppo "${SEED
 # 10x (decay 0.05/iteration, off after 300 of 400 iterations), 600k env steps
 python main.py sweep --tasks TwoDoor --max_env_steps 600000 --num_envs 10 --anneal_lr --num_eval 20 --n_itr 400 \
     --teacher_coef_decay 0.05 --teacher_off_after 300 --variants llm4teach ppo "${SEEDS[@]}"
-# TwoDoor with the official schedule (4000 iterations, ~6M env steps; ~8-10 h per run on one core here): only with
-# TWODOOR_FULL=1; its own log folder, so the compressed runs above are kept
+# TwoDoor with the official schedule (4000 iterations, ~6M env steps; ~8-10 h per run on one core here, about 5 h
+# with --precision bf16 on a CPU with AVX-512 BF16): only with TWODOOR_FULL=1; its own log folder, so the compressed
+# runs above are kept
 if [ "${TWODOOR_FULL:-0}" = 1 ]; then
     python main.py sweep --tasks TwoDoor --anneal_lr "${PROTOCOL[@]}" --variants llm4teach --seeds 0 1 \
         --logdir "${LOG}_twodoor_full"
