@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import algos.evaluate
 import main
 from algos.env_pool import EnvPool
 from teacher.policy import TeacherSpec
@@ -86,7 +87,6 @@ def test_a_bf16_run_trains_and_its_student_evaluates_in_bf16(tmp_path, capsys, m
     payload = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
     assert all(v.dtype == torch.float32 for v in payload["model"].values() if v.is_floating_point())
     built = []
-    import algos.evaluate
     real = algos.evaluate.build_model
     monkeypatch.setattr(algos.evaluate, "build_model", lambda *a: built.append(real(*a)) or built[-1])
     assert main.main(["eval", "--task", "SimpleDoorKey", "--loaddir", str(run_dir), "--num_eval", "2"]) == 0
