@@ -47,6 +47,10 @@ class Config(TeacherConfig):
               "for the evaluation's results and videos", commands=ALL, metavar="NAME")
     resume: Optional[str] = option(None, "continue an interrupted run from its latest checkpoint",
                                    commands=TRAIN_ONLY, metavar="RUN_DIR")
+    fork: Optional[str] = option(
+        None, "start a new run (its own --savedir) where another run's latest checkpoint (or a checkpoint file) left "
+              "off: its weights, optimizer, iteration, RNG and env states and metrics so far, with the settings given "
+              "here changed (what-if experiments from the middle of a run)", commands=TRAIN_ONLY, metavar="RUN")
     loaddir: Optional[str] = option(None, "the student to evaluate: a run folder, a run name under "
                                           "<logdir>/ppo/<task>/, or a checkpoint file", commands=EVAL, metavar="RUN")
     loadmodel: str = option("latest", "checkpoint of --loaddir: latest | best | NAME.pt", commands=EVAL)

@@ -1,5 +1,5 @@
-"""Training runs as library calls: `train(config) -> RunResult` (one seed, a fresh run or a resumed one) and
-`train_seeds(config) -> [RunResult]` (one run per seed of seed_list, as `main.py train`).
+"""Training runs as library calls: `train(config) -> RunResult` (one seed: a fresh run, a resumed one or a fork of
+another run's checkpoint) and `train_seeds(config) -> [RunResult]` (one run per seed of seed_list, as `main.py train`).
 
 A run lives in <logdir>/ppo/<task>/<savedir>-<seed>/ (config.json, metrics.csv, TensorBoard events, checkpoints/,
 videos/). A fresh run that fails or is interrupted before its first iteration leaves no folder behind; one that
@@ -7,6 +7,7 @@ fails later keeps its metrics and checkpoints, and the error says how to resume 
 """
 import dataclasses
 import os
+import shutil
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ def _prepare(config):
 
 def train_seeds(config, given=None, show_progress=True, stop=None):
     """One run per seed of config.seed_list under one run name; stops after a run that was stopped early."""
-    if config.resume:
+    if config.resume or config.fork:
         return [train(config, given, show_progress, stop)]
     task, _, config = _prepare(config)
     savedir = plain_name(config.savedir, "--savedir") if config.savedir else default_run_name()
@@ -86,8 +87,12 @@ def train(config, given=None, show_progress=True, stop=None):
     """Train one run (config.seed) to its budget, or continue the run in config.resume. `given`: with resume, the
     settings to change ({name: value}; default: those that differ from the defaults); stop(): polled each
     iteration, returns a reason to checkpoint and stop early, or None."""
+    if config.fork and config.resume:
+        raise UserError("--fork and --resume: a run either continues (--resume) or starts a new one (--fork)")
     if config.resume:
         return _resume(config, given, show_progress, stop)
+    if config.fork:
+        return _fork(config, given, show_progress, stop)
     task, device, config = _prepare(config)
     savedir = plain_name(config.savedir, "--savedir") if config.savedir else default_run_name()
     check_log_dir(config.logdir)
@@ -96,6 +101,66 @@ def train(config, given=None, show_progress=True, stop=None):
     config = dataclasses.replace(config, savedir=savedir, seed_list=[config.seed], device=str(device),
                                  workers=resolve_workers(config.workers, config.num_envs))
     return _run(config, task, device, None, None, show_progress, stop)
+
+
+def _given(config, given):
+    """The settings to change when continuing from a checkpoint: `given` (the flags of the command line) or, in a
+    library call, the settings that differ from the defaults."""
+    if given is not None:
+        return given
+    base = defaults(Config, "train")
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)
+            if getattr(config, f.name) != getattr(base, f.name)}
+
+
+def _keeps(saved, key, value, what):
+    """UserError when setting `key` to `value` would change what a continued run must keep (`what`: the rule)."""
+    if key == "seed_list":
+        if list(value) != [saved.seed]:
+            raise UserError(f"--seed_list {' '.join(map(str, value))}: the run to {what[0]} has seed {saved.seed}")
+    elif key == "task":
+        if str(value).lower() != saved.task.lower():
+            raise UserError(f"--task {value}: the run to {what[0]} is a {saved.task} run")
+    elif getattr(saved, key) != value:
+        raise UserError(f"--{key} {value} differs from the run's {getattr(saved, key)}: {what[1]}")
+
+
+# what a fork cannot change: the checkpoint's weights, optimizer and env states must fit the new run
+FORK_KEEPS = ("task", "seed_list", "num_envs", "recurrent", "frame_stack", "policy")
+
+
+def _fork(config, given, show_progress, stop):
+    source = config.fork
+    path = os.path.join(source, "checkpoints", "latest.pt") if os.path.isdir(source) else source
+    if not os.path.isfile(path):
+        raise UserError(f"--fork: no checkpoint at {path} (give a run folder with checkpoints/latest.pt, or a "
+                        f"checkpoint file)")
+    payload = load_checkpoint(path, require=RESUME_KEYS)
+    saved = saved_config(payload, path)
+    changes = {}
+    for key, value in _given(config, given).items():
+        if key in ("fork", "resume", "seed"):
+            continue
+        if key in FORK_KEEPS:
+            _keeps(saved, key, value, ("fork", f"a fork keeps {', '.join('--' + k for k in FORK_KEEPS)}"))
+        else:
+            changes[key] = value
+    if was_redacted(saved.llm_url) and "llm_url" not in changes:
+        raise UserError(f"the run asked an LLM at {saved.llm_url}, whose password is not kept: give --llm_url again")
+    config = dataclasses.replace(saved, **changes, fork=source, resume=None)
+    task, device, config = _prepare(config)
+    savedir = plain_name(config.savedir, "--savedir") if "savedir" in changes else default_run_name()
+    check_log_dir(config.logdir)
+    check_run_dir_free(run_dir_path(config.logdir, task["name"], savedir, config.seed))
+    iteration, env_steps = int(payload["iteration"]), int(payload["env_steps"])
+    if iteration >= config.n_itr or 0 < config.max_env_steps <= env_steps:
+        raise UserError(f"--fork: the checkpoint is at iteration {iteration} ({env_steps} env steps), already the "
+                        f"budget (--n_itr {config.n_itr}, --max_env_steps {config.max_env_steps}); pass a larger one")
+    preflight(config)
+    config = dataclasses.replace(config, savedir=savedir, device=str(device),
+                                 workers=resolve_workers(config.workers, config.num_envs))
+    history = os.path.join(os.path.dirname(os.path.dirname(path)), "metrics.csv")
+    return _run(config, task, device, None, payload, show_progress, stop, history=history)
 
 
 def _resume(config, given, show_progress, stop):
@@ -107,26 +172,17 @@ def _resume(config, given, show_progress, stop):
         raise UserError(f"--resume: {run_dir} has no checkpoint (checkpoints/latest.pt); nothing to continue")
     payload = load_checkpoint(path, require=RESUME_KEYS)
     saved = saved_config(payload, path)
-    if given is None:  # a library call: the settings that differ from the defaults count as given
-        base = defaults(Config, "train")
-        given = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)
-                 if getattr(config, f.name) != getattr(base, f.name)}
     may_change = resumable(Config)
     changes = {}
-    for key, value in given.items():
+    for key, value in _given(config, given).items():
         if key in ("resume", "seed"):
             continue
         if key in may_change:
             changes[key] = value
-        elif key == "seed_list":
-            if list(value) != [saved.seed]:
-                raise UserError(f"--seed_list {' '.join(map(str, value))}: the run to resume has seed {saved.seed}")
-        elif key == "task":
-            if str(value).lower() != saved.task.lower():
-                raise UserError(f"--task {value}: the run to resume is a {saved.task} run")
-        elif getattr(saved, key) != value:
-            raise UserError(f"--{key} {value} differs from the run's {getattr(saved, key)}: a resumed run keeps its "
-                            f"settings (it may change {', '.join('--' + k for k in sorted(may_change))})")
+        else:
+            _keeps(saved, key, value, ("resume", f"a resumed run keeps its settings (it may change "
+                                                 f"{', '.join('--' + k for k in sorted(may_change))}; --fork starts "
+                                                 f"a new run from its checkpoint with others)"))
     if "workers" in changes:
         changes["workers"] = resolve_workers(changes["workers"], saved.num_envs)
     if was_redacted(saved.llm_url) and "llm_url" not in changes:
@@ -141,8 +197,9 @@ def _resume(config, given, show_progress, stop):
     return _run(config, task, device, run_dir, payload, show_progress, stop)
 
 
-def _run(config, task, device, run_dir, payload, show_progress, stop):
-    """Train a fresh run (run_dir None) or the run in run_dir from its checkpoint `payload`."""
+def _run(config, task, device, run_dir, payload, show_progress, stop, history=None):
+    """Train a fresh run (run_dir None) or the run in run_dir from its checkpoint `payload`; a fresh run with a
+    `payload` is a fork: it starts from that checkpoint, with the metrics.csv `history` up to it."""
     fresh = run_dir is None
     created, lock, progress, trainer = [], None, None, None
     try:
@@ -151,6 +208,8 @@ def _run(config, task, device, run_dir, payload, show_progress, stop):
         lock = RunLock(run_dir)
         if fresh:
             write_config(run_dir, config.public())
+            if history and os.path.isfile(history):
+                _copy_history(history, run_dir)
         else:
             remove_stale_temps(os.path.join(run_dir, "checkpoints"))
         progress = Progress(config.n_itr, enabled=show_progress, mode="plain" if config.no_progress else "auto")
@@ -161,6 +220,8 @@ def _run(config, task, device, run_dir, payload, show_progress, stop):
         spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]))
         trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)
         start = trainer.iteration
+        if fresh and payload is not None:
+            trainer.save("latest")  # a fork can resume from its first moment on
         if not fresh:
             write_config(run_dir, config.public())  # the new budget, once the checkpoint proved to fit
         stopped = trainer.train()
@@ -174,6 +235,14 @@ def _run(config, task, device, run_dir, payload, show_progress, stop):
     trainer.close()
     lock.release()
     return result
+
+
+def _copy_history(path, run_dir):
+    """A fork's metrics so far: the source's metrics.csv (the logger then keeps the rows up to the checkpoint)."""
+    try:
+        shutil.copyfile(path, os.path.join(run_dir, "metrics.csv"))
+    except OSError as e:
+        raise UserError(f"--fork: cannot copy {path}: {e.strerror or e}") from None
 
 
 def _after_failure(e, progress, trainer, lock, fresh, run_dir, created):
