@@ -220,8 +220,9 @@ def _run(config, task, device, run_dir, payload, show_progress, stop, history=No
         spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]))
         trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)
         start = trainer.iteration
-        if fresh and payload is not None:
-            trainer.save("latest")  # a fork can resume from its first moment on
+        if fresh and payload is not None:  # a fork: its best.pt is the best of its own evaluations, and it can
+            trainer.best = None             # resume from its first moment on
+            trainer.save("latest")
         if not fresh:
             write_config(run_dir, config.public())  # the new budget, once the checkpoint proved to fit
         stopped = trainer.train()

@@ -55,6 +55,8 @@ def test_a_changed_setting_acts_from_the_checkpoint_on(runs):
     payload = torch.load(os.path.join(run_path(runs["logdir"], "ent"), "checkpoints", "latest.pt"),
                          weights_only=True)
     assert payload["config"]["ent_coef"] == 0.5 and payload["config"]["n_itr"] == 4
+    best = torch.load(os.path.join(run_path(runs["logdir"], "ent"), "checkpoints", "best.pt"), weights_only=True)
+    assert best["iteration"] > 2  # the best of the fork's own evaluations (each one a new best after none)
     untouched(runs)
 
 
