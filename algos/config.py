@@ -95,6 +95,8 @@ class Config(TeacherConfig):
     num_eval: int = option(10, "evaluation episodes", commands=ALL, check=integers(1, 100_000))
     save_interval: int = option(100, "iterations between checkpoints (the best-by-evaluation one is saved whenever "
                                      "evaluation improves)", check=integers(0), resumable=True)
+    keep_checkpoints: bool = option(False, "keep every checkpoint of the run as checkpoints/itrNNNNNN.pt besides "
+                                           "latest.pt (starting points for --fork)", resumable=True)
     video: int = option(1, "episodes in each video (eval: record the first N evaluation episodes)", commands=ALL,
                         command_defaults={"eval": 0}, check=integers(0, 1000))
     video_every: int = option(50, "record a training video every N evaluations", check=integers(0))

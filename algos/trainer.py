@@ -112,6 +112,8 @@ class Trainer:
         save_checkpoint(payload, os.path.join(self.run_dir, "checkpoints", f"{name}.pt"))
         if name == "latest":
             self.saved_iteration = self.iteration
+            if self.config.keep_checkpoints:
+                save_checkpoint(payload, os.path.join(self.run_dir, "checkpoints", f"itr{self.iteration:06d}.pt"))
 
     def _restore(self, payload):
         load_weights(self.model, payload, f"run {self.run_dir}", self.config.task)

@@ -89,3 +89,17 @@ def test_a_fork_that_cannot_be_is_one_line_and_leaves_no_folder(runs, capsys, ex
 def test_fork_of_nothing_is_one_line(tmp_path, capsys):
     assert main.main(["train", "--fork", str(tmp_path / "none"), "--savedir", "x"]) == 2
     assert "--fork: no checkpoint at" in capsys.readouterr().err
+
+
+def test_kept_checkpoints_are_starting_points(runs, tmp_path):
+    """--keep_checkpoints keeps every checkpoint (periodic and final); forking from the one of iteration 2 with
+    the run's settings gives the straight run again."""
+    args = tiny_train_args(tmp_path, "kept", n_itr=4, extra=["--save_interval", "2", "--keep_checkpoints"])
+    assert main.main(args) == 0
+    kept = run_path(tmp_path, "kept")
+    names = sorted(n for n in os.listdir(os.path.join(kept, "checkpoints")) if n.startswith("itr"))
+    assert names == ["itr000002.pt", "itr000004.pt"]
+    assert read_metrics(kept) == read_metrics(runs["straight"])  # keeping checkpoints changes nothing computed
+    start = os.path.join(kept, "checkpoints", "itr000002.pt")
+    assert main.main(["train", "--fork", start, "--logdir", str(tmp_path), "--savedir", "from2", "--n_itr", "4"]) == 0
+    assert read_metrics(run_path(tmp_path, "from2")) == read_metrics(runs["straight"])
