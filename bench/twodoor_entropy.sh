@@ -17,6 +17,9 @@ else
     python main.py train --fork "$RUN/checkpoints/itr001850.pt" --logdir "$LOG" --savedir ent0.01 --ent_coef 0.01 \
         --no_progress
 fi
+# The README's second fork started where the official run had been stopped for a while, at iteration 2458 (a stopped
+# run keeps that checkpoint too with --keep_checkpoints); to repeat it, stop the run there and fork:
+#   python main.py train --fork "$RUN/checkpoints/itr002458.pt" --logdir "$LOG" --savedir ent0.01_at2458 --ent_coef 0.01
 # the fork's final student on the sweep's 100 held-out episodes (the sweep evaluated the run and the teacher there)
 python main.py eval --task TwoDoor --loaddir "$FORK" --num_eval 100 --env_seed_list 2000000
 python main.py plot "$RUN" "$FORK" --out "$LOG/TwoDoor_entropy.png"
