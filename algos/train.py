@@ -84,9 +84,10 @@ def train_seeds(config, given=None, show_progress=True, stop=None):
 
 
 def train(config, given=None, show_progress=True, stop=None):
-    """Train one run (config.seed) to its budget, or continue the run in config.resume. `given`: with resume, the
-    settings to change ({name: value}; default: those that differ from the defaults); stop(): polled each
-    iteration, returns a reason to checkpoint and stop early, or None."""
+    """Train one run (config.seed) to its budget, continue the run in config.resume, or start a new one from the
+    checkpoint in config.fork. `given`: with resume or fork, the settings to change ({name: value}; default: those
+    that differ from the defaults); stop(): polled each iteration, returns a reason to checkpoint and stop early, or
+    None."""
     if config.fork and config.resume:
         raise UserError("--fork and --resume: a run either continues (--resume) or starts a new one (--fork)")
     if config.resume:
@@ -113,16 +114,16 @@ def _given(config, given):
             if getattr(config, f.name) != getattr(base, f.name)}
 
 
-def _keeps(saved, key, value, what):
-    """UserError when setting `key` to `value` would change what a continued run must keep (`what`: the rule)."""
+def _keeps(saved, key, value, verb, rule):
+    """UserError when setting `key` to `value` would change what the run to `verb` (resume, fork) must keep."""
     if key == "seed_list":
         if list(value) != [saved.seed]:
-            raise UserError(f"--seed_list {' '.join(map(str, value))}: the run to {what[0]} has seed {saved.seed}")
+            raise UserError(f"--seed_list {' '.join(map(str, value))}: the run to {verb} has seed {saved.seed}")
     elif key == "task":
         if str(value).lower() != saved.task.lower():
-            raise UserError(f"--task {value}: the run to {what[0]} is a {saved.task} run")
+            raise UserError(f"--task {value}: the run to {verb} is a {saved.task} run")
     elif getattr(saved, key) != value:
-        raise UserError(f"--{key} {value} differs from the run's {getattr(saved, key)}: {what[1]}")
+        raise UserError(f"--{key} {value} differs from the run's {getattr(saved, key)}: {rule}")
 
 
 # what a fork cannot change: the checkpoint's weights, optimizer and env states must fit the new run
@@ -142,7 +143,7 @@ def _fork(config, given, show_progress, stop):
         if key in ("fork", "resume", "seed"):
             continue
         if key in FORK_KEEPS:
-            _keeps(saved, key, value, ("fork", f"a fork keeps {', '.join('--' + k for k in FORK_KEEPS)}"))
+            _keeps(saved, key, value, "fork", f"a fork keeps {', '.join('--' + k for k in FORK_KEEPS)}")
         else:
             changes[key] = value
     if was_redacted(saved.llm_url) and "llm_url" not in changes:
@@ -159,7 +160,8 @@ def _fork(config, given, show_progress, stop):
     preflight(config)
     config = dataclasses.replace(config, savedir=savedir, device=str(device),
                                  workers=resolve_workers(config.workers, config.num_envs))
-    history = os.path.join(os.path.dirname(os.path.dirname(path)), "metrics.csv")
+    folder = os.path.dirname(os.path.abspath(path))  # a run's checkpoints/: its metrics so far come along
+    history = os.path.join(os.path.dirname(folder), "metrics.csv") if os.path.basename(folder) == "checkpoints" else None
     return _run(config, task, device, None, payload, show_progress, stop, history=history)
 
 
@@ -180,9 +182,9 @@ def _resume(config, given, show_progress, stop):
         if key in may_change:
             changes[key] = value
         else:
-            _keeps(saved, key, value, ("resume", f"a resumed run keeps its settings (it may change "
-                                                 f"{', '.join('--' + k for k in sorted(may_change))}; --fork starts "
-                                                 f"a new run from its checkpoint with others)"))
+            _keeps(saved, key, value, "resume", f"a resumed run keeps its settings (it may change "
+                                                f"{', '.join('--' + k for k in sorted(may_change))}; --fork starts a "
+                                                f"new run from its checkpoint with others)")
     if "workers" in changes:
         changes["workers"] = resolve_workers(changes["workers"], saved.num_envs)
     if was_redacted(saved.llm_url) and "llm_url" not in changes:
