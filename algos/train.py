@@ -161,7 +161,8 @@ def _fork(config, given, show_progress, stop):
     config = dataclasses.replace(config, savedir=savedir, device=str(device),
                                  workers=resolve_workers(config.workers, config.num_envs))
     folder = os.path.dirname(os.path.abspath(path))  # a run's checkpoints/: its metrics so far come along
-    history = os.path.join(os.path.dirname(folder), "metrics.csv") if os.path.basename(folder) == "checkpoints" else None
+    in_run = os.path.basename(folder) == "checkpoints"
+    history = os.path.join(os.path.dirname(folder), "metrics.csv") if in_run else None
     return _run(config, task, device, None, payload, show_progress, stop, history=history)
 
 
