@@ -3,7 +3,8 @@
 # run at iteration 1850 (teacher coefficient 0.75) that differs in one setting: a 10x entropy bonus (--ent_coef
 # 0.01, the official 0.001). Every TwoDoor answer of the recorded table is one plan, so the teacher's target is one
 # action per step and the student's policy entropy falls to 0.005-0.06 nats (README "Results").
-# About 5 h for the run and 3 h for the fork on one core of a CPU with AVX-512 BF16. Run it again to resume.
+# About 5 h for the run (one core, AVX-512 BF16) and 1.8 h for the fork (6,600 s here, partly beside another run,
+# partly on 2 threads). Run it again to resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOG=${LOGDIR:-log/twodoor}
