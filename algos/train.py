@@ -15,7 +15,7 @@ from typing import Optional
 
 from algos.checkpoint import RESUME_KEYS, saved_config
 from algos.config import Config
-from algos.trainer import Trainer
+from algos.trainer import Trainer, budget_reached
 from planner.openai_client import was_redacted
 from planner.factory import check_planner_inputs, preflight
 from teacher.policy import TeacherSpec
@@ -154,7 +154,7 @@ def _fork(config, given, show_progress, stop):
     check_log_dir(config.logdir)
     check_run_dir_free(run_dir_path(config.logdir, task["name"], savedir, config.seed))
     iteration, env_steps = int(payload["iteration"]), int(payload["env_steps"])
-    if iteration >= config.n_itr or 0 < config.max_env_steps <= env_steps:
+    if budget_reached(config, iteration, env_steps):
         raise UserError(f"--fork: the checkpoint is at iteration {iteration} ({env_steps} env steps), already the "
                         f"budget (--n_itr {config.n_itr}, --max_env_steps {config.max_env_steps}); pass a larger one")
     preflight(config)
@@ -193,7 +193,7 @@ def _resume(config, given, show_progress, stop):
     task, device, config = _prepare(dataclasses.replace(saved, **changes, resume=None))
     config = dataclasses.replace(config, device=str(device))
     iteration, env_steps = int(payload["iteration"]), int(payload["env_steps"])
-    if iteration >= config.n_itr or 0 < config.max_env_steps <= env_steps:
+    if budget_reached(config, iteration, env_steps):
         return RunResult(run_dir, config, iteration, env_steps, float(payload.get("wall_time", 0.0)), 0, True, None,
                          payload.get("best"), None, dict(payload.get("planner_stats") or {}))
     preflight(config)

@@ -64,6 +64,11 @@ class StopRequest:
         return False
 
 
+def budget_reached(config, iteration, env_steps):
+    """Whether a run at this iteration and env-step count has its budget (--n_itr, --max_env_steps)."""
+    return iteration >= config.n_itr or 0 < config.max_env_steps <= env_steps
+
+
 class Trainer:
     def __init__(self, config, run_dir, spec, device, progress=None, resume=None, stop=None):
         self.config, self.run_dir, self.spec, self.device = config, run_dir, spec, device
@@ -143,8 +148,7 @@ class Trainer:
         return f"continue from iteration {self.saved_iteration} with: python main.py train --resume {self.run_dir}"
 
     def finished(self):
-        c = self.config
-        return self.iteration >= c.n_itr or 0 < c.max_env_steps <= self.env_steps
+        return budget_reached(self.config, self.iteration, self.env_steps)
 
     # -- evaluation --------------------------------------------------------------------------------------------
     def evaluate(self):

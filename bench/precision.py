@@ -46,7 +46,8 @@ def main(argv=None):
         return 2
     status = cli.main(args)
     if status == 0:
-        print(open(os.path.join(ns.logdir, "results.md")).read())
+        with open(os.path.join(ns.logdir, "results.md")) as f:
+            print(f.read())
     return status
 
 
