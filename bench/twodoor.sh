@@ -3,9 +3,10 @@
 # same 4000 iterations, and a fork of the LLM4Teach run at iteration 1850 (teacher coefficient 0.75) that differs in
 # one setting: a 10x entropy bonus (--ent_coef 0.01, the official 0.001). Every TwoDoor answer of the recorded table
 # is one plan, so the teacher's target is one action per step and the student's policy entropy falls to
-# 0.005-0.06 nats for most of the teacher's schedule (README "Results").
-# About 4.7 h for the LLM4Teach run on one core with AVX-512 BF16 (16,875 s of training, resumed across three
-# working stretches), ~2.5 h for PPO with 2 threads (~610 env steps/s) and 1.8 h for the fork. Run it again to resume.
+# 0.005-0.06 nats up to iteration 1850 (README "Results").
+# Measured on a 2-core CPU with AVX-512 BF16, stopped and resumed across working stretches: the LLM4Teach run 16,875 s
+# of training, plain PPO 9,257 s for its first 2,903 iterations (4.35M env steps; one thread beside the run, then two
+# threads alone), the fork 6,600 s. Run it again to resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOG=${LOGDIR:-log/twodoor}
