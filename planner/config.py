@@ -3,9 +3,9 @@ ChatGLM API). The API key is read from the environment variable named by `llm_ap
 built; it is never a setting, so it never reaches config.json or a log."""
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
+from planner.answer_tables import existing_table_path
 from utils.errors import UserError
 from utils.options import ALL, SEED, integers, numbers, option
 
@@ -33,9 +33,11 @@ class PlannerConfig:
     section = "the teacher's planner (without --llm_url: the recorded LLM answers in configs/)"
 
     offline_planner: bool = option(False, "use the recorded LLM answers even when an LLM is configured", commands=ALL)
-    answers_file: Optional[str] = option(
-        None, "recorded-answer table to use instead of configs/recorded_answers.json (same format, e.g. from "
-              "python -m planner.export_cache)", commands=ALL, metavar="FILE")
+    answers: str = option(
+        "official", "the recorded-answer table the teacher reads without a live LLM: official (the official code's "
+                    "ChatGLM answers, configs/recorded_answers.json), a live LLM's answers shipped as "
+                    "configs/answers/NAME.json (e.g. from python -m planner.export_cache), or a .json file",
+        commands=ALL, metavar="NAME|FILE")
     llm_url: Optional[str] = option(
         None, "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (FastChat, vLLM, llama.cpp, Ollama)",
         commands=ALL, check=_url, resumable=True, metavar="URL")
@@ -78,5 +80,4 @@ class PlannerConfig:
                 raise UserError(f"environment variable {self.key_env()} (the API key for {self.llm_backend}) is not set")
             if self.llm_backend == "zhipu" and (self.llm_grammar or self.llm_plans == "logprobs"):
                 raise UserError("--llm_grammar and --llm_plans logprobs need a llama.cpp server; Zhipu's API has neither")
-        if self.answers_file and not Path(self.answers_file).is_file():
-            raise UserError(f"--answers_file not found: {self.answers_file}")
+        existing_table_path(self.answers)  # even with an LLM: a mistyped table is never silently ignored

@@ -8,6 +8,7 @@
 import os
 from pathlib import Path
 
+from planner.answer_tables import load_answers
 from planner.base import RecordedPlanner
 from planner.grammar import observation_grammar
 from planner.llm_planner import LLMPlanner
@@ -16,7 +17,7 @@ from planner.openai_client import ChatClient
 from planner.plan_cache import PlanCache
 from planner.zhipu_client import ZhipuClient
 from utils.errors import LLMError, UserError
-from utils.tasks import load_prompt, load_recorded_answers
+from utils.tasks import load_prompt
 
 PLAN_CACHE_NAME = "plan_cache.json"
 NO_CACHE = ("none", "off", "")
@@ -58,7 +59,7 @@ def plan_cache_path(config, task_log_dir):
 
 def build_planner(config, task, task_log_dir):
     if not config.uses_llm():
-        return RecordedPlanner(load_recorded_answers(task, config.answers_file))
+        return RecordedPlanner(load_answers(task, config.answers))
     client = make_client(config)
     path = plan_cache_path(config, task_log_dir)
     kind = LogprobPlanner if config.llm_plans == "logprobs" else LLMPlanner
@@ -77,7 +78,7 @@ def check_planner_inputs(config, task, task_log_dir):
         if path is not None and os.path.lexists(path):
             PlanCache(path).entries()
     else:
-        load_recorded_answers(task, config.answers_file)
+        load_answers(task, config.answers)
 
 
 def preflight(config):

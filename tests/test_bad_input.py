@@ -80,7 +80,8 @@ BEFORE_TRAINING = [
     (["--bogus", "1"], "unrecognized arguments: --bogus"),
     (["--device", "tpu"], "--device tpu"),
     pytest.param(["--device", "cuda"], "CUDA is not available", marks=pytest.mark.skipif(CUDA, reason="has CUDA")),
-    (["--answers_file", "no/such/answers.json"], "--answers_file not found"),
+    (["--answers", "no/such/answers.json"], "--answers file not found"),
+    (["--answers", "nosuchtable"], "--answers nosuchtable: no such answer table; shipped: official"),
     (["--loaddir", "somewhere"], "unrecognized arguments: --loaddir somewhere"),
     (["--seed_list", "1", "1"], "a seed twice"),
 ]
@@ -104,7 +105,7 @@ def test_malformed_recorded_answer_file(tmp_path, capsys, content, message):
     bad = tmp_path / "answers.json"
     bad.write_text(content)
     logdir = tmp_path / "log"
-    rc, out, err = call(capsys, tiny_train_args(logdir, n_itr=1, extra=["--answers_file", bad]))
+    rc, out, err = call(capsys, tiny_train_args(logdir, n_itr=1, extra=["--answers", bad]))
     assert_one_line_error(rc, err, message, str(bad))
     assert not logdir.exists()
 
@@ -329,7 +330,7 @@ def test_recorded_answers_with_probabilities_that_are_not_finite(tmp_path, capsy
                                          {"plans": ["explore", "go to <key>"], "probs": probs}}}}
     path = tmp_path / "answers.json"
     path.write_text(json.dumps(table).replace('"Infinity"', "Infinity"))
-    rc, out, err = call(capsys, tiny_train_args(tmp_path / "log", n_itr=1, extra=["--answers_file", path]))
+    rc, out, err = call(capsys, tiny_train_args(tmp_path / "log", n_itr=1, extra=["--answers", path]))
     assert_one_line_error(rc, err, "finite")
 
 

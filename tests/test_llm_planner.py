@@ -251,7 +251,9 @@ def test_preflight_unknown_model():
     (["--llm_url", "ftp://x"], "LLM URL"),
     (["--llm_url", "http://127.0.0.1:9/v1", "--llm_api_key_env", "NO_SUCH_VAR_LLM4TEACH"], "NO_SUCH_VAR_LLM4TEACH"),
     (["--llm_api_key_env", "bad name"], "--llm_api_key_env"),
-    (["--answers_file", "/nonexistent/table.json"], "--answers_file"),
+    (["--answers", "/nonexistent/table.json"], "--answers file not found"),
+    (["--answers", "no-such-table"], "no such answer table; shipped: official"),
+    (["--answers", "bad name!"], "expected a table name"),
 ])
 def test_check_args(argv, match):
     with pytest.raises(UserError, match=match):

@@ -12,7 +12,7 @@ from planner.factory import build_planner
 from tests.helpers import planner_config
 from planner.llm_planner import LLMPlanner
 from planner.openai_client import ChatClient
-from planner.plan_cache import PlanCache, cache_key
+from planner.plan_cache import PlanCache, cache_key, sha256
 from tests.llm_fakes import FakeChatServer, Reply, honour_n
 from utils.errors import UserError
 from utils.tasks import load_prompt, load_recorded_answers, parse_answer_table, task_config
@@ -149,35 +149,55 @@ def test_rerun_makes_zero_queries_and_export_round_trips(tmp_path):
         assert other.stats()["queries"] == 1
 
     out = tmp_path / "table.json"
-    assert export_cache.main([str(cache_path), "--task", "SimpleDoorKey", "--out", str(out)]) == 0
+    base = [str(cache_path), "--task", "SimpleDoorKey", "--out", str(out)]
+    assert export_cache.main(base) == 2 and not out.exists()  # two temperatures: which one must be said
+    assert export_cache.main(base + ["--where", "temperature"]) == 2
+    assert export_cache.main(base + ["--where", "temperature=1.0"]) == 0
     data = json.loads(out.read_text())
-    table = parse_answer_table(data["tasks"]["simpledoorkey"], "export")
+    table = parse_answer_table(data["tasks"]["SimpleDoorKey"]["answers"], "export")
     assert set(table) == set(TEXTS)
-    # the table trains without a server: --answers_file gives the same distributions
-    recorded = build_planner(make_args("--answers_file", str(out)), SDK, tmp_path)
+    # the table trains without a server: --answers FILE gives the same distributions
+    recorded = build_planner(make_args("--answers", str(out)), SDK, tmp_path)
     assert isinstance(recorded, RecordedPlanner)
     for t in TEXTS:
-        assert [(p, round(q, 6)) for p, q in recorded.plans(t)] == [(p, round(q, 6)) for p, q in dists[t]]
+        assert [p for p, _ in recorded.plans(t)] == [p for p, _ in dists[t]]
+        assert [q for _, q in recorded.plans(t)] == pytest.approx([q for _, q in dists[t]], abs=1e-12)
 
 
-def test_export_pools_filters_and_keeps_other_tasks(tmp_path):
+def test_export_chooses_one_setting_and_keeps_other_tasks(tmp_path):
     cache_path = tmp_path / "cache.json"
     with FakeChatServer(honour_n(lambda k: "Action: {explore}" if k % 4 else "Action: {go to <key>}")) as fake:
         for model in ("m1", "m2"):
             c = ChatClient(fake.url, model, timeout=2)
             LLMPlanner(c, load_prompt(SDK), n_ask=4, cache=PlanCache(cache_path)).plans(TEXTS[0])
     out = tmp_path / "table.json"
-    out.write_text(json.dumps({"source": "old", "tasks": {"twodoor": {"t": {"plans": ["explore"], "probs": [1]}}}}))
-    export_cache.export(cache_path, "SimpleDoorKey", out)
+    # two models in one cache: which one is exported must be said
+    with pytest.raises(UserError, match="holds answers of 2 settings .*--model"):
+        export_cache.export(cache_path, "SimpleDoorKey", out)
+    path, table, prov = export_cache.export(cache_path, "SimpleDoorKey", out, model="m2")
     data = json.loads(out.read_text())
-    assert data["tasks"]["twodoor"] == {"t": {"plans": ["explore"], "probs": [1]}}
-    assert data["tasks"]["simpledoorkey"][TEXTS[0]] == {"plans": ["explore", "go to <key>"], "probs": [0.75, 0.25]}
-    export_cache.export(cache_path, "SimpleDoorKey", out, model="m2")
-    assert json.loads(out.read_text())["tasks"]["simpledoorkey"][TEXTS[0]]["probs"] == [0.75, 0.25]
+    assert data["format"] == "llm4teach-answers" and list(data["tasks"]) == ["SimpleDoorKey"]
+    assert table[TEXTS[0]] == {"plans": ["explore", "go to <key>"], "probs": [0.75, 0.25]}
+    assert prov["model"] == "m2" and prov["planner"] == "sample" and prov["settings"]["n_ask"] == 4
+    assert prov["prompt_sha256"] == sha256(load_prompt(SDK)) and prov["texts"] == 1
+    # another task's answers are added beside; a foreign file is never overwritten
+    data["tasks"]["TwoDoor"] = {"provenance": {}, "answers": {"t": {"plans": ["explore"], "probs": [1]}}}
+    out.write_text(json.dumps(data))
+    export_cache.export(cache_path, "SimpleDoorKey", out, model="m1")
+    data = json.loads(out.read_text())
+    assert data["tasks"]["TwoDoor"]["answers"] == {"t": {"plans": ["explore"], "probs": [1]}}
+    assert data["tasks"]["SimpleDoorKey"]["provenance"]["model"] == "m1"
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text('{"tasks": {}}')
+    with pytest.raises(UserError, match="not an exported answer table"):
+        export_cache.export(cache_path, "SimpleDoorKey", foreign, model="m1")
+    assert foreign.read_text() == '{"tasks": {}}'
     with pytest.raises(UserError, match="no answers"):
         export_cache.export(cache_path, "ColoredDoorKey", tmp_path / "x.json")
     with pytest.raises(UserError, match="no answers"):
         export_cache.export(cache_path, "SimpleDoorKey", tmp_path / "x.json", model="nope")
+    with pytest.raises(UserError, match="no answers"):
+        export_cache.export(cache_path, "SimpleDoorKey", tmp_path / "x.json", mode="logprobs")
     assert export_cache.main([str(tmp_path / "missing.json"), "--task", "SimpleDoorKey", "--out", str(out)]) == 2
 
 
@@ -191,5 +211,5 @@ def test_all_invalid_text_is_cached_and_exported_as_explore(tmp_path):
         p2 = LLMPlanner(ChatClient(fake.url, "m", timeout=2), load_prompt(SDK), n_ask=2, max_reasks=1,
                         cache=PlanCache(cache_path))
         assert p2.plans(TEXTS[0]) == [("explore", 1.0)] and len(fake.requests) == n
-    _, table = export_cache.export(cache_path, "SimpleDoorKey", tmp_path / "t.json")
-    assert table[TEXTS[0]] == {"plans": ["explore"], "probs": [1.0]}
+    _, table, prov = export_cache.export(cache_path, "SimpleDoorKey", tmp_path / "t.json")
+    assert table[TEXTS[0]] == {"plans": ["explore"], "probs": [1.0]} and prov["texts_without_valid_answer"] == 1
