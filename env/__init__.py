@@ -1,6 +1,15 @@
-"""LLM4Teach MiniGrid tasks, registered with gymnasium under the official ids on import."""
-import gymnasium as gym
+"""MiniGrid tasks observed through the memory map (env.memory).
 
+The LLM4Teach tasks and the lab's two box tasks are registered with gymnasium under their official ids on import;
+`make_env` also makes any other registered minigrid environment (e.g. MiniGrid-DoorKey-16x16-v0) with the same
+observation, keeping its own grid, view size, max steps and reward.
+"""
+import gymnasium as gym
+from gymnasium.envs.registration import load_env_creator
+from minigrid.minigrid_env import MiniGridEnv
+
+from env.box_tasks import KeyInBoxEnv, RandomBoxKeyEnv
+from env.memory import MemoryObservation, memory_class
 from env.tasks import ColoredDoorKeyEnv, LavaDoorKeyEnv, MemoryEnv, SimpleDoorKeyEnv, TwoDoorEnv
 
 ENV_CLASSES = {
@@ -8,18 +17,34 @@ ENV_CLASSES = {
     "MiniGrid-LavaDoorKey-Min5-Max10-View3": (LavaDoorKeyEnv, {}),
     "MiniGrid-ColoredDoorKey-Min5-Max10-View3": (ColoredDoorKeyEnv, {}),
     "MiniGrid-TwoDoor-Min20-Max20": (TwoDoorEnv, {}),
+    "MiniGrid-KeyInBox-Min5-Max10-View3": (KeyInBoxEnv, {}),
+    "MiniGrid-RandomBoxKey-Min5-Max10-View3": (RandomBoxKeyEnv, {}),
 }
 
 for _env_id, (_cls, _kwargs) in ENV_CLASSES.items():
     if _env_id not in gym.registry:
-        gym.register(id=_env_id, entry_point=f"env.tasks:{_cls.__name__}", kwargs=_kwargs)
+        gym.register(id=_env_id, entry_point=f"{_cls.__module__}:{_cls.__name__}", kwargs=_kwargs)
+
+
+def minigrid_class(env_id):
+    """(memory-observed class, constructor kwargs) of a registered minigrid environment; ValueError (one line)
+    for an id that is not registered or not a minigrid MiniGridEnv."""
+    if env_id in ENV_CLASSES:
+        return ENV_CLASSES[env_id]
+    spec = gym.registry.get(env_id)
+    if spec is None:
+        raise ValueError(f"no gymnasium environment is registered as {env_id!r}")
+    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    if not (isinstance(creator, type) and issubclass(creator, MiniGridEnv)):
+        raise ValueError(f"{env_id} is not a minigrid environment (its entry point is {spec.entry_point})")
+    return memory_class(creator), dict(spec.kwargs or {})
 
 
 def make_env(env_id, **kwargs):
     """The bare environment (no gymnasium wrappers: the training hot path needs none)."""
-    cls, defaults = ENV_CLASSES[env_id]
+    cls, defaults = minigrid_class(env_id)
     return cls(**{**defaults, **kwargs})
 
 
-__all__ = ["ENV_CLASSES", "MemoryEnv", "make_env", "SimpleDoorKeyEnv", "LavaDoorKeyEnv", "ColoredDoorKeyEnv",
-           "TwoDoorEnv"]
+__all__ = ["ENV_CLASSES", "MemoryEnv", "MemoryObservation", "make_env", "minigrid_class", "SimpleDoorKeyEnv",
+           "LavaDoorKeyEnv", "ColoredDoorKeyEnv", "TwoDoorEnv", "KeyInBoxEnv", "RandomBoxKeyEnv"]

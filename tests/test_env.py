@@ -9,6 +9,8 @@ import env
 from env.tasks import NO_AGENT, encode_cell
 
 IDS = list(env.ENV_CLASSES)
+PAPER_IDS = [i for i in IDS if "Box" not in i]
+MAX_STEPS = {i: 100 if "Box" in i else 150 for i in IDS}  # the box tasks: the lab's When2Ask code's 100
 
 
 def interior(e):
@@ -53,10 +55,10 @@ def test_gym_make_works_with_official_ids(env_id):
     e = gym.make(env_id)
     obs, _ = e.reset(seed=3)
     assert obs.shape == e.observation_space.shape and obs.dtype == np.uint8
-    assert e.unwrapped.max_steps == 150 and e.unwrapped.agent_view_size == 3
+    assert e.unwrapped.max_steps == MAX_STEPS[env_id] and e.unwrapped.agent_view_size == 3
 
 
-@pytest.mark.parametrize("env_id", [i for i in IDS if "TwoDoor" not in i])
+@pytest.mark.parametrize("env_id", [i for i in PAPER_IDS if "TwoDoor" not in i])
 def test_small_room_generation_rules(env_id):
     sizes = set()
     for seed in range(150):
