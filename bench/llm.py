@@ -29,10 +29,12 @@ from algos.evaluate import evaluate
 from algos.teacher_table import HELD_OUT_SEED, MODES, TeacherSetting, markdown, measure, recorded_row, \
     setting_config
 from algos.train import train
-from bench.results import machine_line
 from utils.atomic import atomic_write
 from utils.errors import UserError
 from utils.tasks import task_names
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import machine_line  # noqa: E402  (bench/results.py, beside this script)
 
 
 @contextlib.contextmanager
