@@ -108,7 +108,7 @@ class Config(TeacherConfig):
     def public(self):
         """The settings as plain data to write down (config.json, checkpoints, TensorBoard): a password in
         --llm_url is replaced by ***; API keys are never settings at all."""
-        from planner.openai_client import redact
+        from planner.urls import redact
         data = dataclasses.asdict(self)
         if data["llm_url"]:
             data["llm_url"] = redact(data["llm_url"])

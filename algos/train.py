@@ -16,7 +16,7 @@ from typing import Optional
 from algos.checkpoint import RESUME_KEYS, saved_config
 from algos.config import Config
 from algos.trainer import Trainer, budget_reached
-from planner.openai_client import was_redacted
+from planner.urls import was_redacted
 from planner.factory import check_planner_inputs, preflight
 from teacher.policy import TeacherSpec
 from utils.cpu_share import cpu_cores

@@ -20,7 +20,7 @@ def _env_name(value):
 
 
 def _url(value):
-    from planner.openai_client import chat_completions_url
+    from planner.urls import chat_completions_url
     try:
         chat_completions_url(value)
     except UserError as e:

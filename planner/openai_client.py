@@ -1,13 +1,15 @@
 """Chat completions from OpenAI-compatible servers (FastChat, vLLM, llama.cpp, Ollama, Zhipu's v4 API) through the
 `openai` SDK, plus what the SDK does not do:
 
-  * a total deadline per HTTP attempt (`timeout`): the reply is read in chunks and dropped when the deadline
-    passes, so a server that sends its reply a byte at a time cannot hang a run;
+  * a total deadline per HTTP attempt (`timeout`; the model list: at most MODELS_TIMEOUT): the attempt is abandoned
+    and its connection closed when it passes (utils.deadline), so a server that sends its headers or its reply a
+    byte at a time cannot hang a run;
   * bounded retries with backoff after connection errors, timeouts, HTTP 429/5xx (honouring Retry-After) and
     replies that are not a chat completion; other 4xx fail at once;
   * `n` topped up with single requests for servers that ignore it (llama.cpp, Ollama), with seed+1, seed+2, ...;
   * llama.cpp's GBNF `grammar` (and any other extra field) via the SDK's `extra_body`;
-  * size limits: a reply over MAX_REPLY_BYTES is refused, an answer over MAX_ANSWER_CHARS counts as no answer;
+  * size limits (planner.chat_reply): a reply over MAX_REPLY_BYTES is refused, an answer over MAX_ANSWER_CHARS
+    counts as no answer;
   * counters for the logs; every wait can be cut short by a stop request (utils.interrupt), so Ctrl-C is honoured
     at once whatever the run waits on.
 
@@ -17,66 +19,15 @@ it, nor a password written into the URL.
 import email.utils
 import json
 import time
-import urllib.parse
 
+from planner.chat_reply import MAX_REPLY_BYTES, parse_choices, short as _short
+from planner.urls import base_url, is_loopback, redact
 from utils import interrupt
-from utils.errors import LLMError, UserError
+from utils.deadline import DeadlineExceeded, call_within
+from utils.errors import LLMError
 
-CHAT_PATH = "/chat/completions"
-MAX_REPLY_BYTES = 16 * 1024 * 1024
-MAX_ANSWER_CHARS = 64 * 1024
 MAX_RETRY_AFTER = 60.0
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
-
-
-def _split(url):
-    url = str(url).strip()
-    if not url:
-        raise UserError("empty LLM URL")
-    if "://" not in url:
-        url = "http://" + url
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise UserError(f"LLM URL must look like http://host:port/v1, got {redact(url)!r}")
-    return parsed
-
-
-def base_url(url):
-    """The API base (…/v1, or Zhipu's …/v4) for a URL given as `host:port`, `…/v1` or the endpoint itself."""
-    parsed = _split(url)
-    path = parsed.path.rstrip("/")
-    if path.endswith(CHAT_PATH):
-        path = path[: -len(CHAT_PATH)]
-    elif not (path.endswith("/v1") or path.endswith("/v4")):
-        path += "/v1"
-    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, parsed.query, ""))
-
-
-def chat_completions_url(url):
-    return base_url(url) + CHAT_PATH
-
-
-HIDDEN = "***"
-
-
-def redact(url):
-    """The URL with any password replaced by ***, for messages and files."""
-    parsed = urllib.parse.urlsplit(str(url))
-    if parsed.password is None:
-        return str(url)
-    host = parsed.netloc.rsplit("@", 1)[1]
-    return urllib.parse.urlunsplit((parsed.scheme, f"{parsed.username}:{HIDDEN}@{host}", parsed.path, parsed.query,
-                                    parsed.fragment))
-
-
-def was_redacted(url):
-    """Whether url is the output of redact() for a URL with a password (the password is then lost)."""
-    return urllib.parse.urlsplit(str(url or "")).password == HIDDEN
-
-
-def _short(text, limit=200):
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit] + "..."
+MODELS_TIMEOUT = 10.0  # the model list is small: at most this long (or --llm_timeout if shorter)
 
 
 class _Retryable(Exception):
@@ -132,11 +83,9 @@ class ChatClient:
     def sdk(self):
         if self._sdk is None:
             import openai
-            host = (urllib.parse.urlsplit(self.base).hostname or "").lower()
-            local = host in _LOOPBACK or host.startswith("127.")
             self._sdk = openai.OpenAI(base_url=self.base, api_key=self._api_key or "none", max_retries=0,
-                                      http_client=openai.DefaultHttpxClient(trust_env=not local))  # no proxy to 127.*
-        return self._sdk
+                                      http_client=openai.DefaultHttpxClient(trust_env=not is_loopback(self.base)))
+        return self._sdk  # (no proxy for 127.*)
 
     def _headers(self):
         """Per-request headers: without an API key, no Authorization header at all."""
@@ -144,9 +93,22 @@ class ChatClient:
         return {} if self._api_key else {"Authorization": openai.Omit()}
 
     def close(self):
-        if self._sdk is not None:
-            self._sdk.close()
-            self._sdk = None
+        """Drop the connections (also how a call past its deadline is abandoned: its socket is closed under it)."""
+        sdk, self._sdk = self._sdk, None
+        if sdk is not None:
+            try:
+                sdk.close()
+            except Exception:  # closing under a call in flight: whatever it raises, the connection is gone
+                pass
+
+    def _within_deadline(self, fn, seconds):
+        """fn(sdk) with a total limit of `seconds`, whatever the server does (headers or body a byte at a time):
+        past it the connection is closed and _Retryable raised."""
+        sdk = self.sdk()
+        try:
+            return call_within(lambda: fn(sdk), seconds, abandon=self.close)
+        except DeadlineExceeded:
+            raise _Retryable(f"timed out after {seconds:g} s (no complete reply)") from None
 
     # ---- the request body (overridden by other backends) ----
     def build_body(self, messages, n, temperature, seed, grammar, max_tokens, extra=None):
@@ -167,20 +129,20 @@ class ChatClient:
 
     # ---- one HTTP attempt with its deadline ----
     def _post_once(self, args, extra_body):
+        return self._within_deadline(lambda sdk: self._post(sdk, args, extra_body), self.timeout)
+
+    def _post(self, sdk, args, extra_body):
         import openai
-        deadline = time.monotonic() + self.timeout
         timeout = openai.Timeout(self.timeout, connect=min(self.timeout, 10.0))
         chunks, size = [], 0
         try:
-            with self.sdk().chat.completions.with_streaming_response.create(
+            with sdk.chat.completions.with_streaming_response.create(
                     **args, extra_body=extra_body or None, extra_headers=self._headers(), timeout=timeout) as response:
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > MAX_REPLY_BYTES:
                         raise LLMError(f"LLM server {self.url} sent a reply over {MAX_REPLY_BYTES // 2**20} MiB")
                     chunks.append(chunk)
-                    if time.monotonic() > deadline:
-                        raise _Retryable(f"no complete reply within {self.timeout:g} s")
         except openai.APIStatusError as e:
             detail = _short(getattr(e, "message", "") or e)
             code = e.status_code
@@ -263,12 +225,18 @@ class ChatClient:
         return choices[0]
 
     def list_models(self):
-        """Model ids of the server's /models (one attempt); LLMError when it has no such list."""
+        """Model ids of the server's /models (one attempt, at most MODELS_TIMEOUT s); LLMError when it has none."""
         import openai
+        limit = min(self.timeout, MODELS_TIMEOUT)
+
+        def fetch(sdk):
+            return [m.id for m in sdk.models.list(timeout=limit, extra_headers=self._headers())
+                    if isinstance(m.id, str)]
         try:
             with interrupt.waiting():
-                models = self.sdk().models.list(timeout=min(self.timeout, 10.0), extra_headers=self._headers())
-                return [m.id for m in models if isinstance(m.id, str)]
+                return self._within_deadline(fetch, limit)
+        except _Retryable as e:
+            raise LLMError(f"LLM server {self.url}: no model list ({e})") from None
         except openai.APIError as e:
             raise LLMError(f"LLM server {self.url}: no model list ({_short(e)})") from None
         except (ValueError, TypeError, AttributeError) as e:
@@ -279,30 +247,3 @@ class ChatClient:
         choices = self.request(*self.build_body([{"role": "user", "content": "Say OK."}], 1, 0.0, None, None, 1))
         return [c["text"] for c in choices]
 
-
-def parse_choices(payload):
-    """[{"text", "logprobs"}] of a chat-completion object; raises ValueError if it is not one. Answers longer than
-    MAX_ANSWER_CHARS, or without text content, become ""."""
-    if not isinstance(payload, dict):
-        raise ValueError("reply is not a JSON object")
-    if "error" in payload and "choices" not in payload:
-        err = payload["error"]
-        raise ValueError(f"server error: {_short(err.get('message') if isinstance(err, dict) else err)}")
-    choices = payload.get("choices")
-    if not isinstance(choices, list):
-        raise ValueError("reply has no 'choices' list")
-    out = []
-    for choice in choices:
-        if not isinstance(choice, dict):
-            raise ValueError("a choice is not an object")
-        message = choice.get("message")
-        if isinstance(message, dict):
-            content = message.get("content")
-        elif "text" in choice:  # completion-style servers
-            content = choice.get("text")
-        else:
-            raise ValueError("a choice has no 'message'")
-        text = content if isinstance(content, str) and len(content) <= MAX_ANSWER_CHARS else ""
-        logprobs = choice.get("logprobs")
-        out.append({"text": text, "logprobs": logprobs.get("content") if isinstance(logprobs, dict) else None})
-    return out

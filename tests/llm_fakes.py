@@ -3,6 +3,8 @@
     with FakeChatServer(lambda i, body: Reply.answers(["Action: {explore}"] * body.get("n", 1))) as fake:
         fake.url        # http://127.0.0.1:PORT/v1
         fake.requests   # [(path, body, headers), ...] of the chat requests received
+
+    with drip_server() as fake: ...   # every request answered with headers, then a byte a second, never complete
 """
 import json
 import socket
@@ -19,11 +21,13 @@ def completion(answers, model="fake-model"):
 
 class Reply:
     """What the fake answers: a JSON payload (or raw bytes) with a status, after `delay` seconds; `drop`: close the
-    connection instead; `drip`: send the body one byte every `drip` seconds; `headers`: extra response headers."""
+    connection instead; `drip`: send the body one byte every `drip` seconds (after the headers, which announce the
+    whole body's Content-Length; with `drip_headers` the status line and headers too); `headers`: extra headers."""
 
-    def __init__(self, status=200, payload=None, raw=None, delay=0.0, drop=False, drip=None, headers=None):
+    def __init__(self, status=200, payload=None, raw=None, delay=0.0, drop=False, drip=None, headers=None,
+                 drip_headers=False):
         self.status, self.payload, self.raw, self.delay, self.drop = status, payload, raw, delay, drop
-        self.drip, self.headers = drip, dict(headers or {})
+        self.drip, self.headers, self.drip_headers = drip, dict(headers or {}), drip_headers
 
     @classmethod
     def answers(cls, answers, **kw):
@@ -84,13 +88,16 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         data = reply.raw if reply.raw is not None else json.dumps(reply.payload).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(data)), **reply.headers}
         try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
+            if reply.drip is not None and reply.drip_headers:
+                head = f"{self.protocol_version} {reply.status} {self.responses[reply.status][0]}\r\n"
+                data = (head + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode() + data
+            else:
+                self.send_response(reply.status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
             if reply.drip is None:
                 self.wfile.write(data)
                 return
@@ -104,7 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         fake = self.server.fake
-        if self.path.rstrip("/").endswith("/models") and fake.models is not None:
+        if fake.on_get is not None:
+            self._reply(fake.on_get(self.path))
+        elif self.path.rstrip("/").endswith("/models") and fake.models is not None:
             self._reply(Reply(payload={"object": "list", "data": [{"id": m, "object": "model"} for m in fake.models]}))
         else:
             self._reply(Reply.error(404, "not found"))
@@ -127,10 +136,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeChatServer:
-    """A scripted OpenAI-style server; responder(index, body) -> Reply."""
+    """A scripted OpenAI-style server; responder(index, body) -> Reply for POSTs; GETs list `models`, or get the
+    Reply of on_get(path)."""
 
-    def __init__(self, responder, models=("fake-model",), path="/v1/chat/completions", base="/v1"):
-        self.responder = responder
+    def __init__(self, responder, models=("fake-model",), path="/v1/chat/completions", base="/v1", on_get=None):
+        self.responder, self.on_get = responder, on_get
         self.models = list(models) if models is not None else None
         self.path = path
         self.base = base
@@ -164,6 +174,14 @@ class FakeChatServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
+
+
+def drip_server(seconds=1.0, length=100_000, drip_headers=False):
+    """A server that answers every request, chat or model list, with its headers (Content-Length: `length`) and
+    then one byte every `seconds`: a reply that would take `length` seconds, which no client should wait for.
+    With drip_headers the status line and headers come a byte at a time too."""
+    reply = Reply(raw=b" " * length, drip=seconds, drip_headers=drip_headers)
+    return FakeChatServer(lambda i, body: reply, on_get=lambda path: reply)
 
 
 def refused_url():

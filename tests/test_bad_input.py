@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import shutil
+import time
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ import torch
 import main
 import utils.tasks
 from tests.helpers import read_metrics, run_main, tiny_train_args
-from tests.llm_fakes import FakeChatServer, honour_n
+from tests.llm_fakes import FakeChatServer, drip_server, honour_n
 from utils.errors import UserError
 
 torch.set_num_threads(1)
@@ -426,3 +427,19 @@ def test_a_password_in_the_llm_url_is_never_written(tmp_path, capsys):
         assert_one_line_error(rc, err, "password is not kept", "--llm_url")
         rc, out, err = call(capsys, ["train", "--resume", run, "--n_itr", "2", "--llm_url", url])
         assert rc == 0, err
+
+
+def test_a_server_dripping_its_replies_ends_training_with_one_line(tmp_path):
+    """Issue 22: headers, then a byte a second of a Content-Length never reached. The start-up check (model list,
+    then one request with one retry) gives up after its deadlines: an error in seconds, not a hang."""
+    with drip_server() as fake:
+        start = time.monotonic()
+        result = run_main(["train", "--task", TASK, "--n_itr", "1", "--num_envs", "2", "--logdir", tmp_path,
+                           "--llm_url", fake.url, "--llm_retries", "1", "--llm_timeout", "3"], timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+        seconds = time.monotonic() - start
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: LLM teacher not usable"), result.stderr
+    assert "timed out after 3 s" in result.stderr
+    assert seconds < 60  # about 3 + 2 x 3 s of deadlines (and start-up), not the 100000 s the replies would take
+    assert not os.path.exists(os.path.join(tmp_path, "ppo"))

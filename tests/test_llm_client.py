@@ -1,10 +1,14 @@
 """The chat-completions client against real misbehaving HTTP servers on 127.0.0.1."""
+import threading
 import time
 
 import pytest
 
-from planner.openai_client import ChatClient, LLMError, chat_completions_url
-from tests.llm_fakes import FakeChatServer, Reply, completion, honour_n, ignore_n, refused_url
+from planner.openai_client import ChatClient, LLMError
+from planner.urls import chat_completions_url
+from planner.factory import preflight
+from tests.helpers import planner_config
+from tests.llm_fakes import FakeChatServer, Reply, completion, drip_server, honour_n, ignore_n, refused_url
 from utils.errors import UserError
 
 MSGS = [{"role": "system", "content": "sys"}, {"role": "user", "content": "Agent sees <key>, holds <nothing>."}]
@@ -210,3 +214,42 @@ def test_oversized_answers_count_as_no_answer_and_oversized_replies_are_refused(
     with FakeChatServer(lambda i, b: Reply.answers(["y" * 20_000])) as fake:
         with pytest.raises(LLMError, match="reply over"):
             client(fake.url).complete(MSGS)
+
+
+# ---- a server that drips every reply (issue 22): the total deadline holds whatever it does ----
+def outcome_within(seconds, fn):
+    """(exception or None, seconds taken) of fn(), failing the test instead of hanging if fn is not done in time."""
+    box = {}
+
+    def run():
+        start = time.monotonic()
+        try:
+            fn()
+        except BaseException as e:
+            box["error"] = e
+        box["seconds"] = time.monotonic() - start
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds} s"
+    return box.get("error"), box["seconds"]
+
+
+@pytest.mark.parametrize("drip_headers", [False, True])
+def test_a_dripping_server_fails_each_request_at_its_deadline(drip_headers):
+    with drip_server(drip_headers=drip_headers) as fake:
+        c = client(fake.url, timeout=1.5, retries=1)
+        error, seconds = outcome_within(45, lambda: c.complete(MSGS))
+        assert isinstance(error, LLMError) and "failed after 2 attempts: timed out after 1.5 s" in str(error)
+        assert seconds < 30  # two attempts of 1.5 s, not the 100000 s the reply would take
+        error, _ = outcome_within(45, c.list_models)
+        assert isinstance(error, LLMError) and "no model list (timed out after 1.5 s" in str(error)
+        assert len(fake.requests) == 2
+
+
+def test_the_startup_check_against_a_dripping_server_ends_with_one_line():
+    with drip_server() as fake:  # the model list (no --llm_model) and the ping both drip
+        config = planner_config("--llm_url", fake.url, "--llm_timeout", "1.5", "--llm_retries", "1")
+        error, seconds = outcome_within(45, lambda: preflight(config))
+    assert isinstance(error, UserError) and "not usable before training" in str(error) and "\n" not in str(error)
+    assert seconds < 30
