@@ -60,3 +60,26 @@ def test_training_with_the_local_llm_teacher_and_a_persistent_cache(tmp_path, ca
         assert main.main(tiny_train_args(tmp_path, "llm2", n_itr=2, extra=["--workers", "0", *llm])) == 0
         out = capsys.readouterr().out
         assert queries(out) == 0 and re.search(r"[1-9]\d* cache hits", out)
+
+
+def test_a_run_from_the_exported_answers_of_the_real_llm_is_the_live_run(tmp_path, capsys, monkeypatch):
+    """Train with SmolLM2 (logprobs planner), export its answers as a named table, train from the table with no
+    server: the same run (the teacher's distributions are the live ones)."""
+    from planner import answer_tables, export_cache
+    monkeypatch.setattr(answer_tables, "ANSWERS_DIR", tmp_path / "answers")
+    cache = tmp_path / "plans.json"
+    with local_llm.running_server(startup_timeout=180) as url:
+        llm = ["--llm_url", url, "--llm_plans", "logprobs", "--plan_cache", str(cache), "--llm_timeout", "120"]
+        assert main.main(tiny_train_args(tmp_path, "live", n_itr=2, extra=llm)) == 0
+    export_cache.export(cache, "SimpleDoorKey", "smollm2-test")
+    assert answer_tables.provenance(task_config("SimpleDoorKey"), "smollm2-test")["model"] == local_llm.MODEL_ALIAS
+    capsys.readouterr()
+    assert main.main(tiny_train_args(tmp_path, "table", n_itr=2, extra=["--answers", "smollm2-test"])) == 0
+    assert "missing_texts 0" in capsys.readouterr().out
+    drop = ("LLM/", "Teacher/Missing")
+    live, table = (read_metrics(tmp_path / "ppo" / "SimpleDoorKey" / f"{n}-0") for n in ("live", "table"))
+    assert len(live) == len(table) == 2
+    for a, b in zip(live, table):
+        keys = [k for k in a if not k.startswith(drop)]
+        assert keys == [k for k in b if not k.startswith(drop)]
+        assert [float(a[k]) for k in keys] == pytest.approx([float(b[k]) for k in keys], rel=1e-6, abs=1e-9)
