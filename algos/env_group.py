@@ -61,7 +61,7 @@ class EnvGroup:
     def _reset(self, i):
         seed, self.next_seeds[i] = self.next_seeds[i], None
         obs, _ = self.envs[i].reset(seed=seed)
-        self.teachers[i].reset()
+        self.teachers[i].reset(self.envs[i].mission)
         self.returns[i] = self.lengths[i] = 0
         self.arrays["obs"][i] = obs if self.frame_stack == 1 else np.tile(obs, (1, 1, self.frame_stack))
         self._teach(i, obs)

@@ -31,7 +31,7 @@ def episode(env, teacher, choose, seed, agree):
     without success before the time limit: lava) of one episode; None for a stage never reached. choose: an
     algos.episodes chooser (the teacher's or the student's); agree gets whether each action was the teacher's."""
     obs, _ = env.reset(seed=seed)
-    teacher.reset()
+    teacher.reset(env.mission)
     door_colours = {cell.color for cell in env.grid.grid if cell is not None and cell.type == "door"}
     key_at = door_at = done_at = lost_at = None
     for step in range(1, env.max_steps + 1):

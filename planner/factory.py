@@ -15,6 +15,7 @@ from planner.llm_planner import LLMPlanner
 from planner.logprob_planner import LogprobPlanner
 from planner.openai_client import ChatClient
 from planner.plan_cache import PlanCache
+from planner.world import check_world
 from planner.zhipu_client import ZhipuClient
 from utils.errors import LLMError, UserError
 from utils.tasks import load_prompt
@@ -71,7 +72,9 @@ def build_planner(config, task, task_log_dir):
 
 def check_planner_inputs(config, task, task_log_dir):
     """Read the files the planner will use (recorded answers, or the prompt and the plan cache) so that a
-    malformed one fails now, with one line, before any run folder exists."""
+    malformed one fails now, with one line, before any run folder exists; and that the teacher can act in the
+    task's world (planner.world)."""
+    check_world(task)
     if config.uses_llm():
         load_prompt(task)
         path = plan_cache_path(config, task_log_dir)

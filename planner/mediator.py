@@ -1,24 +1,32 @@
 """Mediator: memory observation -> text for the planner, and plan text -> options for the teacher.
 
-One mediator for every task, parameterised by the task's `object_names` rule:
+One mediator for every task, parameterised by the task's naming rule (data: configs/vocabulary.json, picked by
+object_names in configs/tasks.json):
 - "plain": <key>, <door>                       (SimpleDoorKey, LavaDoorKey)
 - "anonymised_colours": <blue key>, <red door>  shown to the planner as <color1 key>, ... in order of first
   mention; plans come back anonymised and are restored to real colours here    (ColoredDoorKey)
 - "numbered_doors": <key>, <door1>, <door2> with doors numbered in scan order   (TwoDoor)
-Objects are read from the memory observation each step (a key on the agent's cell is the carried one) and
-listed in the order they (re)appeared this episode, as the official mediator's object record does: a key that
-is picked up leaves the list and, once dropped, rejoins it at the end. That order is the only episode state.
+- "boxes": <key>, <box>, <door>                                                   (KeyInBox, RandomBoxKey)
+- "minigrid": "Mission: <the env's mission>. Agent sees <grey ball> (blocks a door), <yellow key>, <locked yellow
+  door>, <green goal>, ..." with colours and door states (locked / closed / open), objects lying next to a door
+  marked; of several objects of one name, the nearest (any registered minigrid id)
+Objects are read from the memory observation each step (an object on the agent's cell is the carried one) and
+listed kind by kind (the rule's order), within a kind in the order they (re)appeared this episode, as the
+official mediator's object record does: a key that is picked up leaves the list and, once dropped, rejoins it at
+the end. That order (and the episode's mission) is the only episode state.
 """
 import re
 from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
-from minigrid.core.constants import IDX_TO_COLOR, OBJECT_TO_IDX
+from minigrid.core.constants import IDX_TO_COLOR, OBJECT_TO_IDX, STATE_TO_IDX
 
-from env.tasks import NO_AGENT
+from env.memory import NO_AGENT
+from utils.tasks import naming_rule, vocabulary
 
-KEY, DOOR = OBJECT_TO_IDX["key"], OBJECT_TO_IDX["door"]
+IDX_TO_STATE = {i: s for s, i in STATE_TO_IDX.items()}
+DOOR = OBJECT_TO_IDX["door"]
 
 
 class Description(NamedTuple):
@@ -35,29 +43,59 @@ def agent_state(obs):
     return x, y, int(obs[x, y, 3])
 
 
-def _key_name(rule, colour):
-    return f"{colour} key" if rule == "anonymised_colours" else "key"
-
-
-class Mediator:
-    """Observation -> Description for one task's naming rule. Call reset() at every episode start."""
+class Naming:
+    """A naming rule (configs/vocabulary.json) compiled for the mediator."""
 
     def __init__(self, rule):
         self.rule = rule
+        kinds = vocabulary()["kinds"]
+        self.kinds = [(OBJECT_TO_IDX[k], k) for k in rule["kinds"]]
+        self.pickable = {OBJECT_TO_IDX[k]: k for k in rule["kinds"] if "pick up" in kinds[k]}
+        self.coloured = rule["colours"] != "none"
+        self.anonymised = rule["colours"] == "anonymised"
+        self.numbered = rule["doors"] == "numbered"
+        self.states = rule["door_states"]
+        self.mission = rule["mission"]
+        self.nearest = rule["duplicates"] == "nearest"
+        self.blocking = rule["blocking"]
+        # what a Description depends on: objects and colours, and door states where they are named
+        self.channels = 3 if self.states else 2
+
+    def name(self, kind, colour, state, index):
+        """(name, colour word or None) of an object of `kind` (a name like "key"), colour and state indices,
+        the index-th of its kind in scan order."""
+        if kind == "door" and self.numbered:
+            return f"door{index + 1}", None
+        colour_word = IDX_TO_COLOR[int(colour)] if self.coloured else None
+        name = f"{colour_word} {kind}" if colour_word else kind
+        if kind == "door" and self.states:
+            name = f"{IDX_TO_STATE[int(state)]} {name}"
+        return name, colour_word
+
+
+class Mediator:
+    """Observation -> Description for one task's naming rule (its name or the rule itself). Call reset() at
+    every episode start (with the episode's mission where the rule shows it)."""
+
+    def __init__(self, rule):
+        self.naming = Naming(naming_rule(rule) if isinstance(rule, str) else rule)
         self.order = {}  # object name -> when it (re)appeared; keeps insertion order
         self.clock = 0
-        self.memo = {}   # (object and colour channels, agent cell, clock) -> Description
+        self.memo = {}   # (object channels, agent cell, clock) -> Description
+        self.mission_text = ""
 
-    def reset(self):
+    def reset(self, mission=None):
         self.order.clear()
         self.clock = 0
         self.memo.clear()
+        self.mission_text = f"Mission: {mission}. " if self.naming.mission and mission else ""
 
     def describe(self, obs, agent=None):
-        """The Description of an observation. Memoised on what it depends on: the object and colour channels,
-        the agent's cell and the object order (which only changes when objects appear or disappear)."""
+        """The Description of an observation. Memoised on what it depends on: the object and colour channels
+        (and states, where doors' are named), the agent's cell and the object order (which only changes when
+        objects appear or disappear)."""
         ax, ay, _ = agent if agent is not None else agent_state(obs)
-        key = (obs[:, :, :2].tobytes(), ax, ay, self.clock)
+        key = (obs[:, :, :self.naming.channels].tobytes(), ax, ay, self.clock)
         found = self.memo.get(key)
         if found is None:
             found = self._describe(obs, ax, ay)
@@ -65,61 +103,71 @@ class Mediator:
         return found
 
     def _describe(self, obs, ax, ay):
-        rule = self.rule
+        naming = self.naming
         kind = obs[:, :, 0]
-        objects = {}
-        keys, doors = [], []
-        for x, y in zip(*np.nonzero(kind == KEY)):
-            if x == ax and y == ay:
-                continue
-            name = _key_name(rule, IDX_TO_COLOR[int(obs[x, y, 1])])
-            if name not in objects:
-                objects[name] = (int(x), int(y))
-                keys.append(name)
-        for i, (x, y) in enumerate(zip(*np.nonzero(kind == DOOR))):
-            if rule == "anonymised_colours":
-                name = f"{IDX_TO_COLOR[int(obs[x, y, 1])]} door"
-            elif rule == "numbered_doors":
-                name = f"door{i + 1}"
-            else:
-                name = "door"
-            if name not in objects:
-                objects[name] = (int(x), int(y))
-                doors.append(name)
+        objects, colours, groups = {}, {}, []
+        for idx, kind_name in naming.kinds:
+            group, best = [], {}
+            for i, (x, y) in enumerate(zip(*np.nonzero(kind == idx))):
+                if x == ax and y == ay:
+                    continue
+                name, colours[name] = naming.name(kind_name, obs[x, y, 1], obs[x, y, 2], i)
+                if name not in objects:
+                    objects[name] = (int(x), int(y))
+                    group.append(name)
+                    best[name] = abs(int(x) - ax) + abs(int(y) - ay)
+                elif naming.nearest and abs(int(x) - ax) + abs(int(y) - ay) < best[name]:
+                    objects[name] = (int(x), int(y))
+                    best[name] = abs(int(x) - ax) + abs(int(y) - ay)
+            groups.append(group)
         order = self.order
         gone = [n for n in order if n not in objects]
         for name in gone:
             del order[name]
         if gone:
             self.clock += 1  # a different order from now on: older memo entries no longer apply
-        for name in keys + doors:
-            if name not in order:
-                order[name] = self.clock
-                self.clock += 1
-        keys.sort(key=order.__getitem__)
-        doors.sort(key=order.__getitem__)
-        seen_names = keys + doors
+        for group in groups:
+            for name in group:
+                if name not in order:
+                    order[name] = self.clock
+                    self.clock += 1
+        seen_names = []
+        for group in groups:
+            seen_names += sorted(group, key=order.__getitem__)
         carried = None
-        if kind[ax, ay] == KEY:
-            carried = _key_name(rule, IDX_TO_COLOR[int(obs[ax, ay, 1])])
+        held = naming.pickable.get(int(kind[ax, ay]))
+        if held is not None:
+            carried, colours[carried] = naming.name(held, obs[ax, ay, 1], obs[ax, ay, 2], 0)
         colour_map = {}
-        if rule == "anonymised_colours":
+        if naming.anonymised:
             real_to_anon = {}
             for name in seen_names + ([carried] if carried else []):
-                colour = name.split(" ")[0]
-                if colour not in real_to_anon:
+                colour = colours[name]
+                if colour is not None and colour not in real_to_anon:
                     real_to_anon[colour] = f"color{len(real_to_anon) + 1}"
             colour_map = {anon: real for real, anon in real_to_anon.items()}
 
             def shown(name):
-                colour, noun = name.split(" ")
-                return f"{real_to_anon[colour]} {noun}"
+                colour = colours[name]
+                return name if colour is None else name.replace(colour, real_to_anon[colour], 1)
         else:
             def shown(name):
                 return name
-        sees = ", ".join(f"<{shown(n)}>" for n in seen_names) or "<nothing>"
+        blocking = self._blocking(kind, objects) if naming.blocking else ()
+        sees = ", ".join(f"<{shown(n)}>" + (" (blocks a door)" if n in blocking else "") for n in seen_names) \
+            or "<nothing>"
         holds = f"<{shown(carried)}>" if carried else "<nothing>"
-        return Description(f"Agent sees {sees}, holds {holds}.", objects, carried, colour_map)
+        return Description(f"{self.mission_text}Agent sees {sees}, holds {holds}.", objects, carried, colour_map)
+
+    def _blocking(self, kind, objects):
+        """Names of the objects (that can be picked up) lying next to a door."""
+        doors = np.pad(kind == DOOR, 1)
+        out = set()
+        for name, (x, y) in objects.items():
+            if int(kind[x, y]) in self.naming.pickable and \
+                    (doors[x, y + 1] or doors[x + 2, y + 1] or doors[x + 1, y] or doors[x + 1, y + 2]):
+                out.add(name)
+        return out
 
 
 _ANON = re.compile(r"\bcolor(\d+)\b")

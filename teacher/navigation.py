@@ -17,7 +17,7 @@ from minigrid.core.constants import DIR_TO_VEC, OBJECT_TO_IDX
 
 LEFT, RIGHT, FORWARD = int(Actions.left), int(Actions.right), int(Actions.forward)
 UNSEEN, WALL, DOOR, LAVA = OBJECT_TO_IDX["unseen"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["door"], OBJECT_TO_IDX["lava"]
-EMPTY = OBJECT_TO_IDX["empty"]
+EMPTY, GOAL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["goal"]
 WALKABLE = np.zeros(256, dtype=bool)
 WALKABLE[[OBJECT_TO_IDX[k] for k in ("empty", "floor", "goal", "lava")]] = True
 DIRS = [tuple(int(v) for v in DIR_TO_VEC[d]) for d in range(4)]
@@ -34,6 +34,47 @@ def walkable_cells(kind, state, lava_ok):
 def opaque_cells(kind, state):
     """Cells that block sight: walls and closed doors."""
     return (kind == WALL) | ((kind == DOOR) & (state != 0))
+
+
+OBJECTS = np.zeros(256, dtype=bool)
+OBJECTS[[OBJECT_TO_IDX[k] for k in ("door", "key", "ball", "box", "goal")]] = True
+RING = [(0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1)]  # the 8 neighbours, sides at even places
+DROP_LEVELS = ("blocks nothing", "not at a door", "empty")
+
+
+def _neighbours(mask, offsets):
+    """[out[x, y] = mask[x + dx, y + dy] for each offset] (False outside the grid)."""
+    w, h = mask.shape
+    pad = np.pad(mask, 1)
+    return [pad[1 + dx:w + 1 + dx, 1 + dy:h + 1 + dy] for dx, dy in offsets]
+
+
+def free_drop_cells(kind, state, agent_cell, level="blocks nothing"):
+    """Known empty cells where a dropped object "blocks nothing": not next to a door or another object (whose
+    only approach it could be), and the passable cells around them stay connected without them (one run of
+    passable cells in the ring of 8 neighbours holding a side neighbour), so no corridor is cut; unseen cells and
+    the agent's own cell count as passable. Weaker levels: "not at a door" (not next to a door), "empty"."""
+    free = kind == EMPTY
+    if level == "empty":
+        return free
+    if level == "not at a door":
+        for near in _neighbours(kind == DOOR, RING[::2]):
+            free &= ~near
+        return free
+    objects = OBJECTS[kind]
+    objects[agent_cell] = False  # what the agent holds
+    for near in _neighbours(objects, RING[::2]):
+        free &= ~near
+    passable = walkable_cells(kind, state, lava_ok=False) | (kind == UNSEEN)
+    passable[agent_cell] = True
+    ring = _neighbours(passable, RING)
+    runs = np.zeros(kind.shape, dtype=np.int8)
+    for i in range(8):
+        starts = ring[i] & ~ring[i - 1]
+        if i % 2:  # a corner alone (both sides closed) joins nothing
+            starts &= ring[(i + 1) % 8]
+        runs += starts
+    return free & (runs <= 1)
 
 
 @lru_cache(maxsize=None)
@@ -130,6 +171,13 @@ def goto_goals(layout, target):
     return goals
 
 
+def cell_goals(layout, cells, onto):
+    """Poses standing on one of `cells` (bits) if onto, else next to one and facing it."""
+    if onto:
+        return sum(cells << (d * layout.p) for d in range(4))
+    return sum(layout.shift(cells, dx, dy) << (d * layout.p) for d, (dx, dy) in enumerate(DIRS))
+
+
 def explore_goals(layout, targets, light):
     """Poses whose 3x3 view reveals a target cell. minigrid's view rule for a 3x3 view: the agent's row and the row
     ahead are always visible, a cell of the far row only when a neighbouring middle-row cell lets light through."""
@@ -205,3 +253,10 @@ class Paths:
             lay = Layout(*walk.shape)
             return Field(lay.bits(walk), goto_goals(lay, target), lay)
         return self._get(("goto", target, walk.tobytes()), make)
+
+    def goto_cells(self, walk, cells, onto=False):
+        """Field towards the poses on (onto) or facing any of `cells` ((W, H) bool), over the walkable map."""
+        def make():
+            lay = Layout(*walk.shape)
+            return Field(lay.bits(walk), cell_goals(lay, lay.bits(cells), onto), lay)
+        return self._get(("cells", onto, cells.tobytes(), walk.tobytes()), make)

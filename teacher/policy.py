@@ -2,8 +2,15 @@
 
 text = mediator(obs); plans = planner.plans(text); each plan is a list of options (explore, go to, pick up, drop,
 open, wait) walked in order until one yields an action (none: done); the options are hand-written policies.
-Call reset() at every episode start. Hard mode samples one plan per step (one-hot output); soft mode weights
-every plan's action by the plan's probability.
+Call reset(mission) at every episode start. Hard mode samples one plan per step (one-hot output); soft mode
+weights every plan's action by the plan's probability.
+
+Two option styles (a task's "options" in configs/tasks.json): "official", as the official LLM4Teach code (go to
+may cross lava, explore walks straight on while unseen space lies ahead, drop where the agent stands), kept for
+the four paper tasks; "careful" (every other task): go to never steps into lava, explore always takes the
+shortest way to the nearest pose that reveals unseen space (with views wider than 3, "unseen space ahead" can lie
+far to the side, and walking on can go back and forth), and drop first walks to a cell where the object blocks
+nothing.
 """
 from dataclasses import dataclass, field
 from typing import Optional
@@ -13,7 +20,7 @@ from minigrid.core.actions import Actions
 
 from planner.mediator import Mediator, agent_state, parse_plan, restore_colours
 from teacher.config import TeacherConfig
-from teacher.navigation import DIRS, EMPTY, FORWARD, Paths, walkable_cells
+from teacher.navigation import DIRS, DROP_LEVELS, EMPTY, FORWARD, GOAL, Paths, free_drop_cells, walkable_cells
 
 N_ACTIONS = len(Actions)
 PICKUP, DROP, TOGGLE, DONE = int(Actions.pickup), int(Actions.drop), int(Actions.toggle), int(Actions.done)
@@ -25,14 +32,16 @@ class OptionPolicies:
     """Option -> action for one observation. `paths` is the shortest-path engine (teacher.navigation.Paths; the
     tests pass their plain-array oracle with the same interface)."""
 
-    def __init__(self, goto_through_lava=True, paths=None):
+    def __init__(self, goto_through_lava=True, paths=None, careful=False):
         self.goto_through_lava = goto_through_lava
+        self.careful = careful
         self.paths = paths if paths is not None else Paths()
 
     def explore(self, obs, agent):
-        """Like the official explore, walk straight on while unseen space lies ahead; otherwise take the
-        shortest way to the nearest pose that reveals unseen space (instead of the official local turning
-        rules, which can turn back and forth forever). Finished when nothing unseen is left to reveal."""
+        """Like the official explore, walk straight on while unseen space lies ahead (not when careful);
+        otherwise take the shortest way to the nearest pose that reveals unseen space (instead of the official
+        local turning rules, which can turn back and forth forever). Finished when nothing unseen is left to
+        reveal."""
         x, y, d = agent
         kind = obs[:, :, 0].copy()
         kind[x, y] = EMPTY  # the agent's own cell (maybe showing what it carries) is open floor
@@ -41,15 +50,46 @@ class OptionPolicies:
             return "done"
         fx, fy = DIRS[d]
         w, h = view.walk.shape
-        if view.ahead(x, y, d) and 0 <= x + fx < w and 0 <= y + fy < h and view.walk[x + fx, y + fy]:
+        if not self.careful and view.ahead(x, y, d) and 0 <= x + fx < w and 0 <= y + fy < h \
+                and view.walk[x + fx, y + fy]:
             return FORWARD
         action = view.first_action(agent)
         return "done" if action in ("done", None) else action
 
     def goto(self, obs, agent, target):
+        """Next to the target and facing it; onto it for a goal (where the episode ends). None if there is no
+        known way (careful: explore for one first)."""
         walk = walkable_cells(obs[:, :, 0], obs[:, :, 2], lava_ok=self.goto_through_lava)
         walk[agent[0], agent[1]] = True  # the agent's own cell is always walkable
-        return self.paths.goto(walk, target).first_action(agent)
+        if obs[target[0], target[1], 0] == GOAL:
+            cells = np.zeros(walk.shape, dtype=bool)
+            cells[target] = True
+            action = self.paths.goto_cells(walk, cells, onto=True).first_action(agent)
+        else:
+            action = self.paths.goto(walk, target).first_action(agent)
+        if action is None and self.careful:  # no known way there yet: look for one
+            action = self.explore(obs, agent)
+            return None if action == "done" else action
+        return action
+
+    def drop(self, obs, agent):
+        """Careful drop: drop onto the cell ahead if the object blocks nothing there, else walk to face such a
+        cell; where none is reachable, any known empty cell not next to a door, then any known empty cell (none
+        reachable at all: drop here)."""
+        x, y, d = agent
+        kind, state = obs[:, :, 0], obs[:, :, 2]
+        fx, fy = x + DIRS[d][0], y + DIRS[d][1]
+        ahead = 0 <= fx < kind.shape[0] and 0 <= fy < kind.shape[1]
+        walk = walkable_cells(kind, state, lava_ok=False)
+        walk[x, y] = True
+        for level in DROP_LEVELS:
+            free = free_drop_cells(kind, state, (x, y), level)
+            if ahead and free[fx, fy]:
+                return DROP
+            action = self.paths.goto_cells(walk, free).first_action(agent)
+            if action not in ("done", None):
+                return action
+        return DROP
 
     def act(self, obs, agent, option, description):
         """First action of `option` now. Unknown objects (never seen, or not an object) make the option wait."""
@@ -64,22 +104,26 @@ class OptionPolicies:
             if target == description.carried:  # already holding it: nothing to walk to
                 return "done"
             return self.goto(obs, agent, description.objects[target])
+        if kind == "drop" and self.careful:
+            return self.drop(obs, agent) if target == description.carried else "done"
         return PRIMITIVE[kind]
 
 
 class TeacherPolicy:
-    def __init__(self, planner, object_names, soft=False, rng=None, goto_through_lava=True, paths=None):
+    def __init__(self, planner, object_names, soft=False, rng=None, goto_through_lava=True, paths=None,
+                 careful=False):
         self.planner = planner
         self.mediator = Mediator(object_names)
         self.soft = soft
         self.rng = rng if rng is not None else np.random.default_rng()
-        self.options = OptionPolicies(goto_through_lava=goto_through_lava, paths=paths)
+        self.options = OptionPolicies(goto_through_lava=goto_through_lava, paths=paths, careful=careful)
         self.last_text = None
         self._cdf = {}  # text -> cumulative plan probabilities (a text's plans are fixed for a run)
 
-    def reset(self):
-        """Start of an episode: forget the mediator's object order."""
-        self.mediator.reset()
+    def reset(self, mission=None):
+        """Start of an episode: forget the mediator's object order; `mission` is the episode's mission text (the
+        env's `mission`), shown to the planner where the task's naming rule says so."""
+        self.mediator.reset(mission)
 
     def plan_action(self, obs, agent, description, plan):
         for option in parse_plan(restore_colours(plan, description.colour_map)):
@@ -125,5 +169,8 @@ class TeacherSpec:
         return build_planner(self.config, self.task, self.task_log_dir)
 
     def make_teacher(self, planner, seed):
+        official = self.task.get("options", "careful") == "official"
         return TeacherPolicy(planner, self.task["object_names"], soft=self.config.soft_planner,
-                             rng=np.random.default_rng(seed), goto_through_lava=not self.config.goto_avoids_lava)
+                             rng=np.random.default_rng(seed),
+                             goto_through_lava=official and not self.config.goto_avoids_lava,
+                             careful=not official)

@@ -1,8 +1,9 @@
 """Hand-built memory observations from ASCII maps, for mediator and teacher tests.
 
 Rows are y, columns x. '#' wall, '.' empty, '?' unseen, 'L' lava, 'D' locked door, 'O' open door,
-'k' / 'b' / 'r' yellow / blue / red key, 'B' / 'R' blue / red locked door; the agent is one of '>', 'v', '<', '^'
-(east, south, west, north) standing on an empty cell; `carrying` ('k', 'b', 'r' or None) is shown on its cell.
+'k' / 'b' / 'r' yellow / blue / red key, 'B' / 'R' blue / red locked door, 'C' closed yellow door, 'X' purple box,
+'o' / 'g' grey / green ball, 'G' goal; the agent is one of '>', 'v', '<', '^' (east, south, west, north) standing
+on an empty cell; `carrying` (a key, box or ball letter, or None) is shown on its cell.
 """
 import numpy as np
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
@@ -10,7 +11,8 @@ from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 CELLS = {
     "#": ("wall", "grey", 0), ".": ("empty", "red", 0), "?": ("unseen", "red", 0), "L": ("lava", "red", 0),
     "D": ("door", "yellow", 2), "O": ("door", "yellow", 0), "k": ("key", "yellow", 0), "b": ("key", "blue", 0),
-    "r": ("key", "red", 0), "B": ("door", "blue", 2), "R": ("door", "red", 2),
+    "r": ("key", "red", 0), "B": ("door", "blue", 2), "R": ("door", "red", 2), "C": ("door", "yellow", 1),
+    "X": ("box", "purple", 0), "o": ("ball", "grey", 0), "g": ("ball", "green", 0), "G": ("goal", "green", 0),
 }
 AGENT = {">": 0, "v": 1, "<": 2, "^": 3}
 

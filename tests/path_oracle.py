@@ -112,3 +112,9 @@ class ArrayPaths:
 
     def goto(self, walk, target):
         return ArrayField(walk, goto_goals(target, walk.shape))
+
+    def goto_cells(self, walk, cells, onto=False):
+        goals = np.zeros((4,) + walk.shape, dtype=bool)
+        for x, y in zip(*np.nonzero(cells)):
+            goals |= np.broadcast_to(cells, goals.shape) if onto else goto_goals((int(x), int(y)), walk.shape)
+        return ArrayField(walk, goals)

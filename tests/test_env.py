@@ -113,9 +113,11 @@ def minigrid_visible(e):
     return cells
 
 
-@pytest.mark.parametrize("env_id,view", [(i, 3) for i in IDS] + [(IDS[0], 5)])
+@pytest.mark.parametrize("env_id,view", [(i, 3) for i in IDS] + [(IDS[0], 5)] + [
+    ("MiniGrid-DoorKey-8x8-v0", None), ("MiniGrid-UnlockPickup-v0", None), ("MiniGrid-Fetch-5x5-N2-v0", None)])
 def test_memory_matches_minigrid_visibility_and_accumulates(env_id, view):
-    e = env.make_env(env_id, view_size=view)
+    # minigrid's own environments keep their view (7) and sight (Fetch sees through walls)
+    e = env.make_env(env_id, view_size=view) if view else env.make_env(env_id)
     rng = np.random.default_rng(0)
     for episode in range(3):
         obs, _ = e.reset(seed=episode)

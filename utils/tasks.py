@@ -1,4 +1,10 @@
-"""Task settings, prompts and recorded LLM answers: data files under configs/, loaded and checked here."""
+"""Task settings, the teacher's vocabulary, prompts and recorded LLM answers: data files under configs/, loaded
+and checked here.
+
+A task is an entry of configs/tasks.json, or any registered minigrid environment id (e.g.
+MiniGrid-DoorKey-16x16-v0), which gets the generic entry: the "minigrid" naming rule (colours, door states, the
+mission), the "minigrid" prompt, and no recorded answers (a live LLM, or a table of its answers, teaches it).
+"""
 import json
 import math
 from functools import lru_cache
@@ -7,7 +13,44 @@ from pathlib import Path
 from utils.errors import UserError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-OBJECT_NAMING = ("plain", "anonymised_colours", "numbered_doors")
+VOCABULARY_FILE = CONFIG_DIR / "vocabulary.json"
+VERBS = ("go to", "pick up", "open")        # besides explore and drop (of what is held)
+OPTION_STYLES = ("official", "careful")      # official: go-to may cross lava, drop where standing (LLM4Teach code)
+GENERIC = {"prompt": "minigrid", "object_names": "minigrid", "options": "careful"}
+NAMING_FIELDS = {"colours": ("none", "shown", "anonymised"), "doors": ("plain", "numbered"),
+                 "duplicates": ("first", "nearest")}
+NAMING_FLAGS = ("door_states", "mission", "blocking")
+
+
+@lru_cache(maxsize=None)
+def vocabulary():
+    """configs/vocabulary.json, checked: {"kinds": {kind: [verbs]}, "terrain": [...], "naming": {rule: {...}}}."""
+    data = load_json(VOCABULARY_FILE, "vocabulary")
+    where = f"vocabulary {VOCABULARY_FILE}"
+    kinds, terrain, naming = (data.get(k) if isinstance(data, dict) else None for k in ("kinds", "terrain", "naming"))
+    if not isinstance(kinds, dict) or not all(isinstance(v, list) and set(v) <= set(VERBS) for v in kinds.values()):
+        raise UserError(f"{where}: 'kinds' must map object kinds to lists of verbs out of {VERBS}")
+    if not isinstance(terrain, list) or not all(isinstance(t, str) for t in terrain):
+        raise UserError(f"{where}: 'terrain' must be a list of object kinds")
+    if not isinstance(naming, dict) or not naming:
+        raise UserError(f"{where}: 'naming' must be an object of naming rules")
+    for name, rule in naming.items():
+        ok = isinstance(rule, dict) and isinstance(rule.get("kinds"), list) and set(rule["kinds"]) <= set(kinds) \
+            and all(rule.get(f) in allowed for f, allowed in NAMING_FIELDS.items()) \
+            and all(isinstance(rule.get(f), bool) for f in NAMING_FLAGS)
+        if not ok:
+            raise UserError(f"{where}: naming rule {name} needs 'kinds' (out of {', '.join(kinds)}), "
+                            + ", ".join(f"'{f}' (one of {a})" for f, a in NAMING_FIELDS.items())
+                            + ", and true/false " + ", ".join(f"'{f}'" for f in NAMING_FLAGS))
+    return data
+
+
+def naming_rule(name):
+    """The naming rule called `name` (a dict, see configs/vocabulary.json)."""
+    rules = vocabulary()["naming"]
+    if name not in rules:
+        raise UserError(f"unknown naming rule {name!r}; the rules are: {', '.join(rules)}")
+    return rules[name]
 
 
 def load_json(path, what):
@@ -35,8 +78,11 @@ def all_tasks():
         for field in ("env_id", "prompt", "answers", "object_names"):
             if not isinstance(cfg.get(field), str):
                 raise UserError(f"configs/tasks.json: task {name} needs a string '{field}'")
-        if cfg["object_names"] not in OBJECT_NAMING:
-            raise UserError(f"configs/tasks.json: task {name}: object_names must be one of {OBJECT_NAMING}")
+        rules = tuple(vocabulary()["naming"])
+        if cfg["object_names"] not in rules:
+            raise UserError(f"configs/tasks.json: task {name}: object_names must be one of {rules}")
+        if cfg.get("options", "careful") not in OPTION_STYLES:
+            raise UserError(f"configs/tasks.json: task {name}: options must be one of {OPTION_STYLES}")
     return tasks
 
 
@@ -44,13 +90,26 @@ def task_names():
     return list(all_tasks())
 
 
+def registered_minigrid_id(name):
+    """True if `name` is a registered gymnasium id of a minigrid environment (minigrid registers its own on import)."""
+    import gymnasium
+    import minigrid  # noqa: F401 (registers MiniGrid-* and BabyAI-*)
+    spec = gymnasium.registry.get(str(name))
+    entry = getattr(spec, "entry_point", None)
+    return isinstance(entry, str) and entry.split(":")[0].split(".")[0] == "minigrid"
+
+
 def task_config(name):
-    """Settings of one task, looked up case-insensitively; unknown names list the valid ones."""
+    """Settings of one task: a configured one (by name or by its env id, case-insensitively), else the generic
+    entry of a registered minigrid id; unknown names list the valid ones."""
     tasks = all_tasks()
     for key, cfg in tasks.items():
-        if key.lower() == str(name).lower():
-            return dict(cfg, name=key)
-    raise UserError(f"unknown task '{name}'; valid tasks: {', '.join(tasks)}")
+        if str(name).lower() in (key.lower(), cfg["env_id"].lower()):
+            return dict({"options": "careful"}, **cfg, name=key)
+    if registered_minigrid_id(name):
+        return dict(GENERIC, env_id=str(name), answers=str(name), name=str(name), generic=True)
+    raise UserError(f"unknown task '{name}'; valid tasks: {', '.join(tasks)}, or any registered MiniGrid id "
+                    "(python main.py tasks)")
 
 
 def load_prompt(task_cfg, path=None):
@@ -72,7 +131,9 @@ def load_recorded_answers(task_cfg, path=None):
     try:
         table = data["tasks"][task_cfg["answers"]]
     except (KeyError, TypeError):
-        raise UserError(f"recorded-answer file {path} has no table tasks.{task_cfg['answers']}") from None
+        raise UserError(f"no recorded answers for task {task_cfg.get('name', task_cfg['answers'])}: {path} has no "
+                        f"table tasks.{task_cfg['answers']}; teach it with a live LLM (--llm_url URL; "
+                        "python -m planner.local_llm starts one) or a table of its answers (--answers NAME)") from None
     return parse_answer_table(table, f"{path} (tasks.{task_cfg['answers']})")
 
 
