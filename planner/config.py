@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from planner.answer_tables import existing_table_path
+from planner.grammar import CANDIDATES
 from utils.errors import UserError
 from utils.options import ALL, SEED, integers, numbers, option
 
@@ -63,6 +64,10 @@ class PlannerConfig:
     llm_max_tokens: int = option(256, "max_tokens of each answer", commands=ALL, check=integers(1, 32768))
     llm_grammar: bool = option(False, "constrain answers with a GBNF grammar of the plans over the objects in the "
                                       "observation (llama.cpp's `grammar`), so every answer parses", commands=ALL)
+    llm_candidates: str = option("afforded", "the plans a live LLM chooses from (with --llm_plans logprobs or "
+                                             "--llm_grammar): afforded: the verbs each object affords, a door opened "
+                                             "only with its key; all: every verb on every object the text names",
+                                 commands=ALL, choices=CANDIDATES)
     plan_cache: Optional[str] = option(None, "persistent LLM answer cache (default <logdir>/ppo/<task>/plan_cache.json;"
                                              " 'none' disables it)", commands=ALL, resumable=True, metavar="FILE")
 
@@ -80,4 +85,7 @@ class PlannerConfig:
                 raise UserError(f"environment variable {self.key_env()} (the API key for {self.llm_backend}) is not set")
             if self.llm_backend == "zhipu" and (self.llm_grammar or self.llm_plans == "logprobs"):
                 raise UserError("--llm_grammar and --llm_plans logprobs need a llama.cpp server; Zhipu's API has neither")
+            if self.llm_candidates != "afforded" and not (self.llm_grammar or self.llm_plans == "logprobs"):
+                raise UserError("--llm_candidates all needs --llm_plans logprobs or --llm_grammar (free answers "
+                                "have no candidate set)")
         existing_table_path(self.answers)  # even with an LLM: a mistyped table is never silently ignored

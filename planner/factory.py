@@ -10,7 +10,7 @@ from pathlib import Path
 
 from planner.answer_tables import load_answers
 from planner.base import RecordedPlanner
-from planner.grammar import observation_grammar
+from planner.grammar import grammar_for
 from planner.llm_planner import LLMPlanner
 from planner.logprob_planner import LogprobPlanner
 from planner.openai_client import ChatClient
@@ -64,10 +64,11 @@ def build_planner(config, task, task_log_dir):
     client = make_client(config)
     path = plan_cache_path(config, task_log_dir)
     kind = LogprobPlanner if config.llm_plans == "logprobs" else LLMPlanner
+    extra = {"candidates": config.llm_candidates} if kind is LogprobPlanner else {}
     return kind(client, load_prompt(task), n_ask=config.n_ask, temperature=config.llm_temperature,
-                seed=config.llm_seed, grammar=observation_grammar if config.llm_grammar else None,
+                seed=config.llm_seed, grammar=grammar_for(config.llm_candidates) if config.llm_grammar else None,
                 cache=PlanCache(path) if path else None, max_reasks=config.llm_max_reasks,
-                max_tokens=config.llm_max_tokens)
+                max_tokens=config.llm_max_tokens, **extra)
 
 
 def check_planner_inputs(config, task, task_log_dir):

@@ -1,11 +1,11 @@
 """The "uncertainty-aware" plan distribution from the model's own token probabilities (--llm_plans logprobs):
 one request per observation text instead of n_ask samples.
 
-The candidates are planner.grammar.candidate_plans(text). The model answers greedily under a grammar that admits
-exactly `Action: {candidate}`, with the top log-probabilities of every token it wrote. Walking that answer token by
-token, each alternative token at a position is credited to the candidates whose answer it begins (the raw
-probabilities renormalised over the tokens some candidate allows, as the grammar would); a candidate that leaves
-the answer's path keeps the probability of its branch (shared equally when several leave together). So one
+The candidates are planner.grammar.candidate_plans(text, candidates). The model answers greedily under a grammar
+that admits exactly `Action: {candidate}`, with the top log-probabilities of every token it wrote. Walking that
+answer token by token, each alternative token at a position is credited to the candidates whose answer it begins
+(the raw probabilities renormalised over the tokens some candidate allows, as the grammar would); a candidate that
+leaves the answer's path keeps the probability of its branch (shared equally when several leave together). So one
 greedy answer gives the whole distribution; where the server returns no log-probabilities, the answer itself gets
 probability 1.
 """
@@ -50,12 +50,22 @@ def branch_probabilities(candidates, tokens):
 
 
 class LogprobPlanner(LLMPlanner):
+    """candidates: planner.grammar's setting, "afforded" or "all" (noted in the plan cache's sampling settings
+    when not "afforded", so earlier caches stay valid)."""
+
     mode = "logprobs"
+
+    def __init__(self, *args, candidates="afforded", **kwargs):
+        super().__init__(*args, **kwargs)
+        candidate_plans("", candidates)  # a bad setting fails here
+        self.candidates = candidates
+        if candidates != "afforded":
+            self.sampling["candidates"] = candidates
 
     def ask(self, text):
         start = time.monotonic()
         self.counts["queries"] += 1
-        plans = candidate_plans(text)
+        plans = candidate_plans(text, self.candidates)
         messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": text}]
         if len(plans) == 1:
             probs = [1.0]
