@@ -92,7 +92,8 @@ class Trainer:
                 self.saved_iteration = self.iteration
             self.logger = RunLogger(run_dir, extra_tags=[stat_tag(k) for k in self.pool.planner_stats()],
                                     resume_iteration=self.iteration if resume is not None else None,
-                                    hyperparameters=config.public())
+                                    hyperparameters=config.public(),
+                                    history=resume.get("metrics_csv") if resume is not None else None)
             self.share = CpuShare(reserved=config.workers)
         except BaseException:
             self.close(abort=True)
@@ -113,7 +114,8 @@ class Trainer:
                    "teacher_coef": teacher_coef(self.config, self.iteration, self.env_steps),
                    "rng": rng, "envs": envs, "best": self.best,
                    "planner_stats": self.planner_stats(), "wall_time": self.wall_time(),
-                   "config": self.config.public(), "obs_shape": list(self.pool.obs_shape)}
+                   "config": self.config.public(), "obs_shape": list(self.pool.obs_shape),
+                   "metrics_csv": self.logger.history()}  # the rows up to this iteration: a resume restores them
         save_checkpoint(payload, os.path.join(self.run_dir, "checkpoints", f"{name}.pt"))
         if name == "latest":
             self.saved_iteration = self.iteration
@@ -212,8 +214,10 @@ class Trainer:
             steps = int(batch["action"].numel())
             self.env_steps += steps
             self.iteration += 1
-            metrics = self._metrics(episodes, losses, coef, lr, steps, t0, t1, t2)
+            metrics, improved = self._metrics(episodes, losses, coef, lr, steps, t0, t1, t2)
             self.logger.log(self.iteration, self.env_steps, self.wall_time(), metrics)
+            if improved:
+                self.save("best")  # after the row: a checkpoint holds the metrics up to its iteration
             if self.progress is not None:
                 self.progress.update(self.iteration, self.env_steps, metrics.get("charts/SPS"),
                                      metrics.get("Train/Success Rate"), metrics.get("Test/Success Rate"), coef)
@@ -242,16 +246,15 @@ class Trainer:
             "charts/SPS": steps / max(t2 - t0, 1e-9), "charts/collect_SPS": steps / max(t1 - t0, 1e-9),
             "charts/update_seconds": t2 - t1,
         }
-        c = self.config
+        c, improved = self.config, False
         if c.eval_interval > 0 and self.iteration % c.eval_interval == 0:
             ev = self.last_eval = self.evaluate()
             metrics.update({"Test/Return": ev["return"], "Test/Eplen": ev["length"], "Test/Success Rate": ev["success"]})
             if self.best is None or (ev["success"], ev["return"]) > tuple(self.best):
-                self.best = [ev["success"], ev["return"]]
-                self.save("best")
+                self.best, improved = [ev["success"], ev["return"]], True
         if self.iteration % max(1, c.eval_interval) == 0:
             metrics.update({stat_tag(k): v for k, v in self.planner_stats().items()})
-        return metrics
+        return metrics, improved
 
     def close(self, abort=False):
         """Release envs, workers, logs and the CPU share; abort=True after an error or a second Ctrl-C."""

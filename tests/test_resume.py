@@ -20,7 +20,7 @@ import main
 from tests.helpers import ROOT, read_metrics, tiny_train_args
 from tests.llm_fakes import FakeChatServer, Reply
 from utils.atomic import remove_stale_temps
-from utils.checkpoint import load_checkpoint
+from utils.checkpoint import load_checkpoint, save_checkpoint
 
 torch.set_num_threads(1)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -101,6 +101,53 @@ def test_resume_after_a_crash_trims_metrics_and_tensorboard_to_the_checkpoint(tm
     assert read_metrics(run_dir) == reference["rows"]
     assert scalars(run_dir) == reference["loss"]
     assert not [n for n in os.listdir(ckpt) if n.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("damage", ["cut to 50 bytes", "deleted", "not text"])
+def test_a_damaged_metrics_csv_is_restored_from_the_checkpoint(tmp_path, reference, damage):
+    """Issue 22: the rows up to the checkpoint are in the checkpoint; a metrics.csv cut short, deleted or garbled
+    since does not make the resumed run drop them."""
+    assert main.main(tiny_train_args(tmp_path, "cut", n_itr=2)) == 0
+    run_dir = run_path(tmp_path, "cut")
+    csv_path = os.path.join(run_dir, "metrics.csv")
+    if damage == "deleted":
+        os.unlink(csv_path)
+    else:
+        data = open(csv_path, "rb").read()
+        with open(csv_path, "wb") as f:
+            f.write(data[:50] if damage.startswith("cut") else b"\xff\xfe\x00garbage")
+    assert main.main(["train", "--resume", run_dir, "--n_itr", "4"]) == 0
+    assert read_metrics(run_dir) == reference["rows"]
+    assert scalars(run_dir) == reference["loss"]
+
+
+def test_a_cut_metrics_csv_with_a_checkpoint_without_metrics_is_refused_in_one_line(tmp_path, reference, capsys):
+    """A checkpoint of an older version holds no metrics: a metrics.csv cut short (or missing) then stops the
+    resume with one line and is left as it is, instead of being replaced by the new iterations alone."""
+    assert main.main(tiny_train_args(tmp_path, "old", n_itr=2)) == 0
+    run_dir = run_path(tmp_path, "old")
+    latest = os.path.join(run_dir, "checkpoints", "latest.pt")
+    payload = load_checkpoint(latest)
+    del payload["metrics_csv"]
+    save_checkpoint(payload, latest)
+    csv_path = os.path.join(run_dir, "metrics.csv")
+    complete = open(csv_path, "rb").read()
+    for cut in (complete[:50], complete[:-30], None):
+        if cut is None:
+            os.unlink(csv_path)
+        else:
+            with open(csv_path, "wb") as f:
+                f.write(cut)
+        capsys.readouterr()
+        assert main.main(["train", "--resume", run_dir, "--n_itr", "4"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: cannot continue") and err.count("\n") == 1, err
+        assert "does not hold the metrics so far" in err
+        assert (open(csv_path, "rb").read() if cut is not None else None) == cut
+    with open(csv_path, "wb") as f:  # the complete file: the old checkpoint resumes as before
+        f.write(complete)
+    assert main.main(["train", "--resume", run_dir, "--n_itr", "4"]) == 0
+    assert read_metrics(run_dir) == reference["rows"]
 
 
 def popen_main(args, **kw):
