@@ -29,6 +29,7 @@ from utils.options import defaults
 from utils.run_dir import check_log_dir, pick_device, plain_name, run_dir_path, task_dir
 from utils.tasks import task_config
 from utils.teacher_eval import write_teacher_eval
+from utils.video import check_video_path
 
 
 @dataclass
@@ -91,10 +92,12 @@ def evaluate(config, given=None):
         if config.savedir else None
     if out_dir:
         check_log_dir(out_dir)
-    if config.video:
-        check_log_dir(os.path.dirname(os.path.abspath(config.video_path)) if config.video_path
-                      else out_dir or os.path.join(config.logdir, "videos"))
     who = "teacher" if config.eval_teacher else "student"
+    video = None
+    if config.video:  # checked now, not after the episodes
+        video = config.video_path or os.path.join(out_dir or os.path.join(config.logdir, "videos"),
+                                                  f"{task['name']}-{who}.gif")
+        check_video_path(video)
     checkpoint, model, frame_stack = None, None, 1
     if config.eval_teacher:
         check_log_dir(task_dir(config.logdir, task["name"]))
@@ -114,10 +117,7 @@ def evaluate(config, given=None):
         torch.manual_seed(seed)
         return student_chooser(model, device)
 
-    video = None
-    if config.video:
-        video = config.video_path or os.path.join(out_dir or os.path.join(config.logdir, "videos"),
-                                                  f"{task['name']}-{who}.gif")
+    if video:
         record_video(video, task["env_id"], eval_seeds(config.env_seed_list[0], config.num_eval)[:config.video], spec,
                      config.eval_teacher, frame_stack, make_chooser)
     per_seed, episodes, stats = [], [], {}

@@ -9,8 +9,9 @@ import env
 from utils.errors import UserError
 from algos.episodes import record_video
 from teacher.policy import TeacherSpec
+from tests.helpers import run_main
 from utils.tasks import task_config
-from utils.video import STRIP_HEIGHT, UNSEEN_GREY, VideoRecorder, prune_videos, render_memory_frame
+from utils.video import STRIP_HEIGHT, UNSEEN_GREY, VideoRecorder, check_video_path, prune_videos, render_memory_frame
 
 ENV_ID = "MiniGrid-SimpleDoorKey-Min5-Max10-View3"
 TILE = 16
@@ -109,3 +110,41 @@ def test_prune_videos(tmp_path):
     removed = prune_videos(str(tmp_path), keep=2)
     assert sorted(os.path.basename(r) for r in removed) == ["v0.gif", "v1.gif", "v2.gif"]
     assert sorted(os.listdir(tmp_path)) == ["keep.txt", "v3.gif", "v4.gif"]
+
+
+# ---- where the video goes is checked before any episode (issue 22) ----
+def test_an_unwritable_video_path_is_one_line_before_any_episode(tmp_path):
+    """/proc accepts no new file although root may write "anywhere": the error comes from trying, up front, with
+    one line and no imageio "Exception ignored ... Traceback" after it."""
+    result = run_main(["eval", "--task", "SimpleDoorKey", "--eval_teacher", "--num_eval", "2", "--video", "1",
+                       "--video_path", "/proc/x.gif", "--logdir", tmp_path], timeout=120,
+                      env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "error: cannot write the video /proc/x.gif: No such file or directory\n", result.stderr
+    assert not os.path.exists(tmp_path / "ppo")  # nothing evaluated, nothing written
+
+
+def eval_config(*argv):
+    import argparse
+    from algos.config import Config
+    from utils.options import add_arguments, from_namespace
+    return from_namespace(add_arguments(argparse.ArgumentParser(), Config, "eval").parse_args([str(a) for a in argv]),
+                          Config, "eval")[0]
+
+
+def test_the_video_path_is_checked_before_the_episodes(tmp_path, monkeypatch):
+    import algos.evaluate as ev
+
+    def ran(*args, **kw):
+        raise AssertionError("an episode ran before the video path was checked")
+    monkeypatch.setattr(ev, "record_video", ran)
+    monkeypatch.setattr(ev, "run_episodes", ran)
+    (tmp_path / "taken.gif").mkdir()
+    for path, message in ((tmp_path / "taken.gif", "it is a folder"), (tmp_path / "v.avi", "must end in .gif"),
+                          ("/proc/x.gif", "cannot write the video /proc/x.gif")):
+        config = eval_config("--task", "SimpleDoorKey", "--eval_teacher", "--num_eval", "1", "--video", "1",
+                             "--video_path", path, "--logdir", tmp_path)
+        with pytest.raises(UserError, match=message):
+            ev.evaluate(config)
+    check_video_path(tmp_path / "new" / "folders" / "v.gif")  # folders still to create are fine
+    assert sorted(os.listdir(tmp_path)) == ["taken.gif"]  # the probe leaves nothing behind

@@ -5,13 +5,16 @@
         rec.add(add_status_strip(frame, "ep 1 step 0"))
 
 The format follows the file suffix: .gif (imageio + pillow) or .mp4 (needs the imageio-ffmpeg package).
+check_video_path(path) says before any work whether the file can be written (one UserError line if not).
 """
 import glob
 import importlib.util
 import os
+import tempfile
 
 import numpy as np
 
+from utils.atomic import TEMP_SUFFIX, atomic_write
 from utils.errors import UserError
 
 UNSEEN_GREY = 48      # the dark grey unseen cells are blended towards
@@ -43,13 +46,32 @@ def add_status_strip(frame, text, height=STRIP_HEIGHT):
     return np.concatenate([frame, np.asarray(strip, dtype=np.uint8)], axis=0)
 
 
-def _check_writable(path):
-    suffix = os.path.splitext(str(path))[1].lower()
+def check_video_path(path):
+    """The suffix (.gif/.mp4) of a video file that can be written; UserError (one line) if it cannot: a wrong
+    suffix, MP4 without imageio-ffmpeg, a folder in its place, or a place where no file can be created (tried by
+    creating and removing a file in the nearest existing folder: permission bits alone do not tell, e.g. /proc
+    for root). Creates nothing that stays."""
+    path = str(path)
+    suffix = os.path.splitext(path)[1].lower()
     if suffix not in SUFFIXES:
         raise UserError(f"video file {path} must end in .gif or .mp4")
     if suffix == ".mp4" and importlib.util.find_spec("imageio_ffmpeg") is None:
         raise UserError("MP4 videos need the imageio-ffmpeg package (pip install imageio-ffmpeg); "
                         "or give a .gif file name")
+    if os.path.isdir(path):
+        raise UserError(f"cannot write the video {path}: it is a folder")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    try:
+        if not os.path.isdir(folder):
+            raise NotADirectoryError(f"{folder} is not a folder")
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".video-probe.", suffix=TEMP_SUFFIX):
+            pass
+        if os.path.exists(path) and not os.access(path, os.W_OK):
+            raise PermissionError(f"{path} is read-only")
+    except OSError as e:
+        raise UserError(f"cannot write the video {path}: {e.strerror or e}") from None
     return suffix
 
 
@@ -67,7 +89,7 @@ class VideoRecorder:
         self.fps = float(fps)
         if self.fps <= 0:
             raise UserError(f"video fps must be positive, got {fps}")
-        self.suffix = _check_writable(self.path)
+        self.suffix = check_video_path(self.path)
         self.frames = []
         self.count = 0
         self._writer = None
@@ -109,11 +131,9 @@ class VideoRecorder:
                 self._writer = None
         elif self.frames:
             import imageio.v3 as iio
-            try:
-                iio.imwrite(self.path, np.stack(self.frames), extension=".gif", duration=1000.0 / self.fps, loop=0)
-            except OSError as e:
-                raise UserError(f"cannot write {self.path}: {e.strerror or e}") from None
-            self.frames = []
+            frames, self.frames = np.stack(self.frames), []
+            atomic_write(self.path, lambda f: iio.imwrite(f, frames, extension=".gif", duration=1000.0 / self.fps,
+                                                          loop=0), what="video")
         return self.path if self.count else None
 
     def __enter__(self):
