@@ -5,6 +5,7 @@
     python main.py eval  --task SimpleDoorKey --eval_teacher
     python main.py plot  log/ppo/SimpleDoorKey --out curves.png
     python main.py sweep --tasks all --seeds 0 1 --variants llm4teach ppo --logdir log/paper
+    python main.py tasks
 
 The command line only: every setting is a field of algos.config.Config (flags are made from those fields); the
 work is done by library functions (algos.train, algos.evaluate, algos.sweep, utils.plot) that return data.
@@ -40,6 +41,7 @@ def build_parser():
                           Config, "sweep")
     add_arguments(sweep, SweepOptions, "sweep")
     add_plot_arguments(sub.add_parser("plot", help="learning curves of runs"))
+    sub.add_parser("tasks", help="the tasks: configured ones, and the registered MiniGrid ids the teacher can act in")
     return parser
 
 
@@ -100,6 +102,23 @@ def run_sweep(config, given, ns):
     return 130 if result.stopped else 0
 
 
+def run_tasks():
+    from planner.task_list import configured_tasks, minigrid_tasks
+    say("configured tasks (configs/tasks.json; answers: the --answers tables that teach them without a server):")
+    for t in configured_tasks():
+        say(f"  {t['name']:<15} {t['env_id']:<42} names {t['object_names']:<19} answers: "
+            f"{', '.join(t['answers']) or 'none yet (a live LLM: --llm_url)'}")
+    ok, refused = minigrid_tasks()
+    say(f"any registered MiniGrid id is a task too (--task ID; naming rule and prompt 'minigrid', taught by a live "
+        f"LLM or an answer table); the teacher can act in the worlds of these {len(ok)} (not every mission: see "
+        "docs/tasks.md):")
+    say("  " + ", ".join(ok))
+    if refused:
+        say(f"refused ({len(refused)}; python main.py eval --task ID --eval_teacher says why): " + ", ".join(refused))
+    say("adding a task: docs/tasks.md")
+    return 0
+
+
 def _on_sigterm(signum, frame):
     raise Interrupted(signum)
 
@@ -114,6 +133,8 @@ def main(argv=None):
         if ns.command == "plot":
             from utils.plot import run_plot
             return run_plot(ns)
+        if ns.command == "tasks":
+            return run_tasks()
         from algos.config import Config
         from utils.options import from_namespace
         config, given = from_namespace(ns, Config, ns.command)

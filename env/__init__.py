@@ -4,6 +4,8 @@ The LLM4Teach tasks and the lab's two box tasks are registered with gymnasium un
 `make_env` also makes any other registered minigrid environment (e.g. MiniGrid-DoorKey-16x16-v0) with the same
 observation, keeping its own grid, view size, max steps and reward.
 """
+import importlib
+
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 from minigrid.minigrid_env import MiniGridEnv
@@ -28,9 +30,16 @@ for _env_id, (_cls, _kwargs) in ENV_CLASSES.items():
 
 def minigrid_class(env_id):
     """(memory-observed class, constructor kwargs) of a registered minigrid environment; ValueError (one line)
-    for an id that is not registered or not a minigrid MiniGridEnv."""
+    for an id that is not registered or not a minigrid MiniGridEnv. "module:ID" imports the module first (where
+    a user's own environment registers itself), as gymnasium.make does."""
     if env_id in ENV_CLASSES:
         return ENV_CLASSES[env_id]
+    if ":" in env_id:
+        module, _, env_id = env_id.partition(":")
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise ValueError(f"cannot import {module} (for environment {env_id}): {e}") from None
     spec = gym.registry.get(env_id)
     if spec is None:
         raise ValueError(f"no gymnasium environment is registered as {env_id!r}")

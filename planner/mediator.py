@@ -10,6 +10,8 @@ object_names in configs/tasks.json):
 - "minigrid": "Mission: <the env's mission>. Agent sees <grey ball> (blocks a door), <yellow key>, <locked yellow
   door>, <green goal>, ..." with colours and door states (locked / closed / open), objects lying next to a door
   marked; of several objects of one name, the nearest (any registered minigrid id)
+- "minigrid_anonymised": the same with colours anonymised, the mission's first ("Mission: pick up the color1 box.
+  Agent sees <color2 key>, ...": far fewer distinct texts, so recorded answers cover a task)
 Objects are read from the memory observation each step (an object on the agent's cell is the carried one) and
 listed kind by kind (the rule's order), within a kind in the order they (re)appeared this episode, as the
 official mediator's object record does: a key that is picked up leaves the list and, once dropped, rejoins it at
@@ -20,13 +22,14 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
-from minigrid.core.constants import IDX_TO_COLOR, OBJECT_TO_IDX, STATE_TO_IDX
+from minigrid.core.constants import COLOR_NAMES, IDX_TO_COLOR, OBJECT_TO_IDX, STATE_TO_IDX
 
 from env.memory import NO_AGENT
 from utils.tasks import naming_rule, vocabulary
 
 IDX_TO_STATE = {i: s for s, i in STATE_TO_IDX.items()}
 DOOR = OBJECT_TO_IDX["door"]
+_WORD = re.compile(r"[a-z]+")
 
 
 class Description(NamedTuple):
@@ -83,12 +86,20 @@ class Mediator:
         self.clock = 0
         self.memo = {}   # (object channels, agent cell, clock) -> Description
         self.mission_text = ""
+        self.mission_colours = {}  # anonymised rules: colour word of the mission -> color1, color2, ...
 
     def reset(self, mission=None):
         self.order.clear()
         self.clock = 0
         self.memo.clear()
-        self.mission_text = f"Mission: {mission}. " if self.naming.mission and mission else ""
+        self.mission_text, self.mission_colours = "", {}
+        if self.naming.mission and mission:
+            if self.naming.anonymised:  # the mission's colours are named first, the objects' after them
+                for word in _WORD.findall(mission):
+                    if word in COLOR_NAMES and word not in self.mission_colours:
+                        self.mission_colours[word] = f"color{len(self.mission_colours) + 1}"
+                mission = _WORD.sub(lambda m: self.mission_colours.get(m.group(0), m.group(0)), mission)
+            self.mission_text = f"Mission: {mission}. "
 
     def describe(self, obs, agent=None):
         """The Description of an observation. Memoised on what it depends on: the object and colour channels
@@ -140,7 +151,7 @@ class Mediator:
             carried, colours[carried] = naming.name(held, obs[ax, ay, 1], obs[ax, ay, 2], 0)
         colour_map = {}
         if naming.anonymised:
-            real_to_anon = {}
+            real_to_anon = dict(self.mission_colours)
             for name in seen_names + ([carried] if carried else []):
                 colour = colours[name]
                 if colour is not None and colour not in real_to_anon:

@@ -45,16 +45,21 @@ def check_world(task):
         env = env_pkg.make_env(task["env_id"])
     except ValueError as e:
         raise UserError(f"task {task['name']}: {e}") from None
+    try:
+        kinds, moving = world_kinds(env), moves_by_itself(env)
+    except Exception as e:  # a third-party environment that cannot generate its world on this machine
+        raise UserError(f"task {task['name']}: {task['env_id']} cannot generate a world ({type(e).__name__}: "
+                        f"{' '.join(str(e).split())})") from None
     rule_name = task["object_names"]
     vocab = vocabulary()
     handled = set(naming_rule(rule_name)["kinds"]) | set(vocab["terrain"])
-    unknown = sorted(world_kinds(env) - handled)
+    unknown = sorted(kinds - handled)
     if unknown:
         naming = [n for n, r in vocab["naming"].items() if set(unknown) <= set(r["kinds"]) | set(vocab["terrain"])]
         hint = f"; naming rules that name them: {', '.join(naming)}" if naming else \
             f"; the teacher's vocabulary has options for: {', '.join(vocab['kinds'])}"
         raise UserError(f"task {task['name']}: its world holds {', '.join(unknown)}, which the teacher cannot act on "
                         f"with naming rule {rule_name} (it names {', '.join(naming_rule(rule_name)['kinds'])}){hint}")
-    if moves_by_itself(env):
+    if moving:
         raise UserError(f"task {task['name']}: objects move by themselves in {task['env_id']}, but the teacher's "
                         "memory map assumes the world changes only where the agent sees it")

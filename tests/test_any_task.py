@@ -6,7 +6,7 @@ import pytest
 
 import env as env_pkg
 import main
-from planner.mediator import Mediator, Option, agent_state
+from planner.mediator import Mediator, Option, agent_state, restore_colours
 from planner.world import check_world
 from teacher.policy import OptionPolicies, TeacherSpec
 from tests.grids import make_obs
@@ -54,6 +54,20 @@ def test_minigrid_rule_names_colours_states_goal_and_mission():
     d = describe(["#####", "#>.B#", "#####"], "minigrid", carrying="X", mission="pick up the purple box")
     assert d.text == "Mission: pick up the purple box. Agent sees <locked blue door>, holds <purple box>."
     assert d.carried == "purple box"
+
+
+def test_anonymised_minigrid_rule_names_the_missions_colours_first():
+    m = Mediator("minigrid_anonymised")
+    m.reset("pick up the purple box")
+    d = m.describe(make_obs(["######", "#>k.X#", "###B##"]))
+    assert d.text == ("Mission: pick up the color1 box. Agent sees <color2 key>, <color1 box>, <locked color3 door>, "
+                      "holds <nothing>.")
+    assert d.colour_map == {"color1": "purple", "color2": "yellow", "color3": "blue"}
+    assert restore_colours("go to <color1 box>, pick up <color1 box>", d.colour_map) == \
+        "go to <purple box>, pick up <purple box>"
+    m.reset("use the key to open the door and then get to the goal")  # no colour in the mission
+    assert m.describe(make_obs(["######", "#>.bG#", "######"])).text.startswith(
+        "Mission: use the key to open the door and then get to the goal. Agent sees <color1 key>, <color2 goal>")
 
 
 def test_minigrid_rule_marks_objects_blocking_a_door_and_names_the_nearest_duplicate():
@@ -118,11 +132,13 @@ def test_the_teacher_with_a_correct_planner_solves_the_task(task):
 
 
 def test_any_minigrid_id_is_a_task_and_configured_tasks_are_found_by_env_id():
-    cfg = task_config("MiniGrid-DoorKey-16x16-v0")
-    assert cfg["env_id"] == cfg["name"] == "MiniGrid-DoorKey-16x16-v0" and cfg["object_names"] == "minigrid"
+    cfg = task_config("MiniGrid-DoorKey-8x8-v0")  # not configured: the generic entry
+    assert cfg["env_id"] == cfg["name"] == "MiniGrid-DoorKey-8x8-v0" and cfg["object_names"] == "minigrid"
     assert cfg["options"] == "careful" and cfg["prompt"] == "minigrid"
     assert task_config("MiniGrid-KeyInBox-Min5-Max10-View3")["name"] == "KeyInBox"
     assert task_config("simpledoorkey")["options"] == "official"
+    cfg = task_config("MiniGrid-DoorKey-16x16-v0")  # configured, with anonymised colours
+    assert cfg["name"] == "MiniGrid-DoorKey-16x16-v0" and cfg["object_names"] == cfg["prompt"] == "minigrid_anonymised"
     e = env_pkg.make_env(cfg["env_id"])
     assert e.max_steps == 2560 and e.agent_view_size == 7 and e.observation_space.shape == (16, 16, 4)
     with pytest.raises(UserError, match="unknown task 'CartPole-v1'"):
@@ -150,3 +166,70 @@ def test_the_command_line_says_why_in_one_line(tmp_path, capsys, task, message):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and message in err and "\n" not in err
     assert ("--llm_url" in err) == ("no recorded answers" in message)  # how to teach it
+
+
+def test_the_tasks_command_lists_configured_tasks_and_the_minigrid_ids(capsys):
+    assert main.main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "KeyInBox" in out and "MiniGrid-RandomBoxKey-Min5-Max10-View3" in out and "answers: official" in out
+    supported = out.split("the teacher can act in the worlds of these", 1)[1].split("refused", 1)[0]
+    refused = out.split("refused", 1)[1]
+    assert "MiniGrid-DoorKey-8x8-v0" in supported and "MiniGrid-KeyCorridorS3R3-v0" in supported
+    assert "MiniGrid-UnlockPickup-v0" not in supported and "names minigrid_anonymised" in out  # configured
+    assert "MiniGrid-Dynamic-Obstacles-8x8-v0" in refused and "MiniGrid-Dynamic-Obstacles" not in supported
+
+
+USER_ENV = '''
+import gymnasium as gym
+from minigrid.core.grid import Grid
+from minigrid.core.mission import MissionSpace
+from minigrid.core.world_object import Ball
+from minigrid.minigrid_env import MiniGridEnv
+
+
+class BallRoomEnv(MiniGridEnv):
+    def __init__(self, **kwargs):
+        super().__init__(mission_space=MissionSpace(mission_func=lambda: "pick up the blue ball"), grid_size=7,
+                         max_steps=50, agent_view_size=3, **kwargs)
+
+    def _gen_grid(self, width, height):
+        self.grid = Grid(width, height)
+        self.grid.wall_rect(0, 0, width, height)
+        self.obj = Ball("blue")
+        self.place_obj(self.obj)
+        self.place_agent()
+        self.mission = "pick up the blue ball"
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        if self.carrying is self.obj:
+            reward, terminated = self._reward(), True
+        return obs, reward, terminated, truncated, info
+
+
+gym.register(id="BallRoom-v0", entry_point="ballroom_task:BallRoomEnv")
+'''
+
+
+def test_a_users_own_environment_is_a_task_by_module_and_id(tmp_path, monkeypatch):
+    """docs/tasks.md's way for an environment outside this package: --task module:ID."""
+    (tmp_path / "ballroom_task.py").write_text(USER_ENV)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = task_config("ballroom_task:BallRoom-v0")
+    assert cfg["object_names"] == "minigrid" and cfg["env_id"] == "ballroom_task:BallRoom-v0"
+    check_world(cfg)
+    teacher = TeacherSpec(cfg).make_teacher(ScriptedPlanner(), 0)
+    e = env_pkg.make_env(cfg["env_id"])
+    assert e.observation_space.shape == (7, 7, 4) and e.max_steps == 50
+    wins = 0
+    for i in range(20):
+        obs, _ = e.reset(seed=i)
+        teacher.reset(e.mission)
+        while True:
+            obs, _, terminated, truncated, info = e.step(int(np.argmax(teacher(obs))))
+            if terminated or truncated:
+                break
+        wins += info["success"]
+    assert wins == 20 and teacher.last_text.startswith("Mission: pick up the blue ball. Agent sees <blue ball>")
+    with pytest.raises(UserError, match="cannot import no_such_module"):
+        task_config("no_such_module:BallRoom-v0")

@@ -76,8 +76,9 @@ def test_every_admitted_answer_parses_into_the_options(candidates):
 def test_the_setting_needs_a_candidate_set():
     with pytest.raises(UserError, match="--llm_candidates all needs"):
         planner_config("--llm_url", "http://127.0.0.1:9/v1", "--llm_candidates", "all").validate()
-    planner_config("--llm_url", "http://127.0.0.1:9/v1", "--llm_candidates", "all", "--llm_grammar").validate()
-    planner_config("--llm_url", "http://127.0.0.1:9/v1", "--llm_candidates", "all", "--llm_plans", "logprobs").validate()
+    url = "http://127.0.0.1:9/v1"
+    planner_config("--llm_url", url, "--llm_candidates", "all", "--llm_grammar").validate()
+    planner_config("--llm_url", url, "--llm_candidates", "all", "--llm_plans", "logprobs").validate()
 
 
 def first_token_reply(i, body):

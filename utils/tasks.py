@@ -91,12 +91,30 @@ def task_names():
 
 
 def registered_minigrid_id(name):
-    """True if `name` is a registered gymnasium id of a minigrid environment (minigrid registers its own on import)."""
+    """True if `name` is the gymnasium id of a registered minigrid environment: one of minigrid's own (registered
+    on import), or "module:ID" where importing the module registers ID (a user's MiniGridEnv subclass)."""
+    import importlib
+
     import gymnasium
     import minigrid  # noqa: F401 (registers MiniGrid-* and BabyAI-*)
-    spec = gymnasium.registry.get(str(name))
+    from minigrid.minigrid_env import MiniGridEnv
+    name = str(name)
+    if ":" in name:
+        module, _, name = name.partition(":")
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise UserError(f"cannot import {module} (for environment {name}): {e}") from None
+    spec = gymnasium.registry.get(name)
     entry = getattr(spec, "entry_point", None)
-    return isinstance(entry, str) and entry.split(":")[0].split(".")[0] == "minigrid"
+    if isinstance(entry, str):
+        if entry.split(":")[0].split(".")[0] == "minigrid":
+            return True
+        try:
+            entry = gymnasium.envs.registration.load_env_creator(entry)
+        except (ImportError, AttributeError):
+            return False
+    return isinstance(entry, type) and issubclass(entry, MiniGridEnv)
 
 
 def task_config(name):
