@@ -57,6 +57,10 @@ class PlannerConfig:
     llm_seed: Optional[int] = option(None, "sampling seed sent to servers that honour it", commands=ALL, check=SEED)
     llm_timeout: float = option(60.0, "seconds one request may take in all (connect, wait, read)",
                                 commands=ALL, check=numbers(above=0, hi=3600), resumable=True)
+    llm_answers_per_request: int = option(
+        0, "answers asked in one request (0: all n_ask at once); 1 gives each answer its own --llm_timeout and a "
+           "retry re-asks one answer: for servers that generate a request's answers one after another (FastChat on "
+           "a CPU)", commands=ALL, check=integers(0, 128), resumable=True)
     llm_retries: int = option(3, "retries (with backoff) after connection errors, timeouts, HTTP 429/5xx, malformed "
                                  "replies", commands=ALL, check=integers(0, 20), resumable=True)
     llm_max_reasks: int = option(2, "rounds of re-asking answers without a parseable `Action: {...}`",

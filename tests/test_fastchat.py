@@ -3,6 +3,7 @@ converted once from its GGUF) and the OpenAI API server on 127.0.0.1; a training
 Ctrl-C stops all three. (Installed by scripts/install_llm.sh, which the README's test command runs.)"""
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -24,19 +25,6 @@ def url():
         yield u
 
 
-def test_training_asks_fastchat(url, tmp_path, capsys):
-    assert models_listed(url) == [fastchat_local.MODEL_NAME]
-    args = tiny_train_args(tmp_path, "fc", n_itr=2, extra=[
-        "--llm_url", url, "--n_ask", "2", "--llm_max_reasks", "0", "--llm_max_tokens", "32", "--llm_timeout", "120"])
-    assert main.main(args) == 0
-    out = capsys.readouterr().out
-    queries = int(re.search(r"LLM: (\d+) queries", out).group(1))
-    assert queries > 0  # (a 135M model without a grammar rarely writes a parseable plan: those texts explore)
-    rows = read_metrics(tmp_path / "ppo" / "SimpleDoorKey" / "fc-0")
-    assert len(rows) == 2 and float(rows[-1]["LLM/requests"]) > 0
-    assert (tmp_path / "ppo" / "SimpleDoorKey" / "plan_cache.json").is_file()
-
-
 def test_an_unknown_model_is_one_line(url, tmp_path, capsys):
     rc = main.main(tiny_train_args(tmp_path, "x", n_itr=1, extra=["--llm_url", url, "--llm_model", "vicuna-7b"]))
     err = capsys.readouterr().err
@@ -44,27 +32,44 @@ def test_an_unknown_model_is_one_line(url, tmp_path, capsys):
     assert not (tmp_path / "ppo" / "SimpleDoorKey" / "x-0").exists()
 
 
-def test_the_command_prints_the_url_and_ctrl_c_stops_all_three(tmp_path):
+def test_the_printed_command_trains_and_ctrl_c_stops_all_three(tmp_path):
+    """The launcher's own train command, run as printed (the paper's --n_ask 10, the default --llm_timeout) with only
+    a couple of small iterations added, trains against its servers; Ctrl-C then stops all three."""
     env = {**ENV, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "planner.fastchat_local", "--port", "0"], cwd=tmp_path, env=env,
+    work = tmp_path / "cwd"
+    work.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "planner.fastchat_local", "--port", "0"], cwd=work, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 600
-        line = ""
-        while "--llm_url" not in line:
+        lines = []
+        while not lines or not lines[-1].startswith("--llm_url"):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            line = proc.stdout.readline()
-        url = line.split()[-1]
-        assert models_listed(url) == [fastchat_local.MODEL_NAME]
+            lines.append(proc.stdout.readline().strip())
+        command = next(line for line in lines if line.startswith("python main.py train"))
+        url = lines[-1].split()[1]
+        assert models_listed(url) == [fastchat_local.MODEL_NAME] and "--n_ask" not in command
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         assert len(children) == 3
+
+        small = ["--n_itr", "2", "--num_envs", "2", "--workers", "0", "--traj_per_itr", "2", "--batch_size", "32",
+                 "--eval_interval", "0", "--logdir", str(tmp_path / "log"), "--savedir", "fc", "--no_progress"]
+        run = subprocess.run(shlex.split(command) + small, cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=3000)
+        assert run.returncode == 0, run.stderr[-2000:]
+        queries, requests = map(int, re.search(r"LLM: (\d+) queries, (\d+) requests", run.stdout).groups())
+        assert queries > 0  # (a 135M model without a grammar rarely writes a parseable plan: those texts explore)
+        assert requests >= 10 * queries  # n_ask 10 answers a text, one request each
+        assert len(read_metrics(tmp_path / "log" / "ppo" / "SimpleDoorKey" / "fc-0")) == 2
+        assert (tmp_path / "log" / "ppo" / "SimpleDoorKey" / "plan_cache.json").is_file()
+
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0
         time.sleep(1)
         assert models_listed(url) is None
         assert all(not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
                    for pid in children)
-        assert os.listdir(tmp_path) == []  # FastChat's own log files go to the log folder, not the working one
+        assert os.listdir(work) == []  # FastChat's own log files go to the log folder, not the working one
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

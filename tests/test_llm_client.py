@@ -253,3 +253,28 @@ def test_the_startup_check_against_a_dripping_server_ends_with_one_line():
         error, seconds = outcome_within(45, lambda: preflight(config))
     assert isinstance(error, UserError) and "not usable before training" in str(error) and "\n" not in str(error)
     assert seconds < 30
+
+
+def test_answers_per_request_gives_each_answer_its_own_deadline():
+    """A server that generates a request's answers one after another (FastChat on a CPU: 1 s an answer here) cannot
+    return ten answers within a 5 s deadline; asked one answer per request, each answer has the whole deadline."""
+    def one_after_another(i, body):
+        n = int(body.get("n") or 1)
+        return Reply.answers([f"Action: {{explore}} {i}"] * n, delay=1.0 * n)
+
+    with FakeChatServer(one_after_another) as fake:
+        with pytest.raises(LLMError, match="timed out|no complete reply"):
+            client(fake.url, timeout=5, retries=0).complete(MSGS, n=10, seed=7)
+        fake.requests.clear()
+        answers = client(fake.url, timeout=5, retries=0, answers_per_request=1).complete(MSGS, n=10, seed=7)
+    assert len(answers) == 10 and len(set(answers)) == 10
+    bodies = [body for _, body, _ in fake.requests]
+    assert len(bodies) == 10 and all(body.get("n", 1) == 1 for body in bodies)
+    assert [body["seed"] for body in bodies] == list(range(7, 17))
+
+
+def test_answers_per_request_asks_in_batches():
+    with FakeChatServer(honour_n(lambda k: f"a{k}")) as fake:
+        answers = client(fake.url, answers_per_request=4).complete(MSGS, n=10)
+    assert answers == [f"a{k}" for k in range(10)]
+    assert [body.get("n", 1) for _, body, _ in fake.requests] == [4, 4, 2]
