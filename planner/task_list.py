@@ -21,7 +21,7 @@ def answer_tables(task):
 def configured_tasks():
     """[{name, env_id, object_names, prompt, answers: [table names]}] of configs/tasks.json."""
     rows = []
-    for name in task_names():
+    for name in task_names(group=None):
         task = task_config(name)
         rows.append({"name": name, "env_id": task["env_id"], "object_names": task["object_names"],
                      "prompt": task["prompt"], "answers": answer_tables(task)})

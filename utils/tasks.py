@@ -15,6 +15,7 @@ from utils.errors import UserError
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 VOCABULARY_FILE = CONFIG_DIR / "vocabulary.json"
 VERBS = ("go to", "pick up", "open")        # besides explore and drop (of what is held)
+TASK_GROUPS = ("paper", "more")
 OPTION_STYLES = ("official", "careful")      # official: go-to may cross lava, drop where standing (LLM4Teach code)
 GENERIC = {"prompt": "minigrid", "object_names": "minigrid", "options": "careful"}
 NAMING_FIELDS = {"colours": ("none", "shown", "anonymised"), "doors": ("plain", "numbered"),
@@ -81,13 +82,17 @@ def all_tasks():
         rules = tuple(vocabulary()["naming"])
         if cfg["object_names"] not in rules:
             raise UserError(f"configs/tasks.json: task {name}: object_names must be one of {rules}")
+        if cfg.get("group", "paper") not in TASK_GROUPS:
+            raise UserError(f"configs/tasks.json: task {name}: group must be one of {TASK_GROUPS}")
         if cfg.get("options", "careful") not in OPTION_STYLES:
             raise UserError(f"configs/tasks.json: task {name}: options must be one of {OPTION_STYLES}")
     return tasks
 
 
-def task_names():
-    return list(all_tasks())
+def task_names(group="paper"):
+    """Names of the configured tasks of a group ("paper": the four of the paper, which `--tasks all` and the
+    benchmarks mean; "more": the tasks added since; None: every configured task)."""
+    return [name for name, cfg in all_tasks().items() if group is None or cfg.get("group", "paper") == group]
 
 
 def registered_minigrid_id(name):
