@@ -8,12 +8,11 @@ thread per CPU), or `ray_address` joins a cluster (the runs write to --logdir as
 path on storage every node shares). A run that has finished is not trained again; an interrupted one resumes from
 its checkpoint. Ctrl-C asks every run to finish its iteration and checkpoint (a second one stops at once).
 Each finished student is evaluated on `final_eval` held-out episodes (env seeds from `final_env_seed`, used by
-neither training nor the periodic evaluation), and the teacher alone on the same episodes.
+neither training nor the periodic evaluation), and the teacher alone on the same episodes (algos/final_eval.py).
+Ray's side, the runs as tasks, is algos/sweep_ray.py (which imports nothing from here).
 """
 import dataclasses
-import json
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -23,7 +22,6 @@ from utils.options import SEED, from_dict, integers, numbers, option
 
 SWEEP = ("sweep",)
 VARIANTS = {"llm4teach": {}, "llm4teach_soft": {"soft_planner": True}, "ppo": {"teacher_coef": 0.0}}
-STOP_FILE = ".sweep-stop"  # a prefix: each sweep adds "-<random id>", so sweeps sharing a logdir stop apart
 
 
 @dataclass
@@ -143,30 +141,3 @@ def report(logdir, runs, options, result):
         result.figures.append(out)
     return result
 
-
-def final_eval_file(run_dir):
-    from utils.results import FINAL_EVAL
-    return os.path.join(run_dir, FINAL_EVAL)
-
-
-def evaluate_final(run, options, iterations):
-    """The final student of a finished run (at `iterations`) on the held-out episodes -> final_eval.json."""
-    from algos.evaluate import evaluate
-    from utils.atomic import atomic_write
-    from utils.run_dir import run_dir_path
-    run_dir = run_dir_path(run.logdir, run.task, run.savedir, run.seed)
-    r = evaluate(dataclasses.replace(Config(), task=run.task, logdir=run.logdir, loaddir=run_dir,
-                                     num_eval=options.final_eval, env_seed_list=[options.final_env_seed],
-                                     device=run.device, video=0), given={})
-    data = {k: v for k, v in dataclasses.asdict(r).items() if k != "episodes"}
-    data.update(iterations=iterations, evaluated_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    atomic_write(final_eval_file(run_dir), json.dumps(data, indent=2) + "\n", what="final evaluation")
-    return r.overall
-
-
-def evaluate_teacher(run, options):
-    """The teacher alone on the same held-out episodes -> <task folder>/teacher_eval.json."""
-    from algos.evaluate import evaluate
-    r = evaluate(dataclasses.replace(run, eval_teacher=True, loaddir=None, num_eval=options.final_eval,
-                                     env_seed_list=[options.final_env_seed], video=0, savedir=None), given={})
-    return r.overall

@@ -6,10 +6,12 @@ import signal
 import sys
 import uuid
 
-from algos.sweep import STOP_FILE, evaluate_final, evaluate_teacher, final_eval_file
+from algos.final_eval import evaluate_final, evaluate_teacher, read_final_eval
 from utils.errors import UserError
 from utils.options import resumable
 from utils.run_dir import run_dir_path, task_dir
+
+STOP_FILE = ".sweep-stop"  # a prefix: each sweep adds "-<random id>", so sweeps sharing a logdir stop apart
 
 
 def _threads(cpus):
@@ -36,7 +38,7 @@ def run_one(run, options, given, stop_file):
         out.update(iterations=result.iterations, env_steps=result.env_steps, trained=result.trained)
         if result.stopped_by:
             return {**out, "status": "stopped", "message": result.resume_hint}
-        final = _read_final(run_dir)
+        final = read_final_eval(run_dir)
         if final is None or final.get("iterations") != result.iterations:
             overall = evaluate_final(run, options, result.iterations)
         else:
@@ -52,15 +54,6 @@ def _set_aside_unfinished(run_dir):
     if os.path.isdir(run_dir) and os.listdir(run_dir):
         import time
         os.replace(run_dir, f"{run_dir}.unfinished-{time.strftime('%Y%m%d-%H%M%S')}")
-
-
-def _read_final(run_dir):
-    import json
-    try:
-        with open(final_eval_file(run_dir), encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 def teacher_one(run, options):

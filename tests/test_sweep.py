@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from algos.config import Config
-from algos.sweep import STOP_FILE, SweepOptions, load_variants, plan_runs
+from algos.sweep import SweepOptions, load_variants, plan_runs
+from algos.sweep_ray import STOP_FILE
 from tests.helpers import ROOT, read_metrics
 from utils.errors import UserError
 
