@@ -102,11 +102,11 @@ def test_persistent_500_gives_up():
 
 
 def test_hang_times_out_quickly():
-    with FakeChatServer(lambda i, b: Reply.hang(10)) as fake:
+    with FakeChatServer(lambda i, b: Reply.hang(300)) as fake:
         start = time.monotonic()
         with pytest.raises(LLMError, match="timed out") as err:
             client(fake.url, timeout=0.2, retries=1).complete(MSGS)
-        assert time.monotonic() - start < 3
+        assert time.monotonic() - start < 60  # two attempts of 0.2 s (a slow, busy machine included), not 300 s
     assert fake.url in str(err.value)
 
 
@@ -122,7 +122,7 @@ def test_refused_connection_names_url():
     with pytest.raises(LLMError) as err:
         client(url, retries=1).complete(MSGS)
     assert url in str(err.value) and "connect" in str(err.value)
-    assert "\n" not in str(err.value) and time.monotonic() - start < 3
+    assert "\n" not in str(err.value) and time.monotonic() - start < 30  # no long waits between attempts
 
 
 def test_dropped_connection_is_retried():
@@ -181,7 +181,7 @@ def test_a_reply_sent_a_byte_a_second_ends_at_the_deadline():
         start = time.monotonic()
         with pytest.raises(LLMError, match="no complete reply within 1.5 s|timed out"):
             client(fake.url, timeout=1.5, retries=1).complete(MSGS)
-        assert time.monotonic() - start < 6  # two attempts of 1.5 s, not the minutes the whole reply would take
+        assert time.monotonic() - start < 60  # two attempts of 1.5 s, not the minutes the whole reply would take
 
 
 def test_retry_after_is_honoured_and_a_long_one_gives_up():

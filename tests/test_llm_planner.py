@@ -67,7 +67,7 @@ def test_all_invalid_falls_back_to_explore_and_counts():
         p = planner_for(fake.url, n_ask=3, max_reasks=2)
         start = time.monotonic()
         assert p.plans(TEXT) == [("explore", 1.0)]
-        assert time.monotonic() - start < 5
+        assert time.monotonic() - start < 30  # no backoff waits between the rounds
     assert len(fake.requests) == 3 * 3  # 3 answers asked, then re-asked twice, one request each
     s = p.stats()
     assert s["invalid_answers"] == 3 and s["fallbacks"] == 1 and s["reasked_answers"] == 6
@@ -226,15 +226,15 @@ def test_preflight_refused_names_url():
     start = time.monotonic()
     with pytest.raises(UserError) as err:
         preflight(args)
-    assert url in str(err.value) and "\n" not in str(err.value) and time.monotonic() - start < 5
+    assert url in str(err.value) and "\n" not in str(err.value) and time.monotonic() - start < 30
 
 
 def test_preflight_hanging_server_times_out():
-    with FakeChatServer(lambda i, b: Reply.hang(10), models=None) as fake:
+    with FakeChatServer(lambda i, b: Reply.hang(300), models=None) as fake:
         start = time.monotonic()
         with pytest.raises(UserError, match="timed out"):
             preflight(make_args("--llm_url", fake.url, "--llm_timeout", "0.2"))
-        assert time.monotonic() - start < 4
+        assert time.monotonic() - start < 60  # not the 300 s the server would take
 
 
 def test_preflight_unknown_model():

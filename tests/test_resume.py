@@ -260,7 +260,7 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path):
     assert_no_traceback(err)
     assert len(err.strip().splitlines()) == 1 and err.startswith("interrupted"), err
     assert "itr 1/" not in out  # the first iteration never finished
-    assert elapsed < 10
+    assert elapsed < 30  # (the run it stops has minutes of work left)
     assert not os.path.exists(run_dir)
 
 
