@@ -52,7 +52,7 @@ def test_the_printed_command_trains_and_ctrl_c_stops_all_three(tmp_path):
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         assert len(children) == 3
 
-        small = ["--n_itr", "2", "--num_envs", "2", "--workers", "0", "--traj_per_itr", "2", "--batch_size", "32",
+        small = ["--n_itr", "2", "--num_envs", "1", "--workers", "0", "--traj_per_itr", "1", "--batch_size", "16",
                  "--eval_interval", "0", "--logdir", str(tmp_path / "log"), "--savedir", "fc", "--no_progress"]
         run = subprocess.run(shlex.split(command) + small, cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=3000)
