@@ -86,8 +86,19 @@ def agreement(dist, recorded):
     return overlap, max(a, key=a.get) == max(b, key=b.get)
 
 
+def official_table(task):
+    """The official recorded answers of a task, or None for a task without them (KeyInBox, any MiniGrid id)."""
+    try:
+        return load_recorded_answers(task)
+    except UserError:
+        return None
+
+
 def agreement_scores(planner, table):
-    """{"agreement", "top_agreement"} of a planner over the texts of a recorded table (asked of it if new)."""
+    """{"agreement", "top_agreement"} of a planner over the texts of a recorded table (asked of it if new); None
+    for both when there is no table to agree with."""
+    if not table:
+        return {"agreement": None, "top_agreement": None}
     scores = [agreement(planner.plans(text), recorded) for text, recorded in table.items()]
     return {"agreement": sum(s for s, _ in scores) / len(scores),
             "top_agreement": sum(1 for _, same in scores if same) / len(scores)}
@@ -120,7 +131,7 @@ def measure(setting, url, cache, logdir, episodes=100, env_seed=HELD_OUT_SEED, e
         row = {"task": task["name"], "model": setting.model, "mode": setting.mode,
                "candidates": setting.candidates or (getattr(config, CANDIDATES, None) or "-"),
                "server_model": planner.model}
-        row.update(agreement_scores(planner, load_recorded_answers(task)))
+        row.update(agreement_scores(planner, official_table(task)))
         sampling = planner.sampling
     finally:
         planner.close()
@@ -148,7 +159,7 @@ def recorded_row(task_name, answers, logdir, episodes=100, env_seed=HELD_OUT_SEE
     planner = build_planner(config, task, None)
     row = {"task": task["name"], "model": f"recorded: {answers}", "mode": "table", "candidates": "-",
            "parse_rate": None, "seconds_per_text": None, "texts": len(planner.table)}
-    row.update(agreement_scores(planner, load_recorded_answers(task)))
+    row.update(agreement_scores(planner, official_table(task)))
     result = evaluate(config, given={})
     row.update(teacher_success=result.overall["success"], teacher_return=result.overall["return"],
                episodes=result.overall["episodes"], env_seed=env_seed,

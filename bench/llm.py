@@ -26,12 +26,12 @@ from pathlib import Path
 
 from algos.config import Config
 from algos.evaluate import evaluate
-from algos.teacher_table import HELD_OUT_SEED, MODES, TeacherSetting, markdown, measure, recorded_row, \
-    setting_config
+from algos.teacher_table import HELD_OUT_SEED, MODES, TeacherSetting, markdown, measure, official_table, \
+    recorded_row, setting_config
 from algos.train import train
 from utils.atomic import atomic_write
 from utils.errors import UserError
-from utils.tasks import task_names
+from utils.tasks import task_config, task_names
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from results import machine_line  # noqa: E402  (bench/results.py, beside this script)
@@ -94,6 +94,8 @@ def main(argv=None):
     try:
         for task in args.tasks:
             for answers in args.answers:
+                if answers == "official" and official_table(task_config(task)) is None:
+                    continue  # a task the official code never had (its live rows have no agreement column)
                 rows.append(recorded_row(task, answers, args.logdir, args.episodes, args.env_seed))
                 print(markdown(rows[-1:]).splitlines()[-1], flush=True)
         for model in ([args.llm_model or "server"] if args.llm_url else args.models):

@@ -91,3 +91,11 @@ def test_the_bench_script_writes_its_table(tmp_path, monkeypatch, capsys):
     assert [r["model"] for r in rows] == ["recorded: official", "server"]
     assert answer_tables.provenance(SDK, "server-logprobs")["planner"] == "logprobs"
     assert not math.isnan(rows[1]["agreement"])
+
+
+def test_a_task_without_official_answers_has_no_agreement_column():
+    from algos.teacher_table import agreement_scores, official_table
+    from utils.tasks import task_config
+    assert official_table(task_config("KeyInBox")) is None
+    assert official_table(task_config("SimpleDoorKey"))  # the official ChatGLM table
+    assert agreement_scores(None, None) == {"agreement": None, "top_agreement": None}
