@@ -170,3 +170,16 @@ def test_unknown_names_are_one_line(tmp_path, capsys, answers_dir):
     assert err == "error: --answers gemma9: no such answer table; shipped: official (or give a .json file)"
     assert main.main(["eval", "--eval_teacher", "--answers", "../x", "--logdir", str(tmp_path / "log")]) == 2
     assert capsys.readouterr().err.strip() == "error: --answers file not found: ../x"
+
+
+def test_a_student_of_a_task_without_official_answers_evaluates_with_its_table(tmp_path, capsys):
+    """KeyInBox has no official ChatGLM table: its student trains and evaluates from the shipped Gemma answers."""
+    import main
+    from tests.helpers import tiny_train_args
+    args = tiny_train_args(tmp_path, "kb", n_itr=1, extra=["--answers", "gemma3-270m"])
+    args[args.index("--task") + 1] = "KeyInBox"
+    assert main.main(args) == 0
+    run = str(tmp_path / "ppo" / "KeyInBox" / "kb-0")
+    assert main.main(["eval", "--task", "KeyInBox", "--answers", "gemma3-270m", "--loaddir", run, "--num_eval", "2",
+                      "--logdir", str(tmp_path)]) == 0
+    assert "KeyInBox student" in capsys.readouterr().out
