@@ -104,10 +104,12 @@ def run_sweep(config, given, ns):
 
 def run_tasks():
     from planner.task_list import configured_tasks, minigrid_tasks
-    say("configured tasks (configs/tasks.json; answers: the --answers tables that teach them without a server):")
+    say("configured tasks (configs/tasks.json; answers: the --answers tables that teach them without a server, "
+        "* the one read by default):")
     for t in configured_tasks():
+        tables = [name + ("*" if name == t["default"] else "") for name in t["answers"]]
         say(f"  {t['name']:<15} {t['env_id']:<42} names {t['object_names']:<19} answers: "
-            f"{', '.join(t['answers']) or 'none yet (a live LLM: --llm_url)'}")
+            f"{', '.join(tables) or 'none yet (a live LLM: --llm_url)'}")
     ok, refused = minigrid_tasks()
     say(f"any registered MiniGrid id is a task too (--task ID; naming rule and prompt 'minigrid', taught by a live "
         f"LLM or an answer table); the teacher can act in the worlds of these {len(ok)} (not every mission: see "

@@ -1,6 +1,8 @@
 """Recorded-answer tables, selected by name (--answers): the official ChatGLM answers, or a live LLM's answers
 exported from a plan cache (python -m planner.export_cache), with where they came from.
 
+    default                   the task's own table: "default_answers" of its configs/tasks.json entry (official
+                              when absent: the paper's four tasks; gemma3-270m for the tasks added since)
     official                  configs/recorded_answers.json: the official code's table, keyed by the task's
                               "answers" name in configs/tasks.json (LavaDoorKey reads SimpleDoorKey's)
     NAME                      configs/answers/NAME.json, a table exported from a live LLM
@@ -23,6 +25,7 @@ from utils.errors import UserError
 from utils.tasks import CONFIG_DIR, load_json, load_recorded_answers, parse_answer_table
 
 OFFICIAL = "official"
+DEFAULT = "default"
 ANSWERS_DIR = CONFIG_DIR / "answers"
 FORMAT = "llm4teach-answers"
 VERSION = 1
@@ -30,8 +33,13 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def shipped_names():
-    """The table names --answers accepts: official and every configs/answers/NAME.json."""
+    """The table names --answers accepts: official and every configs/answers/NAME.json (and `default`)."""
     return [OFFICIAL] + sorted(p.stem for p in ANSWERS_DIR.glob("*.json"))
+
+
+def task_table(task_cfg, value=DEFAULT):
+    """The table --answers VALUE means for one task: `default` is the task's "default_answers" (else official)."""
+    return str(task_cfg.get("default_answers", OFFICIAL)) if value == DEFAULT else value
 
 
 def is_path(value):
@@ -43,6 +51,8 @@ def is_path(value):
 def table_path(value):
     """The file of --answers VALUE (a name or a path); it need not exist yet (for writing)."""
     value = str(value)
+    if value == DEFAULT:
+        raise UserError("--answers default names each task's own table, not one file; choose a table name")
     if value == OFFICIAL:
         return CONFIG_DIR / "recorded_answers.json"
     if is_path(value):
@@ -75,8 +85,9 @@ def read_exported(path):
     return data
 
 
-def load_answers(task_cfg, value=OFFICIAL):
+def load_answers(task_cfg, value=DEFAULT):
     """{text: [(plan, prob), ...]} of one task from --answers VALUE (UserError, one line, when bad)."""
+    value = task_table(task_cfg, value)
     path = existing_table_path(value)
     data = read_exported(path)
     if data is None:
@@ -88,8 +99,9 @@ def load_answers(task_cfg, value=OFFICIAL):
     return parse_answer_table(entry.get("answers"), f"{path} (tasks.{task_cfg['name']}.answers)")
 
 
-def provenance(task_cfg, value=OFFICIAL):
+def provenance(task_cfg, value=DEFAULT):
     """Where one task's answers of --answers VALUE came from: a dict (the official table: its 'source' text)."""
+    value = task_table(task_cfg, value)
     path = existing_table_path(value)
     data = read_exported(path)
     if data is None:

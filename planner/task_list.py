@@ -1,6 +1,6 @@
 """What `python main.py tasks` shows: the configured tasks (with the answer tables that teach each without a
 server) and the registered minigrid environments the teacher can act in (any of them is a task by its id)."""
-from planner.answer_tables import load_answers, shipped_names
+from planner.answer_tables import load_answers, shipped_names, task_table
 from planner.world import check_world
 from utils.errors import UserError
 from utils.tasks import all_tasks, registered_minigrid_id, task_config, task_names
@@ -19,12 +19,14 @@ def answer_tables(task):
 
 
 def configured_tasks():
-    """[{name, env_id, object_names, prompt, answers: [table names]}] of configs/tasks.json."""
+    """[{name, env_id, object_names, prompt, answers: [table names], default: the table --answers default reads}]
+    of configs/tasks.json."""
     rows = []
     for name in task_names(group=None):
         task = task_config(name)
         rows.append({"name": name, "env_id": task["env_id"], "object_names": task["object_names"],
-                     "prompt": task["prompt"], "answers": answer_tables(task)})
+                     "prompt": task["prompt"], "answers": answer_tables(task),
+                     "default": task_table(task)})
     return rows
 
 

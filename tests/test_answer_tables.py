@@ -136,6 +136,29 @@ def test_official_is_the_default_and_a_file_works_in_either_format(tmp_path, ans
         answer_tables.write_task("official", "SimpleDoorKey", {}, {})
 
 
+def test_default_reads_each_tasks_own_table_so_a_new_task_trains_without_answers_flags(tmp_path):
+    """--answers default (the default) is the task's "default_answers" in configs/tasks.json: the official table for
+    the paper's tasks, the shipped Gemma table for KeyInBox; a task naming a table without its answers is one line."""
+    box = task_config("KeyInBox")
+    assert box["default_answers"] == "gemma3-270m" and "default_answers" not in SDK
+    gemma = answer_tables.load_answers(box, "gemma3-270m")
+    assert build_planner(planner_config(), box, tmp_path).table == gemma
+    assert build_planner(planner_config("--answers", "default"), box, tmp_path).table == gemma
+    assert answer_tables.provenance(box)["model"] == "gemma-3-270m"
+    with pytest.raises(UserError, match="no recorded answers for task KeyInBox"):
+        build_planner(planner_config("--answers", "official"), box, tmp_path)
+    with pytest.raises(UserError, match="names each task's own table"):
+        answer_tables.write_task("default", "KeyInBox", {}, {})
+    mine = dict(box, default_answers="mine")
+    with pytest.raises(UserError, match="no such answer table; shipped: official"):
+        build_planner(planner_config(), mine, tmp_path)
+    args = tiny_train_args(tmp_path, savedir="box")
+    args[args.index("SimpleDoorKey")] = "KeyInBox"
+    assert main.main(args) == 0  # no --answers: the Gemma table teaches it
+    rows = read_metrics(tmp_path / "ppo" / "KeyInBox" / "box-0")
+    assert len(rows) == 2 and float(rows[-1]["Train/Kickstarting Coef"]) > 0
+
+
 def test_a_text_missing_from_a_table_explores_and_is_counted(tmp_path, answers_dir):
     answer_tables.write_task("small", "SimpleDoorKey", {"Agent sees <key>, holds <nothing>.":
                                                         {"plans": ["go to <key>, pick up <key>"], "probs": [1]}}, {})
