@@ -34,7 +34,9 @@ def test_an_unknown_model_is_one_line(url, tmp_path, capsys):
 
 def test_the_printed_command_trains_and_ctrl_c_stops_all_three(tmp_path):
     """The launcher's own train command, run as printed (the paper's --n_ask 10, the default --llm_timeout) with only
-    a couple of small iterations added, trains against its servers; Ctrl-C then stops all three."""
+    a couple of small iterations and shorter answers without re-asks added (a CPU FastChat writes ~25 tokens/s, so
+    256-token answers asked up to three times made this one test take 20 minutes), trains against its servers;
+    Ctrl-C then stops all three."""
     env = {**ENV, "PYTHONPATH": str(ROOT)}
     work = tmp_path / "cwd"
     work.mkdir()
@@ -53,7 +55,8 @@ def test_the_printed_command_trains_and_ctrl_c_stops_all_three(tmp_path):
         assert len(children) == 3
 
         small = ["--n_itr", "2", "--num_envs", "1", "--workers", "0", "--traj_per_itr", "1", "--batch_size", "16",
-                 "--eval_interval", "0", "--logdir", str(tmp_path / "log"), "--savedir", "fc", "--no_progress"]
+                 "--eval_interval", "0", "--logdir", str(tmp_path / "log"), "--savedir", "fc", "--no_progress",
+                 "--llm_max_tokens", "64", "--llm_max_reasks", "0"]
         run = subprocess.run(shlex.split(command) + small, cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=3000)
         assert run.returncode == 0, run.stderr[-2000:]

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The tasks added since the paper (docs/tasks.md), taught by Gemma 3 270M's recorded answers (each task's default
+# table, configs/answers/gemma3-270m.json): the teacher alone, the LLM4Teach student and plain PPO with the same
+# env-step budget, 2 seeds, every student and the teacher on the same 100 held-out episodes (env seeds 2,000,000+),
+# and the env steps to 0.9 success. Each task is one sweep with its own budget (STEPS_<task> overrides it); the last
+# command prints the one table of all five (results.md and results.csv in $LOGDIR, a figure per task).
+# Runs that finished are not trained again and interrupted ones resume, so run it again to go on. Two runs at a time
+# on a 2-core machine (NUM_CPUS); each run's time: docs/results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LOG=${LOGDIR:-log/more_tasks}
+SEEDS=${SEEDS:-0 1}
+COMMON=(--seeds $SEEDS --variants llm4teach ppo --logdir "$LOG" --num_cpus "${NUM_CPUS:-0}")
+declare -A STEPS=(
+    [KeyInBox]=${STEPS_KeyInBox:-300000}
+    [RandomBoxKey]=${STEPS_RandomBoxKey:-300000}
+    [MiniGrid-UnlockPickup-v0]=${STEPS_UnlockPickup:-1000000}
+    [MiniGrid-BlockedUnlockPickup-v0]=${STEPS_BlockedUnlockPickup:-2000000}
+    [MiniGrid-DoorKey-16x16-v0]=${STEPS_DoorKey16:-2000000}
+)
+TASKS=(KeyInBox RandomBoxKey MiniGrid-UnlockPickup-v0 MiniGrid-BlockedUnlockPickup-v0 MiniGrid-DoorKey-16x16-v0)
+if [ "${1:-}" != "--report" ]; then
+    for task in "${TASKS[@]}"; do
+        python main.py sweep --tasks "$task" --max_env_steps "${STEPS[$task]}" "${COMMON[@]}"
+    done
+fi
+python main.py sweep --tasks "${TASKS[@]}" "${COMMON[@]}" --report
