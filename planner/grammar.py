@@ -6,7 +6,8 @@ An admitted answer is exactly `Action: {step, step, ...}` (1 to MAX_STEPS steps)
 the object held, or a verb on an object the text names. Which verbs, is the `candidates` setting:
 - "afforded" (the default): the verbs the object's kind affords (the vocabulary), and a door is opened only when
   it can be: a locked one (or one without a state, as in the paper's rooms) only while a key is held, of the
-  door's colour where colours are named; a closed one always; an open one never.
+  door's colour where colours are named; a closed one always; an open one never. The agent carries one thing, so
+  while it holds one, a candidate plan that picks another up drops the held one first.
 - "all": every verb on every object named, with no rule about which key opens which door.
 The candidate plans (--llm_plans logprobs) are explore, `go to <o>, <verb> <o>` for each such verb (`go to <o>`
 alone for an object whose only verb is go to, or for every object under "all"), and dropping what is held. Every
@@ -89,7 +90,11 @@ def candidate_plans(text, candidates="afforded"):
         vs = verbs(o, held, candidates)
         if candidates == "all" or vocabulary()["kinds"].get(name_parts(o)[2]) == ["go to"]:
             plans.append(f"go to {o}")
-        plans += [f"go to {o}, {v} {o}" for v in vs if v != "go to"]
+        for v in vs:
+            if v == "pick up" and held and candidates == "afforded":  # one thing at a time: put the held one down
+                plans.append(f"drop {held}, go to {o}, pick up {o}")
+            elif v != "go to":
+                plans.append(f"go to {o}, {v} {o}")
     if held:
         plans.append(f"drop {held}")
     return plans

@@ -130,8 +130,8 @@ def test_parse_text_and_candidates():
     assert parse_text("Agent sees <nothing>, holds <color2 key>.") == ([], "<color2 key>")
     assert candidate_plans("Agent sees <door>, holds <nothing>.") == ["explore"]
     assert candidate_plans("Agent sees <color1 key>, <color2 door>, holds <color2 key>.") == [
-        "explore", "go to <color1 key>, pick up <color1 key>", "go to <color2 door>, open <color2 door>",
-        "drop <color2 key>"]
+        "explore", "drop <color2 key>, go to <color1 key>, pick up <color1 key>",
+        "go to <color2 door>, open <color2 door>", "drop <color2 key>"]
     assert "go to <color1 door>, open <color1 door>" not in candidate_plans(
         "Agent sees <color1 door>, holds <color2 key>.")  # the wrong colour opens nothing
     assert choice_grammar(["explore", "drop <key>"]) == 'root ::= "Action: {explore}" | "Action: {drop <key>}"\n'
