@@ -264,6 +264,14 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path):
     assert not os.path.exists(run_dir)
 
 
+def test_the_programs_started_here_get_ctrl_c_as_from_a_terminal():
+    """A suite started in the background (nohup, `&` in a script) inherits SIGINT ignored; tests/conftest.py gives
+    it back, so the programs the Ctrl-C tests start have Python's KeyboardInterrupt handler."""
+    out = subprocess.run([sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT).__name__)"],
+                         capture_output=True, text=True, env=ENV, timeout=60).stdout.strip()
+    assert out == "default_int_handler", out
+
+
 def test_sigterm_to_the_process_group_stops_with_one_line(tmp_path):
     """SIGTERM to the whole group (a job scheduler, `docker stop`): the workers ignore it, the parent finishes the
     iteration, checkpoints, closes them and stops with one line naming the checkpoint, exit 143; it loads."""
