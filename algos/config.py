@@ -95,6 +95,10 @@ class Config(TeacherConfig):
     num_eval: int = option(10, "evaluation episodes", commands=ALL, check=integers(1, 100_000))
     save_interval: int = option(100, "iterations between checkpoints (the best-by-evaluation one is saved whenever "
                                      "evaluation improves)", check=integers(0), resumable=True)
+    save_minutes: float = option(10.0, "also write a checkpoint when this many minutes of training passed since the "
+                                       "last one (0: only every --save_interval iterations); long episodes make long "
+                                       "iterations (DoorKey-16x16: ~41k env steps each)", check=numbers(0),
+                                 resumable=True)
     keep_checkpoints: bool = option(False, "keep every checkpoint of the run as checkpoints/itrNNNNNN.pt besides "
                                            "latest.pt (starting points for --fork)", resumable=True)
     video: int = option(1, "episodes in each video (eval: record the first N evaluation episodes)", commands=ALL,

@@ -77,6 +77,7 @@ class Trainer:
         self.iteration, self.env_steps, self.wall_offset = 0, 0, 0.0
         self.best, self.last_eval, self.stats_offset = None, None, {}
         self.saved_iteration = None  # iteration of the newest latest.pt (None: none written yet)
+        self.saved_at = time.monotonic()  # when latest.pt was last written (or training began): --save_minutes
         self.stop_request = None
         seed_everything(config.seed)
         try:
@@ -118,7 +119,7 @@ class Trainer:
                    "metrics_csv": self.logger.history()}  # the rows up to this iteration: a resume restores them
         save_checkpoint(payload, os.path.join(self.run_dir, "checkpoints", f"{name}.pt"))
         if name == "latest":
-            self.saved_iteration = self.iteration
+            self.saved_iteration, self.saved_at = self.iteration, time.monotonic()
             if self.config.keep_checkpoints:
                 save_checkpoint(payload, os.path.join(self.run_dir, "checkpoints", f"itr{self.iteration:06d}.pt"))
 
@@ -175,7 +176,7 @@ class Trainer:
         """Train up to n_itr / max_env_steps; returns None, or the name of what stopped it early (a signal, after
         checkpointing). A second signal raises Interrupted; a dead worker raises WorkerError; a non-finite loss
         raises Diverged (the last good checkpoint is kept)."""
-        self.t_start = time.time()
+        self.t_start, self.saved_at = time.time(), time.monotonic()
         with StopRequest(self.stop, on_first=self.pool.interrupt_waits) as self.stop_request:
             try:
                 return self._loop()
@@ -221,7 +222,8 @@ class Trainer:
             if self.progress is not None:
                 self.progress.update(self.iteration, self.env_steps, metrics.get("charts/SPS"),
                                      metrics.get("Train/Success Rate"), metrics.get("Test/Success Rate"), coef)
-            if c.save_interval > 0 and self.iteration % c.save_interval == 0:
+            if (c.save_interval > 0 and self.iteration % c.save_interval == 0) or \
+                    (c.save_minutes > 0 and time.monotonic() - self.saved_at >= 60 * c.save_minutes):
                 self.save("latest")
             if self.stop_request.poll():
                 break

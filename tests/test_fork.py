@@ -103,3 +103,18 @@ def test_kept_checkpoints_are_starting_points(runs, tmp_path):
     start = os.path.join(kept, "checkpoints", "itr000002.pt")
     assert main.main(["train", "--fork", start, "--logdir", str(tmp_path), "--savedir", "from2", "--n_itr", "4"]) == 0
     assert read_metrics(run_path(tmp_path, "from2")) == read_metrics(runs["straight"])
+
+
+def test_save_minutes_checkpoints_between_save_intervals(runs, tmp_path):
+    """Long iterations (DoorKey-16x16: ~41k env steps each) would reach --save_interval 100 only after hours:
+    --save_minutes also checkpoints once that much time passed (here a few milliseconds: every iteration), and
+    changes nothing computed; 0 leaves only the periodic and final checkpoints."""
+    kept = {}
+    for name, minutes in (("timed", "0.000001"), ("untimed", "0")):
+        args = tiny_train_args(tmp_path, name, n_itr=4, extra=["--save_interval", "100", "--save_minutes", minutes,
+                                                               "--keep_checkpoints"])
+        assert main.main(args) == 0
+        folder = os.path.join(run_path(tmp_path, name), "checkpoints")
+        kept[name] = sorted(n for n in os.listdir(folder) if n.startswith("itr"))
+        assert read_metrics(run_path(tmp_path, name)) == read_metrics(runs["straight"])
+    assert kept == {"timed": [f"itr00000{i}.pt" for i in (1, 2, 3, 4)], "untimed": ["itr000004.pt"]}
