@@ -124,8 +124,9 @@ def write_task(value, task_name, answers, task_provenance, source=""):
         if old is None:
             raise UserError(f"{path} exists and is not an exported answer table (format {FORMAT!r}); choose another")
         data["tasks"] = old["tasks"]
-        data["source"] = source or old.get("source", "")
-    data["tasks"][task_name] = {"provenance": dict(task_provenance), "answers": answers}
+        data["source"] = old.get("source") or source
+    provenance = {**task_provenance, **({"source": source} if source else {})}  # each task says where it came from
+    data["tasks"][task_name] = {"provenance": provenance, "answers": answers}
     data["tasks"] = dict(sorted(data["tasks"].items()))
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(str(path), json.dumps(data, indent=1, ensure_ascii=False) + "\n", what="answer table")

@@ -132,6 +132,14 @@ def test_official_is_the_default_and_a_file_works_in_either_format(tmp_path, ans
     with pytest.raises(UserError, match="no answers for task SimpleDoorKey .it has: LavaDoorKey"):
         build_planner(planner_config("--answers", "mine"), SDK, tmp_path)
     assert build_planner(planner_config("--answers", str(path)), lava, tmp_path).table  # the same file by path
+    # each export says where its task's answers came from; a later one keeps the others' word and the table's
+    answer_tables.write_task("mine", "SimpleDoorKey", {"Agent sees <key>, holds <nothing>.":
+                                                       {"plans": ["explore"], "probs": [1.0]}}, {"model": "y"}, "run B")
+    answer_tables.write_task("mine", "ColoredDoorKey", {"Agent sees <key>, holds <nothing>.":
+                                                        {"plans": ["explore"], "probs": [1.0]}}, {"model": "z"}, "run C")
+    assert [answer_tables.provenance(task_config(t), "mine").get("source")
+            for t in ("LavaDoorKey", "SimpleDoorKey", "ColoredDoorKey")] == [None, "run B", "run C"]
+    assert json.loads(path.read_text())["source"] == "run B"
     with pytest.raises(UserError, match="official table is not written"):
         answer_tables.write_task("official", "SimpleDoorKey", {}, {})
 
