@@ -77,7 +77,6 @@ class Trainer:
         self.iteration, self.env_steps, self.wall_offset = 0, 0, 0.0
         self.best, self.last_eval, self.stats_offset = None, None, {}
         self.saved_iteration = None  # iteration of the newest latest.pt (None: none written yet)
-        self.saved_at = time.monotonic()  # when latest.pt was last written (or training began): --save_minutes
         self.stop_request = None
         seed_everything(config.seed)
         try:
@@ -176,7 +175,7 @@ class Trainer:
         """Train up to n_itr / max_env_steps; returns None, or the name of what stopped it early (a signal, after
         checkpointing). A second signal raises Interrupted; a dead worker raises WorkerError; a non-finite loss
         raises Diverged (the last good checkpoint is kept)."""
-        self.t_start, self.saved_at = time.time(), time.monotonic()
+        self.t_start, self.saved_at = time.time(), time.monotonic()  # saved_at: the last latest.pt (--save_minutes)
         with StopRequest(self.stop, on_first=self.pool.interrupt_waits) as self.stop_request:
             try:
                 return self._loop()
