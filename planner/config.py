@@ -72,7 +72,8 @@ class PlannerConfig:
                                       "observation (llama.cpp's `grammar`), so every answer parses", commands=ALL)
     llm_candidates: str = option("afforded", "the plans a live LLM chooses from (with --llm_plans logprobs or "
                                              "--llm_grammar): afforded: the verbs each object affords, a door opened "
-                                             "only with its key; all: every verb on every object the text names",
+                                             "only with its key, the object the mission asks to pick up never "
+                                             "opened; all: every verb on every object the text names",
                                  commands=ALL, choices=CANDIDATES)
     plan_cache: Optional[str] = option(None, "persistent LLM answer cache (default <logdir>/ppo/<task>/plan_cache.json;"
                                              " 'none' disables it)", commands=ALL, resumable=True, metavar="FILE")

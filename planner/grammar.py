@@ -6,8 +6,10 @@ An admitted answer is exactly `Action: {step, step, ...}` (1 to MAX_STEPS steps)
 the object held, or a verb on an object the text names. Which verbs, is the `candidates` setting:
 - "afforded" (the default): the verbs the object's kind affords (the vocabulary), and a door is opened only when
   it can be: a locked one (or one without a state, as in the paper's rooms) only while a key is held, of the
-  door's colour where colours are named; a closed one always; an open one never. The agent carries one thing, so
-  while it holds one, a candidate plan that picks another up drops the held one first.
+  door's colour where colours are named; a closed one always; an open one never. An object the mission asks to
+  pick up ("Mission: pick up the color1 box.") is never opened: opening a box turns it into its content, so the
+  mission could no longer be done. The agent carries one thing, so while it holds one, a candidate plan that picks
+  another up drops the held one first.
 - "all": every verb on every object named, with no rule about which key opens which door.
 The candidate plans (--llm_plans logprobs) are explore, `go to <o>, <verb> <o>` for each such verb (`go to <o>`
 alone for an object whose only verb is go to, or for every object under "all"), and dropping what is held. Every
@@ -22,6 +24,7 @@ CANDIDATES = ("afforded", "all")
 MAX_STEPS = 4
 STATES = ("locked", "closed", "open")
 _OBJECT = re.compile(r"<([^<>]+)>")
+_PICK_UP_MISSION = re.compile(r"^Mission: pick up (?:the|a|an) ([^.<>]+?)\.")
 
 
 def parse_text(text):
@@ -31,6 +34,13 @@ def parse_text(text):
     objects = [f"<{o}>" for o in _OBJECT.findall(seen) if o != "nothing"]
     carried = [f"<{o}>" for o in _OBJECT.findall(held) if o != "nothing"]
     return objects, (carried[0] if carried else None)
+
+
+def mission_pick_up(text):
+    """(colour, kind) of the object the text's mission asks to pick up ("Mission: pick up the color1 box." ->
+    ("color1", "box")), or None."""
+    m = _PICK_UP_MISSION.match(str(text))
+    return name_parts(f"<{m.group(1)}>")[1:] if m else None
 
 
 def name_parts(name):
@@ -53,12 +63,18 @@ def can_open(door, held):
     return colour is None or name_parts(held)[1] == colour
 
 
-def verbs(obj, held, candidates="afforded"):
-    """The verbs (besides drop) an answer may use on an object seen."""
+def verbs(obj, held, candidates="afforded", target=None):
+    """The verbs (besides drop) an answer may use on an object seen; `target`: the mission's (colour, kind) to pick
+    up (`mission_pick_up`), never opened."""
     if candidates == "all":
         return ["go to", "pick up", "open"]
-    kind = name_parts(obj)[2]
-    return [v for v in vocabulary()["kinds"].get(kind, []) if v != "open" or kind != "door" or can_open(obj, held)]
+    _, colour, kind = name_parts(obj)
+    out = vocabulary()["kinds"].get(kind, [])
+    if kind == "door":
+        out = [v for v in out if v != "open" or can_open(obj, held)]
+    if target is not None and target[1] == kind and target[0] in (None, colour):
+        out = [v for v in out if v != "open"]
+    return out
 
 
 def _check(candidates):
@@ -70,9 +86,10 @@ def steps(text, candidates="afforded"):
     """The steps an answer to `text` may use: explore, the verbs on each object seen, dropping what is held."""
     _check(candidates)
     objects, held = parse_text(text)
+    target = mission_pick_up(text)
     out = ["explore"]
     for o in objects:
-        out += [f"{v} {o}" for v in verbs(o, held, candidates)]
+        out += [f"{v} {o}" for v in verbs(o, held, candidates, target)]
     if held:
         out.append(f"drop {held}")
     return out
@@ -85,9 +102,10 @@ def candidate_plans(text, candidates="afforded"):
     objects, held = parse_text(text)
     kinds = list(vocabulary()["kinds"])
     rank = {o: kinds.index(k) if (k := name_parts(o)[2]) in kinds else len(kinds) for o in objects}
+    target = mission_pick_up(text)
     plans = ["explore"]
     for o in sorted(objects, key=rank.__getitem__):  # stable: text order within a kind
-        vs = verbs(o, held, candidates)
+        vs = verbs(o, held, candidates, target)
         if candidates == "all" or vocabulary()["kinds"].get(name_parts(o)[2]) == ["go to"]:
             plans.append(f"go to {o}")
         for v in vs:

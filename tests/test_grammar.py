@@ -25,7 +25,7 @@ def test_afforded_plans_follow_the_vocabulary_and_the_door_rules():
         "explore",
         "drop <blue key>, go to <yellow key>, pick up <yellow key>",   # one thing at a time: the held key first
         "drop <blue key>, go to <grey ball>, pick up <grey ball>",
-        "drop <blue key>, go to <purple box>, pick up <purple box>", "go to <purple box>, open <purple box>",
+        "drop <blue key>, go to <purple box>, pick up <purple box>",  # the mission's box: never opened (destroyed)
         "go to <closed red door>, open <closed red door>",   # closed: opens without a key; locked yellow: not
         "go to <green goal>",                                # with the blue key; open blue: nothing to open
         "drop <blue key>"]
@@ -35,12 +35,24 @@ def test_afforded_plans_follow_the_vocabulary_and_the_door_rules():
     assert "go to <locked yellow door>, open <locked yellow door>" in candidate_plans(held_yellow)
     assert steps(ROOM) == [
         "explore", "go to <yellow key>", "pick up <yellow key>", "go to <grey ball>", "pick up <grey ball>",
-        "go to <purple box>", "pick up <purple box>", "open <purple box>", "go to <locked yellow door>",
+        "go to <purple box>", "pick up <purple box>", "go to <locked yellow door>",
         "go to <closed red door>", "open <closed red door>", "go to <open blue door>", "go to <green goal>",
         "drop <blue key>"]
     boxes = "Agent sees <box>, <door>, holds <nothing>."  # the box tasks: a door without a state is locked
     assert candidate_plans(boxes) == ["explore", "go to <box>, pick up <box>", "go to <box>, open <box>"]
     assert "open <door>" in steps("Agent sees <box>, <door>, holds <key>.")
+
+
+def test_the_object_the_mission_asks_to_pick_up_is_never_opened():
+    # opening a box turns it into its content: UnlockPickup's box would be gone and its mission undoable
+    text = "Mission: pick up the color1 box. Agent sees <color1 box>, <color2 box>, holds <nothing>."
+    assert candidate_plans(text) == ["explore", "go to <color1 box>, pick up <color1 box>",
+                                     "go to <color2 box>, pick up <color2 box>", "go to <color2 box>, open <color2 box>"]
+    assert "open <color1 box>" not in steps(text) and "open <color2 box>" in steps(text)
+    assert "go to <color1 box>, open <color1 box>" in candidate_plans(text.split(". ", 1)[1])  # no mission: offered
+    assert "go to <color1 box>, open <color1 box>" in candidate_plans(text, "all")  # "all" has no such rule
+    uncoloured = "Mission: pick up a box. Agent sees <box>, holds <nothing>."
+    assert candidate_plans(uncoloured) == ["explore", "go to <box>, pick up <box>"]
 
 
 def test_all_offers_every_verb_on_every_object_and_contains_the_afforded_set():

@@ -177,6 +177,24 @@ def test_logprob_planner_gets_a_distribution_in_one_request(tmp_path):
         assert dict(again.plans(TEXT)) == dist and len(fake.requests) == 1  # from the cache: nothing asked
 
 
+def test_logprob_cache_is_asked_again_when_the_rules_offer_other_plans(tmp_path, monkeypatch):
+    import planner.logprob_planner as lp
+    args = make_args("--llm_url", "URL", "--llm_plans", "logprobs", "--plan_cache", tmp_path / "c.json")
+    with FakeChatServer(logprob_reply) as fake:
+        args.llm_url = fake.url
+        build_planner(args, task_config("SimpleDoorKey"), tmp_path).plans(TEXT)
+        assert len(fake.requests) == 1
+        # a rule change (as when the mission's box stopped being offered for opening) offers other plans
+        monkeypatch.setattr(lp, "candidate_plans", lambda text, candidates: ["explore", "go to <key>, pick up <key>",
+                                                                            "go to <key>, open <key>"])
+        changed = build_planner(args, task_config("SimpleDoorKey"), tmp_path)
+        assert set(dict(changed.plans(TEXT))) <= {"explore", "go to <key>, pick up <key>", "go to <key>, open <key>"}
+        assert len(fake.requests) == 2  # not the stale cached answer
+        monkeypatch.undo()
+        build_planner(args, task_config("SimpleDoorKey"), tmp_path).plans(TEXT)
+        assert len(fake.requests) == 2  # the first answer is still cached under its own plans
+
+
 # ---- factory ----
 def test_recorded_planner_without_url(tmp_path):
     cfg = task_config("SimpleDoorKey")
