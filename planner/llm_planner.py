@@ -49,8 +49,15 @@ class LLMPlanner(Planner):
     def model(self):
         return self.client.model
 
+    def offered(self, text):
+        """What the model may answer to `text` under this planner's rules (the grammar sent), or None for free
+        answers; part of the cache key, so answers cached before a rule changed what is offered are asked again."""
+        return self.grammar(text) if self.grammar else None
+
     def key(self, text):
-        return cache_key(self.model, self.system_prompt, self.sampling, text)
+        offered = self.offered(text)
+        sampling = self.sampling if offered is None else {**self.sampling, "offered": offered}
+        return cache_key(self.model, self.system_prompt, sampling, text)
 
     # ---- asking ----
     def _complete(self, text, n, round_):

@@ -14,7 +14,7 @@ import time
 
 from planner.grammar import candidate_plans, choice_grammar
 from planner.llm_planner import LLMPlanner
-from planner.plan_cache import cache_key, sha256
+from planner.plan_cache import sha256
 
 PREFIX = "Action: {"
 
@@ -51,8 +51,7 @@ def branch_probabilities(candidates, tokens):
 
 class LogprobPlanner(LLMPlanner):
     """candidates: planner.grammar's setting, "afforded" or "all" (noted in the plan cache's sampling settings
-    when not "afforded"). A text's cache key also covers the candidate plans offered for it, so answers cached
-    before a rule changed what is offered are asked again rather than reused."""
+    when not "afforded"). What is offered for a text (its cache key covers it) is its candidate plans."""
 
     mode = "logprobs"
 
@@ -63,9 +62,8 @@ class LogprobPlanner(LLMPlanner):
         if candidates != "afforded":
             self.sampling["candidates"] = candidates
 
-    def key(self, text):
-        offered = {**self.sampling, "plans": candidate_plans(text, self.candidates)}
-        return cache_key(self.model, self.system_prompt, offered, text)
+    def offered(self, text):
+        return candidate_plans(text, self.candidates)
 
     def ask(self, text):
         start = time.monotonic()

@@ -301,3 +301,16 @@ def test_zhipu_backend_against_fake(tmp_path, monkeypatch):
     for body in fake.bodies:
         assert "n" not in body and "seed" not in body and body["temperature"] == 1.0 and body["model"] == "glm-4-flash"
     assert fake.requests[0][2]["Authorization"] == "Bearer zk"
+
+
+def test_grammar_cache_key_covers_the_grammar_offered_for_the_text():
+    client = type("Client", (), {"model": "m", "max_tokens": 64})()
+
+    def observation_grammar(text):  # one name, two rule sets: the key must tell them apart
+        return rules[0]
+    rules = ['root ::= "Action: {explore}"']
+    planner = LLMPlanner(client, "prompt", grammar=observation_grammar)
+    before = planner.key(TEXT)
+    rules[0] = 'root ::= "Action: {explore}" | "Action: {go to <key>}"'
+    assert planner.key(TEXT) != before
+    assert LLMPlanner(client, "prompt").key(TEXT) not in (before, planner.key(TEXT))  # free answers: no grammar
