@@ -64,6 +64,10 @@ class Config(TeacherConfig):
     # -- collection and PPO ---------------------------------------------------------------------------------------
     traj_per_itr: int = option(10, "episodes collected per iteration, at least", check=integers(1))
     batch_size: int = option(128, "minibatch size; an iteration collects >= 2x this many steps", check=integers(1))
+    rollout_steps: int = option(0, "steps per env per iteration, episodes going on from one iteration to the next "
+                                   "(CleanRL's num_steps, SB3's n_steps; for tasks with long episodes); 0: the "
+                                   "official iterations of fresh episodes (--traj_per_itr, 2x --batch_size)",
+                                check=integers(0))
     epochs: int = option(3, "passes over each iteration's data", check=integers(1))
     lr: float = option(1e-3, "Adam learning rate", check=numbers(0))
     anneal_lr: bool = option(False, "decay the learning rate linearly to 0 over the run's budget (--n_itr, or "

@@ -4,7 +4,9 @@ then `PPO.update` on it.
 Collection, the official way: fresh episodes in every env, the student's own sampled actions, the teacher's
 distribution stored per step, until at least traj_per_itr episodes have ended and at least 2 x batch_size steps
 were taken. Episodes still running then are cut and bootstrapped with the critic, like episodes cut by the time
-limit. The update:
+limit. With rollout_steps > 0 (CleanRL's way) an iteration is that many steps in every env instead, and the
+episodes go on into the next iteration (the student's LSTM state with them); only the first iteration of a
+session, or one after the teacher was switched on or off, starts fresh episodes. The update:
 
 loss = clipped policy loss + vf_coef * clipped value loss - ent_coef * entropy
        + coef * mean(-sum_a teacher(a|s) log pi(a|s))      (cross-entropy = forward KL up to a constant)
@@ -28,6 +30,7 @@ class Rollout:
 
     def __init__(self, n_envs, obs_shape, capacity=256):
         self.n, self.obs_shape = n_envs, tuple(obs_shape)
+        self.carry = None  # (LSTM state, episode starts) where the pool's episodes go on (rollout_steps)
         self._alloc(capacity)
 
     def _alloc(self, capacity):
@@ -53,15 +56,19 @@ class Rollout:
 
 @torch.no_grad()
 def collect(model, pool, storage, device, config):
-    """Fill `storage` with one iteration (>= config.traj_per_itr episodes ended, >= 2 x config.batch_size steps);
-    returns (batch of tensors (T, N, ...), list of finished-episode (return, length, success))."""
+    """Fill `storage` with one iteration (>= config.traj_per_itr episodes ended, >= 2 x config.batch_size steps; or
+    config.rollout_steps steps per env, going on from where the previous iteration left the pool's episodes unless
+    storage.carry was cleared); returns (batch of tensors (T, N, ...), list of finished-episode (return, length,
+    success))."""
     min_episodes, min_steps = config.traj_per_itr, 2 * config.batch_size
-    pool.reset()
     arr = pool.arrays
     n = pool.n
-    state = model.initial_state(n, device)
+    if config.rollout_steps > 0 and storage.carry is not None:
+        state, starts = storage.carry
+    else:
+        pool.reset()
+        state, starts = model.initial_state(n, device), np.ones(n, dtype=bool)
     init_state = None if state is None else tuple(s.clone() for s in state)
-    starts = np.ones(n, dtype=bool)
     episodes = []
     final_obs, final_where = [], []
     t = 0
@@ -89,9 +96,13 @@ def collect(model, pool, storage, device, config):
                 final_where.append((t, i))
         starts = ended.copy()
         t += 1
-        if len(episodes) >= min_episodes and t * n >= min_steps:
+        if config.rollout_steps > 0:
+            if t == config.rollout_steps:
+                break
+        elif len(episodes) >= min_episodes and t * n >= min_steps:
             break
     steps = t
+    storage.carry = (state, starts) if config.rollout_steps > 0 else None
     # Bootstrap values: time-limit truncations use V(final obs); episodes cut by the iteration end use V(next obs).
     storage.boot_value[:steps] = 0.0
     if final_obs:

@@ -195,6 +195,7 @@ class Trainer:
             if teacher_on != (coef > 0):
                 teacher_on = coef > 0
                 self.pool.set_teacher(teacher_on)
+                self.storage.carry = None  # the next iteration starts fresh episodes, taught or not throughout
             t0 = time.time()
             # with a live LLM, a stop request may cut the collection short: keep what a checkpoint needs
             snapshot = (rng_state(), self.pool.get_state()) if self.spec.config.uses_llm() else None
@@ -233,11 +234,13 @@ class Trainer:
         return stopped
 
     def _metrics(self, episodes, losses, coef, lr, steps, t0, t1, t2):
-        returns = np.array([e[0] for e in episodes]) if episodes else np.zeros(1)
+        # the episode figures only when an episode ended (with --rollout_steps an iteration may end none)
+        returns = np.array([e[0] for e in episodes])
         metrics = {
-            "Train/Return Mean": float(returns.mean()), "Train/Return Std": float(returns.std()),
-            "Train/Eplen": float(np.mean([e[1] for e in episodes])) if episodes else 0.0,
-            "Train/Success Rate": float(np.mean([e[2] for e in episodes])) if episodes else 0.0,
+            "Train/Return Mean": float(returns.mean()) if episodes else None,
+            "Train/Return Std": float(returns.std()) if episodes else None,
+            "Train/Eplen": float(np.mean([e[1] for e in episodes])) if episodes else None,
+            "Train/Success Rate": float(np.mean([e[2] for e in episodes])) if episodes else None,
             "Train/Episodes": len(episodes),
             "Train/Loss": losses.get("loss"), "Train/Mean Entropy": losses.get("entropy"),
             "Train/Kickstarting Loss": losses.get("teacher"), "Train/Policy Loss": losses.get("policy"),
