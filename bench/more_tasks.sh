@@ -16,12 +16,18 @@ declare -A STEPS=(
     [RandomBoxKey]=${STEPS_RandomBoxKey:-300000}
     [MiniGrid-UnlockPickup-v0]=${STEPS_UnlockPickup:-1000000}
     [MiniGrid-BlockedUnlockPickup-v0]=${STEPS_BlockedUnlockPickup:-2000000}
-    [MiniGrid-DoorKey-16x16-v0]=${STEPS_DoorKey16:-2000000}
+    [MiniGrid-DoorKey-16x16-v0]=${STEPS_DoorKey16:-1000000}
+)
+# DoorKey-16x16's episodes are up to 2,560 steps: iterations of 128 steps per env whose episodes go on (CleanRL's
+# way) rather than of whole episodes, and an evaluation every 50 of them (~100k env steps)
+declare -A EXTRA=(
+    [MiniGrid-DoorKey-16x16-v0]="--rollout_steps 128 --eval_interval 50"
 )
 TASKS=(KeyInBox RandomBoxKey MiniGrid-UnlockPickup-v0 MiniGrid-BlockedUnlockPickup-v0 MiniGrid-DoorKey-16x16-v0)
 if [ "${1:-}" != "--report" ]; then
     for task in "${TASKS[@]}"; do
-        python main.py sweep --tasks "$task" --max_env_steps "${STEPS[$task]}" "${COMMON[@]}"
+        # shellcheck disable=SC2086  # EXTRA's flags are words
+        python main.py sweep --tasks "$task" --max_env_steps "${STEPS[$task]}" "${COMMON[@]}" ${EXTRA[$task]:-}
     done
 fi
 python main.py sweep --tasks "${TASKS[@]}" "${COMMON[@]}" --report
