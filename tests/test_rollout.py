@@ -97,5 +97,6 @@ def test_training_with_rollout_steps_counts_env_steps_and_restarts_episodes_when
     assert fresh == [True, False, True, False]  # the first iteration, and the one where the teacher term is off
     rows = read_metrics(tmp_path / "ppo" / "SimpleDoorKey" / "r-0")
     assert [int(r["env_steps"]) for r in rows] == [10, 20, 30, 40]
+    assert any(r["Train/Episodes"] == "0" for r in rows)  # 5 steps per env: some iteration ends no episode
     for r in rows:  # no episode ended: no training success figure (not a 0)
         assert (r["Train/Success Rate"] == "") == (r["Train/Episodes"] == "0")
