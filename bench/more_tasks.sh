@@ -12,15 +12,24 @@ LOG=${LOGDIR:-log/more_tasks}
 SEEDS=${SEEDS:-0 1}
 COMMON=(--seeds $SEEDS --variants llm4teach ppo --logdir "$LOG" --num_cpus "${NUM_CPUS:-0}")
 declare -A STEPS=(
-    [KeyInBox]=${STEPS_KeyInBox:-300000}
-    [RandomBoxKey]=${STEPS_RandomBoxKey:-300000}
+    [KeyInBox]=${STEPS_KeyInBox:-1000000}
+    [RandomBoxKey]=${STEPS_RandomBoxKey:-1000000}
     [MiniGrid-UnlockPickup-v0]=${STEPS_UnlockPickup:-1000000}
-    [MiniGrid-BlockedUnlockPickup-v0]=${STEPS_BlockedUnlockPickup:-2000000}
+    [MiniGrid-BlockedUnlockPickup-v0]=${STEPS_BlockedUnlockPickup:-1000000}
     [MiniGrid-DoorKey-16x16-v0]=${STEPS_DoorKey16:-1000000}
 )
-# DoorKey-16x16's episodes are up to 2,560 steps: iterations of 128 steps per env whose episodes go on (CleanRL's
-# way) rather than of whole episodes, and an evaluation every 50 of them (~100k env steps)
+# The box tasks: a learning rate annealed to 0 over the budget (CleanRL's anneal_lr). DoorKey-16x16's episodes are
+# up to 2,560 steps: iterations of 128 steps per env whose episodes go on (CleanRL's way) rather than of whole
+# episodes, and an evaluation every 50 of them (~100k env steps). The two pickup tasks (288 and 576 steps per
+# episode; a teacher that scores 0.00): the same iterations, and a teacher term that decays 10x faster (to its floor
+# in 198 iterations, ~405k env steps) and is off from iteration 300 (~614k), so the RL term gets its turn within
+# the budget. Plain PPO runs with the same flags (the teacher term is 0 there).
+PICKUP="--rollout_steps 128 --teacher_coef_decay 0.05 --teacher_off_after 300 --anneal_lr --eval_interval 25"
 declare -A EXTRA=(
+    [KeyInBox]="--anneal_lr"
+    [RandomBoxKey]="--anneal_lr"
+    [MiniGrid-UnlockPickup-v0]="$PICKUP"
+    [MiniGrid-BlockedUnlockPickup-v0]="$PICKUP"
     [MiniGrid-DoorKey-16x16-v0]="--rollout_steps 128 --eval_interval 50"
 )
 TASKS=(KeyInBox RandomBoxKey MiniGrid-UnlockPickup-v0 MiniGrid-BlockedUnlockPickup-v0 MiniGrid-DoorKey-16x16-v0)
