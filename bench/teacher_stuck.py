@@ -1,0 +1,36 @@
+"""Where the teacher alone gets stuck (algos/stuck.py): for each failed episode, the observation text it spent most
+of its last steps on, what the planner answers for that text, and what the teacher did there.
+
+    python bench/teacher_stuck.py --tasks MiniGrid-UnlockPickup-v0 --episodes 20
+    python bench/teacher_stuck.py --tasks KeyInBox --answers gemma3-270m --window 20
+"""
+import argparse
+import sys
+
+from algos.stuck import markdown, teacher_stuck
+from teacher.config import TeacherConfig
+from utils.errors import UserError
+from utils.tasks import task_names
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", nargs="+", default=task_names())
+    p.add_argument("--episodes", type=int, default=20, help="teacher episodes per task (env seeds --env_seed on)")
+    p.add_argument("--env_seed", type=int, default=2_000_000)
+    p.add_argument("--window", type=int, default=40, help="last steps of a failed episode to look at")
+    p.add_argument("--answers", default="default", help="recorded answers to teach with (as train's --answers)")
+    args = p.parse_args(argv)
+    if args.episodes < 1 or args.window < 1:
+        raise UserError("--episodes and --window must be >= 1")
+    for name in args.tasks:
+        print(markdown(teacher_stuck(name, args.episodes, args.env_seed, args.window,
+                                     TeacherConfig(answers=args.answers))) + "\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UserError as e:
+        sys.exit(f"error: {e}")

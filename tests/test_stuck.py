@@ -1,0 +1,33 @@
+"""algos.stuck: where the teacher alone ends its failed episodes, read from real teacher episodes."""
+import pytest
+
+from algos.stuck import markdown, teacher_stuck
+from utils.errors import UserError
+
+
+def test_a_teacher_that_never_fails_reports_nothing():
+    report = teacher_stuck("SimpleDoorKey", episodes=3)  # the official answers: 1.00 on these seeds (results.md)
+    assert (report.episodes, report.failed, report.stuck) == (3, 0, [])
+    assert markdown(report).splitlines()[0] == "SimpleDoorKey: the teacher alone failed 0 of 3 episodes"
+
+
+def test_failed_episodes_are_grouped_by_the_text_they_end_on():
+    report = teacher_stuck("MiniGrid-UnlockPickup-v0", episodes=4, window=10)  # Gemma's answers: 0.00 (results.md)
+    assert report.failed == 4 and sum(s.episodes for s in report.stuck) == 4
+    counts = [s.episodes for s in report.stuck]
+    assert counts == sorted(counts, reverse=True)
+    for s in report.stuck:
+        assert s.text.startswith("Mission: pick up the color1 box. Agent sees ")  # a real observation text
+        assert s.plans and abs(sum(p for _, p in s.plans) - 1) < 1e-6
+        # at most `window` steps of each of its episodes were on its text
+        assert sum(n for _, n in s.actions) <= 10 * s.episodes
+        assert all(name in {"left", "right", "forward", "pickup", "drop", "toggle", "done"} for name, _ in s.actions)
+    table = markdown(report).splitlines()
+    assert len(table) == 4 + len(report.stuck) and table[4].startswith(f"| {counts[0]} | Mission: ")
+
+
+def test_bad_arguments_are_one_line():
+    with pytest.raises(ValueError, match="must be >= 1"):
+        teacher_stuck("SimpleDoorKey", episodes=0)
+    with pytest.raises(UserError, match="unknown task"):
+        teacher_stuck("NoSuchTask")
