@@ -31,3 +31,31 @@ def test_bad_arguments_are_one_line():
         teacher_stuck("SimpleDoorKey", episodes=0)
     with pytest.raises(UserError, match="unknown task"):
         teacher_stuck("NoSuchTask")
+
+
+def _bench():
+    import importlib.util
+    from tests.helpers import ROOT
+    spec = importlib.util.spec_from_file_location("bench_stuck", f"{ROOT}/bench/teacher_stuck.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_bench_script_asks_a_live_llm(capsys):
+    from tests.llm_fakes import FakeChatServer, Reply, completion
+
+    def explore_only(i, body):  # a teacher that only explores never opens the door
+        return Reply(payload=completion(["Action: {explore}"] * body.get("n", 1)))
+
+    with FakeChatServer(explore_only) as fake:
+        assert _bench().main(["--tasks", "SimpleDoorKey", "--episodes", "2", "--llm_url", fake.url]) == 0
+        assert len(fake.requests) > 1  # the preflight and the texts' questions
+    out = capsys.readouterr().out
+    assert out.startswith("SimpleDoorKey: the teacher alone failed 2 of 2 episodes")
+    assert "| 2 | Agent sees " in out and "| explore (1.00) |" in out
+
+
+def test_the_bench_script_refuses_a_dead_server_in_one_line():
+    with pytest.raises(UserError, match="LLM teacher not usable"):
+        _bench().main(["--tasks", "SimpleDoorKey", "--episodes", "1", "--llm_url", "http://127.0.0.1:9/v1"])
