@@ -71,6 +71,21 @@ def teacher_chooser(rng):
     return choose
 
 
+def teacher_episode(env, teacher, choose, seed):
+    """One episode of a bare env (reset with `seed`) whose teacher is asked at every step, for tools that look inside
+    it: yields (teacher's distribution, action, obs, reward, terminated, truncated) after each step; the step's
+    observation text is teacher.last_text. choose: a chooser above (the teacher's or a student's)."""
+    obs, _ = env.reset(seed=seed)
+    teacher.reset(env.mission)
+    for step in range(env.max_steps):
+        probs = teacher(obs, (env.agent_pos[0], env.agent_pos[1], env.agent_dir))
+        action = int(choose(obs[None], probs[None], np.array([step == 0]))[0])
+        obs, reward, terminated, truncated, _ = env.step(action)
+        yield probs, action, obs, reward, terminated, truncated
+        if terminated or truncated:
+            return
+
+
 def record_video(path, env_id, seeds, spec, use_teacher, frame_stack, make_chooser, fps=8):
     """One episode per seed, drawn as the teacher sees the world (unseen cells greyed), into one GIF/MP4: the first
     frame and one frame per step, each with a status line (episode, step, return). Returns the results."""

@@ -9,7 +9,7 @@ import numpy as np
 from minigrid.core.actions import Actions
 
 import env as env_pkg
-from algos.episodes import teacher_chooser
+from algos.episodes import teacher_chooser, teacher_episode
 from teacher.config import TeacherConfig
 from teacher.policy import TeacherSpec
 from utils.tasks import task_config
@@ -45,17 +45,10 @@ def teacher_stuck(task_name, episodes=20, env_seed=2_000_000, window=40, config=
     choose = teacher_chooser(np.random.default_rng(seed))
     ends, actions, failed = Counter(), {}, 0
     for i in range(episodes):
-        obs, _ = env.reset(seed=env_seed + i)
-        teacher.reset(env.mission)
         last, success = deque(maxlen=window), False
-        for step in range(env.max_steps):
-            probs = teacher(obs, (env.agent_pos[0], env.agent_pos[1], env.agent_dir))
-            action = int(choose(obs[None], probs[None], np.array([step == 0]))[0])
+        for _, action, _, reward, terminated, _ in teacher_episode(env, teacher, choose, env_seed + i):
             last.append((teacher.last_text, action))
-            obs, reward, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                success = terminated and reward > 0
-                break
+            success = terminated and reward > 0
         if success:
             continue
         failed += 1

@@ -17,7 +17,7 @@ from minigrid.core.constants import OBJECT_TO_IDX
 
 import env as env_pkg
 from algos.config import Config
-from algos.episodes import student_chooser, teacher_chooser
+from algos.episodes import student_chooser, teacher_chooser, teacher_episode
 from algos.evaluate import load_student
 from teacher.policy import TeacherSpec
 from utils.errors import UserError
@@ -30,15 +30,12 @@ def episode(env, teacher, choose, seed, agree):
     """(steps to pick up the door's key, steps to see the door while holding it, steps to success, steps to an end
     without success before the time limit: lava) of one episode; None for a stage never reached. choose: an
     algos.episodes chooser (the teacher's or the student's); agree gets whether each action was the teacher's."""
-    obs, _ = env.reset(seed=seed)
-    teacher.reset(env.mission)
-    door_colours = {cell.color for cell in env.grid.grid if cell is not None and cell.type == "door"}
-    key_at = door_at = done_at = lost_at = None
-    for step in range(1, env.max_steps + 1):
-        probs = teacher(obs, (env.agent_pos[0], env.agent_pos[1], env.agent_dir))
-        action = int(choose(obs[None], probs[None], np.array([step == 1]))[0])
+    door_colours = key_at = door_at = done_at = lost_at = None
+    for step, (probs, action, obs, reward, terminated, truncated) in enumerate(
+            teacher_episode(env, teacher, choose, seed), 1):
+        if door_colours is None:  # the reset has made the grid (doors stay where they are)
+            door_colours = {cell.color for cell in env.grid.grid if cell is not None and cell.type == "door"}
         agree.append(action == int(np.argmax(probs)))
-        obs, reward, terminated, truncated, _ = env.step(action)
         holding = env.carrying is not None and env.carrying.type == "key" and env.carrying.color in door_colours
         if holding and key_at is None:
             key_at = step
@@ -47,7 +44,6 @@ def episode(env, teacher, choose, seed, agree):
         if terminated or truncated:
             done_at = step if terminated and reward > 0 else None
             lost_at = step if terminated and reward <= 0 else None
-            break
     return key_at, door_at, done_at, lost_at
 
 
