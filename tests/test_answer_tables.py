@@ -214,3 +214,19 @@ def test_a_student_of_a_task_without_official_answers_evaluates_with_its_table(t
     assert main.main(["eval", "--task", "KeyInBox", "--answers", "gemma3-270m", "--loaddir", run, "--num_eval", "2",
                       "--logdir", str(tmp_path)]) == 0
     assert "KeyInBox student" in capsys.readouterr().out
+
+
+def test_shipped_tables_were_asked_with_the_prompts_that_ship():
+    """An exported table answers the prompt it was asked with: a task whose prompt changed since needs its answers
+    asked again (bench/llm.py --export), else its teacher would claim a prompt it never saw."""
+    checked = 0
+    for name in answer_tables.shipped_names():
+        path = answer_tables.table_path(name)
+        data = json.loads(path.read_text())
+        if data.get("format") != answer_tables.FORMAT:
+            continue  # the official table: ChatGLM's answers to the official prompts, no hash recorded
+        for task, entry in data["tasks"].items():
+            want = sha256(load_prompt(task_config(task)))
+            assert entry["provenance"].get("prompt_sha256") == want, f"{name}: {task} was asked another prompt"
+            checked += 1
+    assert checked >= 9
