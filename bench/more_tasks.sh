@@ -21,7 +21,7 @@ declare -A STEPS=(
 # The box tasks: a learning rate annealed to 0 over the budget (CleanRL's anneal_lr). DoorKey-16x16's episodes are
 # up to 2,560 steps: iterations of 128 steps per env whose episodes go on (CleanRL's way) rather than of whole
 # episodes, and an evaluation every 50 of them (~100k env steps). The two pickup tasks (288 and 576 steps per
-# episode; teachers that score 0.18 and 0.05): the same iterations, and a teacher term that decays 10x faster (to its floor
+# episode; teachers that score 0.18 and 0.14): the same iterations, and a teacher term that decays 10x faster (to its floor
 # in 198 iterations, ~405k env steps) and is off from iteration 300 (~614k), so the RL term gets its turn within
 # the budget. Plain PPO runs with the same flags (the teacher term is 0 there).
 PICKUP="--rollout_steps 128 --teacher_coef_decay 0.05 --teacher_off_after 300 --anneal_lr --eval_interval 25"
