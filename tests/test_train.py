@@ -169,7 +169,8 @@ def test_every_task_has_a_small_published_student_of_that_task():
                                        ("ColoredDoorKey", "ColoredDoorKey-gemma3-270m"), ("KeyInBox", "KeyInBox"),
                                        ("RandomBoxKey", "RandomBoxKey"),
                                        ("MiniGrid-DoorKey-16x16-v0", "MiniGrid-DoorKey-16x16-v0"),
-                                       ("MiniGrid-UnlockPickup-v0", "MiniGrid-UnlockPickup-v0")])
+                                       ("MiniGrid-UnlockPickup-v0", "MiniGrid-UnlockPickup-v0"),
+                                       ("MiniGrid-BlockedUnlockPickup-v0", "MiniGrid-BlockedUnlockPickup-v0")])
 def test_the_published_students_still_load_and_succeed(task, name, capsys):
     path = os.path.join(ROOT, "models", f"{name}.pt")
     assert os.path.getsize(path) <= 16 * 2**20
