@@ -12,8 +12,8 @@ def test_a_teacher_that_never_fails_reports_nothing():
 
 
 def test_failed_episodes_are_grouped_by_the_text_they_end_on():
-    report = teacher_stuck("MiniGrid-UnlockPickup-v0", episodes=4, window=10)  # Gemma's answers: 0.00 (results.md)
-    assert report.failed == 4 and sum(s.episodes for s in report.stuck) == 4
+    report = teacher_stuck("MiniGrid-UnlockPickup-v0", episodes=4, window=10)  # Gemma's answers: 0.18 (results.md)
+    assert report.failed >= 1 and sum(s.episodes for s in report.stuck) == report.failed
     counts = [s.episodes for s in report.stuck]
     assert counts == sorted(counts, reverse=True)
     for s in report.stuck:
@@ -23,6 +23,7 @@ def test_failed_episodes_are_grouped_by_the_text_they_end_on():
         assert sum(n for _, n in s.actions) <= 10 * s.episodes
         assert all(name in {"left", "right", "forward", "pickup", "drop", "toggle", "done"} for name, _ in s.actions)
     table = markdown(report).splitlines()
+    assert table[0] == f"MiniGrid-UnlockPickup-v0: the teacher alone failed {report.failed} of 4 episodes"
     assert len(table) == 4 + len(report.stuck) and table[4].startswith(f"| {counts[0]} | Mission: ")
 
 
