@@ -106,9 +106,12 @@ def run_tasks():
     from planner.task_list import configured_tasks, minigrid_tasks
     say("configured tasks (configs/tasks.json; answers: the --answers tables that teach them without a server, "
         "* the one read by default):")
-    for t in configured_tasks():
+    tasks = configured_tasks()
+    width = {key: max(len(t[key]) for t in tasks) for key in ("name", "env_id", "object_names")}
+    for t in tasks:
         tables = [name + ("*" if name == t["default"] else "") for name in t["answers"]]
-        say(f"  {t['name']:<15} {t['env_id']:<42} names {t['object_names']:<19} answers: "
+        say(f"  {t['name']:<{width['name']}}  {t['env_id']:<{width['env_id']}}  "
+            f"names {t['object_names']:<{width['object_names']}}  answers: "
             f"{', '.join(tables) or 'none yet (a live LLM: --llm_url)'}")
     ok, refused = minigrid_tasks()
     say(f"any registered MiniGrid id is a task too (--task ID; naming rule and prompt 'minigrid', taught by a live "

@@ -172,6 +172,9 @@ def test_the_tasks_command_lists_configured_tasks_and_the_minigrid_ids(capsys):
     assert main.main(["tasks"]) == 0
     out = capsys.readouterr().out
     assert "KeyInBox" in out and "MiniGrid-RandomBoxKey-Min5-Max10-View3" in out and "answers: official*" in out and "answers: gemma3-270m*" in out
+    rows = out.split("any registered", 1)[0].splitlines()[1:]  # one line per configured task
+    assert len(rows) >= 9 and len({row.index(" names ") for row in rows}) == 1  # one column, however long the name
+    assert len({row.index(" answers: ") for row in rows}) == 1
     supported = out.split("the teacher can act in the worlds of these", 1)[1].split("refused", 1)[0]
     refused = out.split("refused", 1)[1]
     assert "MiniGrid-DoorKey-8x8-v0" in supported and "MiniGrid-KeyCorridorS3R3-v0" in supported
