@@ -107,7 +107,7 @@ def run_tasks():
     say("configured tasks (configs/tasks.json; answers: the --answers tables that teach them without a server, "
         "* the one read by default):")
     tasks = configured_tasks()
-    width = {key: max(len(t[key]) for t in tasks) for key in ("name", "env_id", "object_names")}
+    width = {key: max((len(t[key]) for t in tasks), default=0) for key in ("name", "env_id", "object_names")}
     for t in tasks:
         tables = [name + ("*" if name == t["default"] else "") for name in t["answers"]]
         say(f"  {t['name']:<{width['name']}}  {t['env_id']:<{width['env_id']}}  "
