@@ -22,16 +22,15 @@ declare -A STEPS=(
 # up to 2,560 steps: iterations of 128 steps per env whose episodes go on (CleanRL's way) rather than of whole
 # episodes, and an evaluation every 50 of them (~100k env steps). The two pickup tasks (288 and 576 steps per
 # episode; teachers that score 0.18 and 0.14): the same iterations, and a teacher term that decays 10x faster (to its floor
-# of 0.1 in 198 iterations, ~405k env steps), so the RL term gets its turn within the budget. UnlockPickup's term is
-# off from iteration 300 (~614k); BlockedUnlockPickup's stays at its floor to the end (off after 100,000 iterations:
-# never), since a student left without it there can lose what it learnt (docs/results.md). Plain PPO runs with the
-# same flags (the teacher term is 0 there).
-PICKUP="--rollout_steps 128 --teacher_coef_decay 0.05 --anneal_lr --eval_interval 25"
+# of 0.1 in 198 iterations, ~405k env steps), so the RL term gets its turn within the budget, and stays at that floor
+# to the end (off after 100,000 iterations: never), since a student left without it can lose what it learnt
+# (docs/results.md). Plain PPO runs with the same flags (the teacher term is 0 there).
+PICKUP="--rollout_steps 128 --teacher_coef_decay 0.05 --teacher_off_after 100000 --anneal_lr --eval_interval 25"
 declare -A EXTRA=(
     [KeyInBox]="--anneal_lr"
     [RandomBoxKey]="--anneal_lr"
-    [MiniGrid-UnlockPickup-v0]="$PICKUP --teacher_off_after 300"
-    [MiniGrid-BlockedUnlockPickup-v0]="$PICKUP --teacher_off_after 100000"
+    [MiniGrid-UnlockPickup-v0]="$PICKUP"
+    [MiniGrid-BlockedUnlockPickup-v0]="$PICKUP"
     [MiniGrid-DoorKey-16x16-v0]="--rollout_steps 128 --eval_interval 50"
 )
 TASKS=(KeyInBox RandomBoxKey MiniGrid-UnlockPickup-v0 MiniGrid-BlockedUnlockPickup-v0 MiniGrid-DoorKey-16x16-v0)
