@@ -18,7 +18,8 @@ declare -A STEPS=(
     [MiniGrid-BlockedUnlockPickup-v0]=${STEPS_BlockedUnlockPickup:-1000000}
     [MiniGrid-DoorKey-16x16-v0]=${STEPS_DoorKey16:-1000000}
 )
-# The box tasks: a learning rate annealed to 0 over the budget (CleanRL's anneal_lr). DoorKey-16x16's episodes are
+# The box tasks: a learning rate annealed to 0 over the budget (CleanRL's anneal_lr); KeyInBox's near-perfect
+# teacher term decays to a floor of 1.0 (from iteration 1,800) rather than 0.1. DoorKey-16x16's episodes are
 # up to 2,560 steps: iterations of 128 steps per env whose episodes go on (CleanRL's way) rather than of whole
 # episodes, and an evaluation every 50 of them (~100k env steps). The two pickup tasks (288 and 576 steps per
 # episode; teachers that score 0.18 and 0.14): the same iterations, and a teacher term that decays 10x faster (to its floor
@@ -27,7 +28,7 @@ declare -A STEPS=(
 # (docs/results.md). Plain PPO runs with the same flags (the teacher term is 0 there).
 PICKUP="--rollout_steps 128 --teacher_coef_decay 0.05 --teacher_off_after 100000 --anneal_lr --eval_interval 25"
 declare -A EXTRA=(
-    [KeyInBox]="--anneal_lr"
+    [KeyInBox]="--anneal_lr --teacher_coef_min 1.0"
     [RandomBoxKey]="--anneal_lr"
     [MiniGrid-UnlockPickup-v0]="$PICKUP"
     [MiniGrid-BlockedUnlockPickup-v0]="$PICKUP"
