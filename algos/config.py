@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
+from algos.schedule import SCHEDULES
 from teacher.config import TeacherConfig
 from utils.errors import UserError
 from utils.options import ALL, SEED, integers, numbers, option
@@ -86,6 +87,12 @@ class Config(TeacherConfig):
                               "0: none)", check=integers(-1, 1024), resumable=True)
 
     # -- the teacher term -----------------------------------------------------------------------------------------
+    teacher_schedule: str = option(
+        "paper", "the teacher coefficient's schedule: paper (the official clock below) | agreement (the clock until "
+                 "KL(teacher || student) stops falling, then hand over) | success (the clock until the "
+                 "student's evaluation success reaches --teacher_success_ratio x the teacher's, then hand over) | "
+                 "adaptive (either); hand over: x --teacher_handover_factor per iteration down to --teacher_coef_min "
+                 "(docs/teacher_schedule.md)", choices=SCHEDULES)
     teacher_coef: float = option(10.0, "initial teacher coefficient (0: plain PPO)", check=numbers(0))
     teacher_coef_decay: float = option(0.005, "subtracted per iteration", check=numbers(0))
     teacher_coef_min: float = option(0.1, "floor of the coefficient", check=numbers(0))
@@ -93,6 +100,16 @@ class Config(TeacherConfig):
     teacher_itr_steps: int = option(
         0, "count the schedule's iterations in units of this many env steps instead of PPO iterations "
            "(0: PPO iterations, the official); makes the schedule independent of --num_envs", check=integers(0))
+    teacher_kl_target: float = option(0.1, "agreement/adaptive: hand over once the running mean of KL(teacher || "
+                                           "student) is at most this many nats (or has stopped falling)", check=numbers(0))
+    teacher_kl_plateau: float = option(0.05, "agreement/adaptive: hand over once the KL's fast running mean is within "
+                                             "this fraction of its slow one (it has stopped falling)",
+                                       check=numbers(0, 1))
+    teacher_success_ratio: float = option(1.0, "success/adaptive: hand over once the student's evaluation success "
+                                               "(running mean) is at least this x the teacher's on the same episodes",
+                                          check=numbers(0))
+    teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per iteration once handing over",
+                                            check=numbers(0, 1))
 
     # -- evaluation, checkpoints, videos --------------------------------------------------------------------------
     eval_interval: int = option(10, "iterations between evaluations (0: never)", check=integers(0))

@@ -12,8 +12,7 @@ loss = clipped policy loss + vf_coef * clipped value loss - ent_coef * entropy
        + coef * mean(-sum_a teacher(a|s) log pi(a|s))      (cross-entropy = forward KL up to a constant)
 
 Settings are read from the run's Config by their flag names (lr, adam_eps, clip, vf_coef, ent_coef,
-max_grad_norm, epochs, batch_size; teacher_coef, teacher_coef_decay, teacher_coef_min, teacher_off_after,
-teacher_itr_steps).
+max_grad_norm, epochs, batch_size); the coefficient comes from the run's teacher schedule (algos/schedule.py).
 """
 import math
 
@@ -161,16 +160,6 @@ def learning_rate(config, iteration, env_steps=0):
     return config.lr * max(0.0, 1.0 - used)
 
 
-def teacher_coef(config, iteration, env_steps=0):
-    """The annealed teacher coefficient at an iteration: teacher_coef - teacher_coef_decay * k, at least
-    teacher_coef_min, 0 from k = teacher_off_after on (and always 0 when teacher_coef is 0: plain PPO), where k is
-    the iteration, or env_steps / teacher_itr_steps when that is set."""
-    k = iteration if config.teacher_itr_steps <= 0 else env_steps / config.teacher_itr_steps
-    if config.teacher_coef <= 0 or k >= config.teacher_off_after:
-        return 0.0
-    return max(config.teacher_coef - config.teacher_coef_decay * k, config.teacher_coef_min)
-
-
 def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True):
     """The named loss terms for one minibatch (flat indices idx into the flattened batch)."""
     dist = torch.distributions.Categorical(logits=logits)
@@ -188,9 +177,12 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True):
     log_probs = torch.log_softmax(logits, dim=-1)
     teacher_loss = -(teacher * log_probs).sum(-1).mean() if coef > 0 else torch.zeros((), device=logits.device)
     with torch.no_grad():
+        # KL(teacher || student) = cross-entropy - the teacher's entropy: what the student has still to learn
+        teacher_kl = teacher_loss + torch.special.xlogy(teacher, teacher).sum(-1).mean() if coef > 0 else \
+            torch.zeros((), device=logits.device)
         approx_kl = ((ratio - 1) - log_ratio).mean()
         clipfrac = ((ratio - 1).abs() > clip).float().mean()
-    return dict(policy=policy_loss, value=value_loss, entropy=entropy, teacher=teacher_loss,
+    return dict(policy=policy_loss, value=value_loss, entropy=entropy, teacher=teacher_loss, teacher_kl=teacher_kl,
                 approx_kl=approx_kl, clipfrac=clipfrac)
 
 

@@ -13,8 +13,10 @@ import torch
 
 from algos.checkpoint import build_model, load_weights, rng_state, seed_everything, set_rng_state
 from algos.env_pool import EnvPool
-from algos.episodes import eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise
-from algos.ppo import PPO, Rollout, collect, learning_rate, teacher_coef
+from algos.episodes import (eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise,
+                            teacher_chooser)
+from algos.ppo import PPO, Rollout, collect, learning_rate
+from algos.schedule import Evidence, make_schedule
 from planner.stats import merge_stats, stat_tag
 from utils.checkpoint import save_checkpoint
 from utils.cpu_share import CpuShare
@@ -87,10 +89,12 @@ class Trainer:
             self.model = build_model(config, self.pool.obs_shape, device)
             self.ppo = PPO(self.model, config)
             self.storage = Rollout(n, self.pool.obs_shape)
+            self.schedule = make_schedule(config)
             if resume is not None:
                 self._restore(resume)
                 self.saved_iteration = self.iteration
-            self.logger = RunLogger(run_dir, extra_tags=[stat_tag(k) for k in self.pool.planner_stats()],
+            tags = list(self.schedule.metrics()) + [stat_tag(k) for k in self.pool.planner_stats()]
+            self.logger = RunLogger(run_dir, extra_tags=tags,
                                     resume_iteration=self.iteration if resume is not None else None,
                                     hyperparameters=config.public(),
                                     history=resume.get("metrics_csv") if resume is not None else None)
@@ -111,7 +115,8 @@ class Trainer:
         rng, envs = snapshot if snapshot is not None else (rng_state(), self.pool.get_state())
         payload = {"model": self.model.state_dict(), "optimizer": self.ppo.optimizer.state_dict(),
                    "iteration": self.iteration, "env_steps": self.env_steps,
-                   "teacher_coef": teacher_coef(self.config, self.iteration, self.env_steps),
+                   "teacher_coef": self.schedule.coef(self.iteration, self.env_steps),
+                   "schedule": self.schedule.state_dict(),
                    "rng": rng, "envs": envs, "best": self.best,
                    "planner_stats": self.planner_stats(), "wall_time": self.wall_time(),
                    "config": self.config.public(), "obs_shape": list(self.pool.obs_shape),
@@ -131,6 +136,8 @@ class Trainer:
             stats = payload.get("planner_stats") or {}
             self.stats_offset = dict(stats) if isinstance(stats, dict) else {}
             set_rng_state(payload["rng"])
+            if payload.get("schedule") is not None:  # checkpoints before --teacher_schedule have none: the clock
+                self.schedule.load_state_dict(payload["schedule"])
             env_state = payload["envs"]
             if not all(len(v) == self.config.num_envs for v in env_state.values()):
                 raise ValueError(f"environment states for {self.config.num_envs} envs expected")
@@ -170,6 +177,16 @@ class Trainer:
         self.model.train()
         return result
 
+    def evaluate_teacher(self):
+        """The teacher alone on the periodic evaluation's episodes (the evidence of the success schedules)."""
+        c = self.config
+        seeds = eval_seeds(c.env_seed_list[0], c.num_eval)
+        self.eval_pool.set_teacher(True)
+        try:
+            return summarise(run_episodes(self.eval_pool, teacher_chooser(np.random.default_rng(c.seed)), seeds))
+        finally:
+            self.eval_pool.set_teacher(False)
+
     # -- the loop ----------------------------------------------------------------------------------------------
     def train(self):
         """Train up to n_itr / max_env_steps; returns None, or the name of what stopped it early (a signal, after
@@ -191,7 +208,8 @@ class Trainer:
         teacher_on = None
         while not self.finished():
             torch.set_num_threads(self.share.threads())
-            coef, lr = teacher_coef(c, self.iteration, self.env_steps), learning_rate(c, self.iteration, self.env_steps)
+            coef = self.schedule.coef(self.iteration, self.env_steps)
+            lr = learning_rate(c, self.iteration, self.env_steps)
             if teacher_on != (coef > 0):
                 teacher_on = coef > 0
                 self.pool.set_teacher(teacher_on)
@@ -215,7 +233,9 @@ class Trainer:
             steps = int(batch["action"].numel())
             self.env_steps += steps
             self.iteration += 1
-            metrics, improved = self._metrics(episodes, losses, coef, lr, steps, t0, t1, t2)
+            metrics, improved, evidence = self._metrics(episodes, losses, coef, lr, steps, t0, t1, t2)
+            self.schedule.update(self.iteration, self.env_steps, evidence)
+            metrics.update(self.schedule.metrics())
             self.logger.log(self.iteration, self.env_steps, self.wall_time(), metrics)
             if improved:
                 self.save("best")  # after the row: a checkpoint holds the metrics up to its iteration
@@ -245,20 +265,25 @@ class Trainer:
             "Train/Loss": losses.get("loss"), "Train/Mean Entropy": losses.get("entropy"),
             "Train/Kickstarting Loss": losses.get("teacher"), "Train/Policy Loss": losses.get("policy"),
             "Train/Value Loss": losses.get("value"), "Train/Kickstarting Coef": coef,
+            "Train/Teacher KL": losses.get("teacher_kl") if coef > 0 else None,
             "Train/Approx KL": losses.get("approx_kl"), "Train/Clip Fraction": losses.get("clipfrac"),
             "Train/Learning Rate": lr,
             "charts/SPS": steps / max(t2 - t0, 1e-9), "charts/collect_SPS": steps / max(t1 - t0, 1e-9),
             "charts/update_seconds": t2 - t1,
         }
         c, improved = self.config, False
+        evidence = Evidence(kl=losses.get("teacher_kl") if coef > 0 else None)
         if c.eval_interval > 0 and self.iteration % c.eval_interval == 0:
             ev = self.last_eval = self.evaluate()
+            evidence.student_success = ev["success"]
+            if self.schedule.needs_teacher_success():
+                evidence.teacher_success = self.evaluate_teacher()["success"]
             metrics.update({"Test/Return": ev["return"], "Test/Eplen": ev["length"], "Test/Success Rate": ev["success"]})
             if self.best is None or (ev["success"], ev["return"]) > tuple(self.best):
                 self.best, improved = [ev["success"], ev["return"]], True
         if self.iteration % max(1, c.eval_interval) == 0:
             metrics.update({stat_tag(k): v for k, v in self.planner_stats().items()})
-        return metrics, improved
+        return metrics, improved, evidence
 
     def close(self, abort=False):
         """Release envs, workers, logs and the CPU share; abort=True after an error or a second Ctrl-C."""

@@ -20,7 +20,7 @@ from utils.errors import UserError
 
 TRAIN_TAGS = ["Train/Return Mean", "Train/Return Std", "Train/Eplen", "Train/Success Rate", "Train/Loss",
               "Train/Mean Entropy", "Train/Kickstarting Loss", "Train/Policy Loss", "Train/Value Loss",
-              "Train/Kickstarting Coef", "Train/Approx KL", "Train/Clip Fraction", "Train/Episodes",
+              "Train/Kickstarting Coef", "Train/Teacher KL", "Train/Approx KL", "Train/Clip Fraction", "Train/Episodes",
               "Train/Learning Rate"]
 TEST_TAGS = ["Test/Return", "Test/Eplen", "Test/Success Rate"]
 CHART_TAGS = ["charts/SPS", "charts/collect_SPS", "charts/update_seconds", "Teacher/Missing Texts"]

@@ -1,0 +1,165 @@
+"""The teacher term's weight over a run, as one object with its own state (--teacher_schedule):
+
+    schedule = make_schedule(config)
+    coef = schedule.coef(iteration, env_steps)     # the weight of this iteration's update
+    schedule.update(evidence)                      # what the iteration measured (see Evidence)
+    schedule.metrics()                             # the weight's evidence, logged with every iteration
+    schedule.state_dict() / load_state_dict(d)     # saved in every checkpoint: --resume and --fork restore it
+
+paper       the official clock: teacher_coef - teacher_coef_decay * k, at least teacher_coef_min, 0 from
+            k = teacher_off_after on (k: the iteration, or env steps / teacher_itr_steps). Evidence is ignored.
+agreement   the clock until the student has learnt what the teacher can show it: KL(teacher || student) over the
+            iteration's samples has stopped falling (its fast running mean, EMA 0.1, is within teacher_kl_plateau
+            of its slow one, EMA 0.02: relatively a fall of less than ~teacher_kl_plateau / 40 per iteration) or
+            has fallen to teacher_kl_target nats. A teacher whose actions the memory map does not determine
+            (explore is random) leaves a KL the student can never remove, so the plateau, not a level, is the
+            usual signal. Then the teacher hands over (below). Kickstarting (Schmitt et al. 2018) weights a distillation term by a schedule
+            tuned per task by population-based training; here the distillation's own loss decides when to fade.
+success     the clock until the student's success in the periodic evaluations (EMA) reaches teacher_success_ratio
+            x the teacher's own success on the same evaluation episodes (measured once, at the first evaluation).
+            The hand-over test of jump-start RL (Uchendu et al. 2023), where the guide policy's share of each
+            episode shrinks once the student matches the guide's return; here the guide's weight in the loss
+            shrinks instead, and a teacher that never succeeds hands over at once.
+adaptive    either evidence: the teacher steps aside when the student has absorbed it or has caught up with it
+            (the comparison that chose this: docs/teacher_schedule.md).
+
+Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor
+every iteration down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
+off), never above the paper clock (so it is also 0 after teacher_off_after). The hand-over is not taken back.
+"""
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+SCHEDULES = ("paper", "agreement", "success", "adaptive")
+EMA_KL, EMA_KL_SLOW = 0.1, 0.02   # the KL's fast and slow running means: each iteration's value weighs this
+EMA_SUCCESS = 0.5     # the student's evaluation success: each evaluation weighs 0.5 (10 episodes each by default)
+WARMUP = 50           # iterations that measured a KL before the KL may trigger the hand-over
+
+
+@dataclass
+class Evidence:
+    """What one iteration measured: kl, the mean KL(teacher || student) over its samples (None when the term was
+    off); student_success, the periodic evaluation's success rate (None when it did not evaluate);
+    teacher_success, the teacher alone on the same evaluation episodes (None unless measured now)."""
+    kl: Optional[float] = None
+    student_success: Optional[float] = None
+    teacher_success: Optional[float] = None
+
+
+def paper_coef(config, iteration, env_steps=0):
+    """The official annealed coefficient at an iteration (and always 0 when teacher_coef is 0: plain PPO)."""
+    k = iteration if config.teacher_itr_steps <= 0 else env_steps / config.teacher_itr_steps
+    if config.teacher_coef <= 0 or k >= config.teacher_off_after:
+        return 0.0
+    return max(config.teacher_coef - config.teacher_coef_decay * k, config.teacher_coef_min)
+
+
+class TeacherSchedule:
+    """The paper's clock; subclasses add a hand-over driven by evidence."""
+    name = "paper"
+    uses_kl = uses_success = False
+
+    def __init__(self, config):
+        self.config = config
+        self.handover_at = None      # the iteration the hand-over began (None: not yet)
+        self.factor = 1.0            # the hand-over's multiplier so far
+        self.kl_ema = self.kl_slow = None
+        self.kl_seen = 0             # iterations that measured a KL
+        self.student_ema = None
+        self.teacher_success = None
+
+    # -- the weight -------------------------------------------------------------------------------------------
+    def coef(self, iteration, env_steps=0):
+        clock = paper_coef(self.config, iteration, env_steps)
+        if self.handover_at is None or clock <= 0:
+            return clock
+        return min(clock, max(self.config.teacher_coef * self.factor, self.config.teacher_coef_min))
+
+    def needs_teacher_success(self):
+        """Whether the trainer should measure the teacher alone on the evaluation episodes now."""
+        return self.uses_success and self.teacher_success is None
+
+    def update(self, iteration, env_steps, evidence):
+        """Take in what the iteration that just finished measured (iteration, env_steps: the counts after it)."""
+        if evidence.kl is not None and math.isfinite(evidence.kl):
+            self.kl_seen += 1
+            self.kl_ema = _ema(self.kl_ema, evidence.kl, EMA_KL)
+            self.kl_slow = _ema(self.kl_slow, evidence.kl, EMA_KL_SLOW)
+        if evidence.teacher_success is not None:
+            self.teacher_success = float(evidence.teacher_success)
+        if evidence.student_success is not None:
+            self.student_ema = _ema(self.student_ema, float(evidence.student_success), EMA_SUCCESS)
+        if self.handover_at is not None:
+            self.factor *= self.config.teacher_handover_factor
+        elif self.ready():
+            self.handover_at = iteration  # from the clock's weight now, the first step down
+            clock = paper_coef(self.config, iteration, env_steps) / max(self.config.teacher_coef, 1e-12)
+            self.factor = min(1.0, clock) * self.config.teacher_handover_factor
+
+    def ready(self):
+        return False
+
+    def absorbed(self):
+        if not self.uses_kl or self.kl_seen < WARMUP:
+            return False
+        plateau = self.kl_ema >= (1 - self.config.teacher_kl_plateau) * self.kl_slow
+        return plateau or self.kl_ema <= self.config.teacher_kl_target
+
+    def caught_up(self):
+        return (self.uses_success and self.teacher_success is not None and self.student_ema is not None
+                and self.student_ema >= self.config.teacher_success_ratio * self.teacher_success)
+
+    # -- logs and checkpoints ---------------------------------------------------------------------------------
+    def metrics(self):
+        """The evidence behind the weight, for metrics.csv and TensorBoard (None: not measured)."""
+        return {"Schedule/Teacher KL EMA": self.kl_ema, "Schedule/Teacher KL Slow EMA": self.kl_slow,
+                "Schedule/Student Success EMA": self.student_ema,
+                "Schedule/Teacher Success": self.teacher_success,
+                "Schedule/Handed Over": None if self.name == "paper" else float(self.handover_at is not None)}
+
+    def state_dict(self):
+        return {"name": self.name, "handover_at": self.handover_at, "factor": self.factor, "kl_ema": self.kl_ema,
+                "kl_slow": self.kl_slow, "kl_seen": self.kl_seen, "student_ema": self.student_ema, "teacher_success": self.teacher_success}
+
+    def load_state_dict(self, state):
+        """Restore a checkpoint's state; a state of another schedule (a --fork that changed --teacher_schedule)
+        starts this one afresh. ValueError for a state that is not one."""
+        if not isinstance(state, dict) or "name" not in state:
+            raise ValueError("the teacher schedule's state is not a dict with a name")
+        if state["name"] != self.name:
+            return
+        self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
+        self.factor, self.kl_seen = float(state["factor"]), int(state["kl_seen"])
+        for key in ("kl_ema", "kl_slow", "student_ema", "teacher_success"):
+            setattr(self, key, None if state[key] is None else float(state[key]))
+
+
+class AgreementSchedule(TeacherSchedule):
+    name, uses_kl = "agreement", True
+
+    def ready(self):
+        return self.absorbed()
+
+
+class SuccessSchedule(TeacherSchedule):
+    name, uses_success = "success", True
+
+    def ready(self):
+        return self.caught_up()
+
+
+class AdaptiveSchedule(TeacherSchedule):
+    name, uses_kl, uses_success = "adaptive", True, True
+
+    def ready(self):
+        return self.absorbed() or self.caught_up()
+
+
+def _ema(mean, value, weight):
+    return value if mean is None else (1 - weight) * mean + weight * value
+
+
+def make_schedule(config):
+    kinds = {cls.name: cls for cls in (TeacherSchedule, AgreementSchedule, SuccessSchedule, AdaptiveSchedule)}
+    return kinds[config.teacher_schedule](config)

@@ -1,0 +1,174 @@
+"""--teacher_schedule: the paper's clock, and the schedules that hand over on evidence (algos/schedule.py)."""
+import dataclasses
+import json
+import os
+
+import pytest
+
+import main
+from algos.config import Config
+from algos.schedule import SCHEDULES, WARMUP, Evidence, make_schedule, paper_coef
+from tests.helpers import read_metrics, tiny_train_args
+
+
+def falling_then_flat(i, flat_from=100):
+    """A KL that falls for `flat_from` iterations and then stays level (the student has learnt what it can)."""
+    return 1.0 + 0.5 * max(0, flat_from - i) / flat_from
+
+
+def feed(schedule, iterations, kl=falling_then_flat, student=None, teacher=None, start=1):
+    coefs = []
+    for i in range(start, start + iterations):
+        schedule.update(i, 1000 * i, Evidence(kl=kl(i) if kl else None,
+                                              student_success=student(i) if student else None,
+                                              teacher_success=teacher(i) if teacher else None))
+        coefs.append(schedule.coef(i, 1000 * i))
+    return coefs
+
+
+def test_paper_is_the_official_clock_whatever_the_evidence():
+    config = Config()
+    schedule = make_schedule(config)
+    coefs = feed(schedule, 3500, student=lambda i: 1.0, teacher=lambda i: 0.0)
+    assert coefs == [paper_coef(config, i) for i in range(1, 3501)]
+    assert schedule.metrics()["Schedule/Handed Over"] is None  # paper does not hand over
+
+
+@pytest.mark.parametrize("name", ["agreement", "adaptive"])
+def test_the_teacher_hands_over_once_the_kl_stops_falling(name):
+    config = Config(teacher_schedule=name)
+    schedule = make_schedule(config)
+    coefs = feed(schedule, 400)
+    start = schedule.handover_at
+    assert start is not None and 100 < start < 250  # not while the KL still falls, soon after it is level
+    before = coefs[:start - 1]
+    assert before == [paper_coef(config, i) for i in range(1, start)]
+    after = coefs[start - 1:]
+    assert all(c <= paper_coef(config, i) for c, i in zip(after, range(start, 401)))
+    assert all(b <= a for a, b in zip(after, after[1:]))                  # it only falls ...
+    assert after[0] == pytest.approx(paper_coef(config, start) * 0.95)  # ... from the clock's value, x0.95 a step
+    assert after[-1] == config.teacher_coef_min                            # ... down to the floor, which stays
+    # a KL that rises again does not take the hand-over back
+    feed(schedule, 50, kl=lambda i: 5.0, start=401)
+    assert schedule.coef(450) == config.teacher_coef_min
+
+
+def test_a_kl_that_keeps_falling_keeps_the_clock():
+    config = Config(teacher_schedule="agreement")
+    schedule = make_schedule(config)
+    coefs = feed(schedule, 200, kl=lambda i: 2.0 * 0.99 ** i)  # 1% less every iteration: still learning
+    assert schedule.handover_at is None and coefs == [paper_coef(config, i) for i in range(1, 201)]
+    feed(schedule, 1, kl=lambda i: 0.05, start=201)
+    assert schedule.handover_at is None                      # the running mean, not one value, decides
+    feed(schedule, 40, kl=lambda i: 0.01, start=202)
+    assert schedule.handover_at is not None  # at or below --teacher_kl_target
+
+
+def test_success_waits_for_the_student_to_reach_the_teacher():
+    config = Config(teacher_schedule="success")
+    schedule = make_schedule(config)
+    every10 = lambda value: (lambda i: value if i % 10 == 0 else None)  # noqa: E731  (an evaluation every 10)
+    feed(schedule, 10, kl=None, teacher=lambda i: 0.8 if i == 10 else None, student=every10(0.3))
+    feed(schedule, 90, kl=None, student=every10(0.7), start=11)
+    assert schedule.handover_at is None and schedule.teacher_success == 0.8
+    feed(schedule, 20, kl=None, student=every10(0.9), start=101)
+    assert schedule.handover_at == 120  # the running mean: 0.7 -> 0.8 -> 0.85 >= 0.8 at the second one
+    assert make_schedule(config).needs_teacher_success()  # measured once, at the first evaluation
+    assert not schedule.needs_teacher_success()
+
+
+def test_a_teacher_that_never_succeeds_hands_over_at_the_first_evaluation():
+    config = Config(teacher_schedule="adaptive")
+    schedule = make_schedule(config)
+    feed(schedule, 10, kl=lambda i: 1.9 - 0.01 * i, teacher=lambda i: 0.0 if i == 10 else None,
+         student=lambda i: 0.0 if i == 10 else None)
+    assert schedule.handover_at == 10
+    assert schedule.coef(11) == pytest.approx(paper_coef(config, 10) * 0.95)
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_state_dict_restores_the_schedule_exactly(name):
+    config = Config(teacher_schedule=name)
+    every10 = lambda i: (0.02 * i if i % 10 == 0 else None)  # noqa: E731
+    straight = make_schedule(config)
+    feed(straight, 300, student=every10, teacher=lambda i: 0.9 if i == 10 else None)
+    first = make_schedule(config)
+    feed(first, 150, student=every10, teacher=lambda i: 0.9 if i == 10 else None)
+    second = make_schedule(config)
+    second.load_state_dict(json.loads(json.dumps(first.state_dict())))  # as plain data, as a checkpoint holds it
+    feed(second, 150, student=every10, start=151)
+    assert second.state_dict() == straight.state_dict() and second.metrics() == straight.metrics()
+    assert second.coef(300, 300_000) == straight.coef(300, 300_000)
+
+
+def test_a_fork_to_another_schedule_starts_it_afresh_and_junk_is_refused():
+    handed = make_schedule(Config(teacher_schedule="agreement"))
+    feed(handed, 300)
+    assert handed.handover_at is not None
+    other = make_schedule(Config(teacher_schedule="success"))
+    other.load_state_dict(handed.state_dict())
+    assert other.state_dict() == make_schedule(Config(teacher_schedule="success")).state_dict()
+    with pytest.raises(ValueError):
+        other.load_state_dict(["not", "a", "state"])
+
+
+def test_plain_ppo_stays_plain_under_every_schedule():
+    for name in SCHEDULES:
+        schedule = make_schedule(Config(teacher_schedule=name, teacher_coef=0.0))
+        assert set(feed(schedule, 200, teacher=lambda i: 0.0, student=lambda i: 0.0)) == {0.0}
+
+
+def explore_only_table(path):
+    """A teacher that only ever explores: on SimpleDoorKey it never opens the door (success 0)."""
+    table = {"format": "llm4teach-answers", "version": 1, "name": "explore-only", "source": "tests",
+             "tasks": {"SimpleDoorKey": {"provenance": {"model": "none"},
+                                         "answers": {t: {"plans": ["explore"], "probs": [1.0]} for t in (
+                                             "Agent sees <nothing>, holds <nothing>.",
+                                             "Agent sees <key>, holds <nothing>.",
+                                             "Agent sees <door>, holds <nothing>.",
+                                             "Agent sees <key>, <door>, holds <nothing>.",
+                                             "Agent sees <door>, holds <key>.",
+                                             "Agent sees <nothing>, holds <key>.")}}}}
+    path.write_text(json.dumps(table))
+    return str(path)
+
+
+def test_a_teacher_that_never_succeeds_is_handed_over_in_a_real_run(tmp_path):
+    """The mechanism on a small case: a run taught by a teacher that only explores measures it at the first
+    evaluation (0 successes), hands over at once, and its weight falls below the clock from the next iteration."""
+    answers = explore_only_table(tmp_path / "explore.json")
+    extra = ["--teacher_schedule", "adaptive", "--answers", answers, "--num_eval", "3"]
+    assert main.main(tiny_train_args(tmp_path, "bad", n_itr=4, extra=extra)) == 0
+    rows = read_metrics(os.path.join(tmp_path, "ppo", "SimpleDoorKey", "bad-0"))
+    assert [float(r["Schedule/Teacher Success"]) for r in rows] == [0.0] * 4
+    assert [float(r["Schedule/Handed Over"]) for r in rows] == [1.0] * 4
+    config = Config()
+    coefs = [float(r["Train/Kickstarting Coef"]) for r in rows]
+    assert coefs[0] == paper_coef(config, 0)
+    assert coefs[1:] == pytest.approx([paper_coef(config, 1) * 0.95 ** k for k in (1, 2, 3)])
+    assert all(float(r["Train/Teacher KL"]) >= 0 for r in rows)
+
+
+def test_resume_and_fork_restore_the_schedule(tmp_path):
+    """An adaptive run taught by the explore-only teacher hands over at its first evaluation, so its weight changes
+    every iteration: stopped after 3 iterations and resumed to 6, it logs exactly the straight run's rows, and so
+    does a fork of its 3-iteration checkpoint with the same settings; a fork to --teacher_schedule paper follows the
+    clock from there."""
+    answers = explore_only_table(tmp_path / "explore.json")
+    extra = ["--teacher_schedule", "adaptive", "--answers", answers]
+    task_dir = os.path.join(tmp_path, "ppo", "SimpleDoorKey")
+    assert main.main(tiny_train_args(tmp_path, "straight", n_itr=6, extra=extra)) == 0
+    assert main.main(tiny_train_args(tmp_path, "part", n_itr=3, extra=extra)) == 0
+    part = os.path.join(task_dir, "part-0")
+    assert main.main(["train", "--fork", part, "--savedir", "fork", "--n_itr", "6"]) == 0
+    assert main.main(["train", "--fork", part, "--savedir", "paper", "--n_itr", "6", "--teacher_schedule",
+                      "paper"]) == 0
+    assert main.main(["train", "--resume", part, "--n_itr", "6"]) == 0
+    want = read_metrics(os.path.join(task_dir, "straight-0"))
+    coefs = [float(r["Train/Kickstarting Coef"]) for r in want]
+    assert coefs[1:] == pytest.approx([paper_coef(Config(), 1) * 0.95 ** k for k in (1, 2, 3, 4, 5)])
+    assert read_metrics(part) == want
+    assert read_metrics(os.path.join(task_dir, "fork-0")) == want
+    paper = read_metrics(os.path.join(task_dir, "paper-0"))
+    assert paper[:3] == want[:3]
+    assert [float(r["Train/Kickstarting Coef"]) for r in paper[3:]] == [paper_coef(Config(), i) for i in (3, 4, 5)]
