@@ -52,11 +52,13 @@ class EnvGroup:
         self.recorded = None  # [(frame, return so far)] per env when recording videos
 
     def _teach(self, i, obs):
+        """The teacher's distribution for env i's observation; all zeros (no distribution: the sample is trained
+        without the teacher term) when the teacher is off or its live LLM has not answered the text yet."""
+        probs = None
         if self.use_teacher:
             e = self.envs[i]
-            self.arrays["teacher"][i] = self.teachers[i](obs, (e.agent_pos[0], e.agent_pos[1], e.agent_dir))
-        else:
-            self.arrays["teacher"][i] = 0.0
+            probs = self.teachers[i](obs, (e.agent_pos[0], e.agent_pos[1], e.agent_dir))
+        self.arrays["teacher"][i] = 0.0 if probs is None else probs
 
     def _reset(self, i):
         seed, self.next_seeds[i] = self.next_seeds[i], None

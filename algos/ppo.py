@@ -175,11 +175,17 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True):
     value_loss = torch.max((values - ret) ** 2, (v_clipped - ret) ** 2).mean()
     entropy = dist.entropy().mean()
     log_probs = torch.log_softmax(logits, dim=-1)
-    teacher_loss = -(teacher * log_probs).sum(-1).mean() if coef > 0 else torch.zeros((), device=logits.device)
+    zero = torch.zeros((), device=logits.device)
+    teacher_loss = teacher_kl = zero
+    if coef > 0:
+        # samples without a teacher distribution (all zeros: a live LLM had not answered yet) are left out
+        taught = teacher.sum(-1) > 0.5
+        mean = (lambda x: x.mean()) if bool(taught.all()) else \
+            (lambda x: (x * taught).sum() / taught.sum().clamp(min=1))
+        teacher_loss = mean(-(teacher * log_probs).sum(-1))
+        with torch.no_grad():  # KL(teacher || student) = cross-entropy - the teacher's entropy: still to learn
+            teacher_kl = teacher_loss + mean(torch.special.xlogy(teacher, teacher).sum(-1))
     with torch.no_grad():
-        # KL(teacher || student) = cross-entropy - the teacher's entropy: what the student has still to learn
-        teacher_kl = teacher_loss + torch.special.xlogy(teacher, teacher).sum(-1).mean() if coef > 0 else \
-            torch.zeros((), device=logits.device)
         approx_kl = ((ratio - 1) - log_ratio).mean()
         clipfrac = ((ratio - 1).abs() > clip).float().mean()
     return dict(policy=policy_loss, value=value_loss, entropy=entropy, teacher=teacher_loss, teacher_kl=teacher_kl,

@@ -3,6 +3,7 @@
     trainer = Trainer(config, run_dir, spec, device, progress, resume=payload)
     stopped_by = trainer.train()      # None, or the signal after which it stopped (checkpoint written)
 """
+import dataclasses
 import os
 import signal
 import threading
@@ -83,8 +84,9 @@ class Trainer:
         seed_everything(config.seed)
         try:
             n, seed = config.num_envs, config.seed
+            # the training envs' teacher never waits for a live LLM (--llm_wait never); evaluation's always does
             self.pool = EnvPool(spec.task["env_id"], [seed * 100_003 + i for i in range(n)], [[seed, i] for i in range(n)],
-                                spec, workers=config.workers, frame_stack=config.frame_stack,
+                                dataclasses.replace(spec, nonblocking=True), workers=config.workers, frame_stack=config.frame_stack,
                                 worker_log=os.path.join(run_dir, WORKER_LOG))
             self.model = build_model(config, self.pool.obs_shape, device)
             self.ppo = PPO(self.model, config)
@@ -234,6 +236,8 @@ class Trainer:
             self.env_steps += steps
             self.iteration += 1
             metrics, improved, evidence = self._metrics(episodes, losses, coef, lr, steps, t0, t1, t2)
+            if coef > 0:  # the share of this iteration's samples that had the teacher's distribution
+                metrics["Teacher/Taught Share"] = float((batch["teacher"].sum(-1) > 0.5).float().mean())
             self.schedule.update(self.iteration, self.env_steps, evidence)
             metrics.update(self.schedule.metrics())
             self.logger.log(self.iteration, self.env_steps, self.wall_time(), metrics)
@@ -241,7 +245,8 @@ class Trainer:
                 self.save("best")  # after the row: a checkpoint holds the metrics up to its iteration
             if self.progress is not None:
                 self.progress.update(self.iteration, self.env_steps, metrics.get("charts/SPS"),
-                                     metrics.get("Train/Success Rate"), metrics.get("Test/Success Rate"), coef)
+                                     metrics.get("Train/Success Rate"), metrics.get("Test/Success Rate"), coef,
+                                     self._teacher_state(metrics))
             if (c.save_interval > 0 and self.iteration % c.save_interval == 0) or \
                     (c.save_minutes > 0 and time.monotonic() - self.saved_at >= 60 * c.save_minutes):
                 self.save("latest")
@@ -284,6 +289,18 @@ class Trainer:
         if self.iteration % max(1, c.eval_interval) == 0:
             metrics.update({stat_tag(k): v for k, v in self.planner_stats().items()})
         return metrics, improved, evidence
+
+    def _teacher_state(self, metrics):
+        """A live LLM teacher's state for the progress line: texts answered, pending, the taught share."""
+        if not self.spec.config.uses_llm():
+            return None
+        stats = self.pool.planner_stats()
+        parts = [f"llm {stats.get('texts', 0)} texts"]
+        if "pending" in stats:
+            parts.append(f"{stats['pending']} pending")
+        if metrics.get("Teacher/Taught Share") is not None:
+            parts.append(f"taught {metrics['Teacher/Taught Share']:.2f}")
+        return ", ".join(parts)
 
     def close(self, abort=False):
         """Release envs, workers, logs and the CPU share; abort=True after an error or a second Ctrl-C."""

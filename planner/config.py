@@ -12,6 +12,7 @@ from utils.options import ALL, SEED, integers, numbers, option
 
 BACKENDS = ("openai", "zhipu")
 PLAN_MODES = ("sample", "logprobs")
+WAITS = ("never", "always")
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "zhipu": "ZHIPUAI_API_KEY"}
 
 
@@ -75,6 +76,13 @@ class PlannerConfig:
                                              "only with its key, the object the mission asks to pick up never "
                                              "opened; all: every verb on every object the text names",
                                  commands=ALL, choices=CANDIDATES)
+    llm_wait: str = option(
+        "never", "training with a live LLM: never (a new observation text is queued for the LLM and the envs step on; "
+                 "its samples are trained without the teacher term until the answer lands, then every later visit "
+                 "has it) | always (every env waits for each new text's answer, as the official code); evaluation "
+                 "of the teacher alone always waits", choices=WAITS, resumable=True)
+    llm_parallel: int = option(2, "texts asked at the same time with --llm_wait never (give the server as many slots, "
+                                  "e.g. llama.cpp's --parallel)", check=integers(1, 64), resumable=True)
     plan_cache: Optional[str] = option(None, "persistent LLM answer cache (default <logdir>/ppo/<task>/plan_cache.json;"
                                              " 'none' disables it)", commands=ALL, resumable=True, metavar="FILE")
 

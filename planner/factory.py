@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from planner.answer_tables import load_answers
+from planner.async_planner import AsyncPlanner
 from planner.base import RecordedPlanner
 from planner.grammar import grammar_for
 from planner.llm_planner import LLMPlanner
@@ -21,6 +22,7 @@ from utils.errors import LLMError, UserError
 from utils.tasks import load_prompt
 
 PLAN_CACHE_NAME = "plan_cache.json"
+CLOSE_GRACE_SECONDS = 10.0  # a stopping run lets the answers in flight land in the plan cache this long at most
 NO_CACHE = ("none", "off", "")
 
 
@@ -59,9 +61,13 @@ def plan_cache_path(config, task_log_dir):
     return Path(value) if value else Path(task_log_dir) / PLAN_CACHE_NAME
 
 
-def build_planner(config, task, task_log_dir):
+def build_planner(config, task, task_log_dir, nonblocking=False):
+    """The teacher's planner; nonblocking (the training envs' teacher) with --llm_wait never: an AsyncPlanner."""
     if not config.uses_llm():
         return RecordedPlanner(load_answers(task, config.answers))
+    if nonblocking and config.llm_wait == "never":
+        return AsyncPlanner(lambda: build_planner(config, task, task_log_dir), parallel=config.llm_parallel,
+                            grace=min(CLOSE_GRACE_SECONDS, config.llm_timeout))
     client = make_client(config)
     path = plan_cache_path(config, task_log_dir)
     kind = LogprobPlanner if config.llm_plans == "logprobs" else LLMPlanner

@@ -102,6 +102,23 @@ class LLMPlanner(Planner):
         entry["seconds"] = round(time.monotonic() - start, 3)
         return entry
 
+    def known(self, text):
+        """The plan distribution of `text` if it is answered already (this run's memory, or the plan cache), else
+        None; never asks the LLM (the non-blocking teacher's lookup: planner/async_planner.py)."""
+        self.counts["lookups"] += 1
+        found = self._memory.get(text)
+        if found is None and self.cache is not None:
+            entry = self.cache.get(self.key(text))
+            if entry is not None:
+                self.counts["texts"] += 1
+                self.counts["cache_hits"] += 1
+                found = self._memory[text] = self._use(entry, fresh=False)
+        return found
+
+    def remember(self, text, plans):
+        """Keep an answer that was asked elsewhere (an asker thread) for this run's later lookups."""
+        self._memory[text] = plans
+
     def plans(self, text):
         self.counts["lookups"] += 1
         found = self._memory.get(text)

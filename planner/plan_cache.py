@@ -9,16 +9,23 @@ hold several models, prompts and settings.
 
 Safety: every write happens under an exclusive `fcntl.flock` on `PATH.lock`, re-reads the file, merges and
 replaces it atomically (temporary file in the same folder, fsync, os.replace); readers never see a partial
-file. `get_or_compute` holds the lock across read-check-query-write, so when several processes (workers of one
-run, or two runs) miss the same text, the LLM is asked once and the others read the answer.
+file; the lock is held only while a write merges, never while an LLM is asked. `get_or_compute` claims the key
+first (a file PATH.claims/KEY created exclusively, naming its host and process): when several processes or
+threads (workers of one run, or two runs) miss the same text, the claimant asks the LLM and the others wait for
+its answer, so each text is asked once while different texts are asked at the same time. A claim whose process
+is gone (same host), or older than STALE_CLAIM_SECONDS (another host), is taken over.
 """
 import contextlib
 import datetime
 import hashlib
 import json
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 
+from utils import interrupt
 from utils.atomic import atomic_write
 from utils.errors import UserError
 
@@ -29,6 +36,8 @@ except ImportError:  # not POSIX: no inter-process locking (atomic replace still
 
 FORMAT = "llm4teach-plan-cache"
 VERSION = 1
+STALE_CLAIM_SECONDS = 3600.0   # a claim from another host older than this is abandoned
+CLAIM_POLL_SECONDS = 0.05      # how often a process waiting for another's answer looks for it
 
 
 def sha256(text):
@@ -49,13 +58,14 @@ class PlanCache:
     def __init__(self, path):
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.claims = self.path.with_name(self.path.name + ".claims")
         self._snapshot = None  # (stat signature, entries)
 
     def __repr__(self):
         return f"PlanCache({str(self.path)!r})"
 
     def __getstate__(self):
-        return {"path": self.path, "lock_path": self.lock_path, "_snapshot": None}
+        return {"path": self.path, "lock_path": self.lock_path, "claims": self.claims, "_snapshot": None}
 
     # ---- reading ----
     def _signature(self):
@@ -118,18 +128,77 @@ class PlanCache:
             data["entries"][key] = entry
             self._write(data)
 
+    # ---- asking once: claims ----
+    def _claim(self, key):
+        """Claim `key` (True), or find it claimed by a live asker (False)."""
+        self.claims.mkdir(parents=True, exist_ok=True)
+        path = self.claims / key
+        mine = self.claims / f".{key}.{os.getpid()}.{threading.get_ident()}"
+        with open(mine, "w", encoding="utf-8") as f:  # written whole before it becomes the claim (os.link)
+            json.dump({"host": socket.gethostname(), "pid": os.getpid()}, f)
+        try:
+            for _ in range(2):
+                try:
+                    os.link(mine, path)
+                    return True
+                except FileExistsError:
+                    if not _stale(path):
+                        return False
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+        finally:
+            os.unlink(mine)
+        return False
+
+    def _release(self, key):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.claims / key)
+
+    def claimed(self, key):
+        """Whether some process is asking for `key` now."""
+        return (self.claims / key).exists()
+
     def get_or_compute(self, key, compute):
-        """(entry, hit): the cached entry, or compute() -> entry stored under the lock (asked once across processes)."""
-        entry = self.get(key)
-        if entry is not None:
-            return entry, True
-        with self._locked():
-            data = self._read()
-            entry = data["entries"].get(key)
+        """(entry, hit): the cached entry, or compute() -> entry, stored; asked once across processes and threads
+        (the others wait for the claimant's answer; a claimant that fails leaves the key to the next one)."""
+        while True:
+            entry = self.get(key)
             if entry is not None:
                 return entry, True
-            entry = dict(compute())
-            entry.setdefault("created", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-            data["entries"][key] = entry
-            self._write(data)
-            return entry, False
+            if self._claim(key):
+                try:
+                    entry = self.get(key)  # answered between the look and the claim
+                    if entry is not None:
+                        return entry, True
+                    entry = dict(compute())
+                    entry.setdefault("created", datetime.datetime.now(datetime.timezone.utc)
+                                     .isoformat(timespec="seconds"))
+                    self.put(key, entry)
+                    return entry, False
+                finally:
+                    self._release(key)
+            with interrupt.waiting():  # another process or thread is asking: its answer will land in the file
+                time.sleep(CLAIM_POLL_SECONDS)
+
+
+def _stale(path):
+    """Whether a claim file's asker is gone: its process has ended (this host), or it is old (another host)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            owner = json.load(f)
+        age = time.time() - os.stat(path).st_mtime
+    except FileNotFoundError:
+        return False  # released meanwhile: claim again
+    except (OSError, ValueError):
+        return True   # unreadable
+    if not isinstance(owner, dict):
+        return True
+    if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+        try:
+            os.kill(owner["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    return age > STALE_CLAIM_SECONDS

@@ -1,7 +1,8 @@
 """Planner counters (any planner's `stats()`): merged across worker processes and summed into one line."""
 
 # counters are summed; *_max_s are maxima; *_mean_s are recomputed from (total, count)
-MEANS = {"latency_mean_s": ("request_seconds", "requests"), "query_latency_mean_s": ("query_seconds", "queries")}
+MEANS = {"latency_mean_s": ("request_seconds", "requests"), "query_latency_mean_s": ("query_seconds", "queries"),
+         "answer_wait_mean_s": ("answer_wait_seconds", "landed")}
 
 
 def with_means(stats):

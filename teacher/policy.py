@@ -134,11 +134,14 @@ class TeacherPolicy:
 
     def __call__(self, obs, agent=None):
         """Distribution over the 7 actions for a memory observation; `agent` = (x, y, direction) if the caller
-        knows it (it is read from the observation otherwise)."""
+        knows it (it is read from the observation otherwise). None when the planner has no answer for the
+        observation's text yet (a non-blocking live LLM still asking)."""
         agent = agent_state(obs) if agent is None else (int(agent[0]), int(agent[1]), int(agent[2]))
         description = self.mediator.describe(obs, agent)
         self.last_text = description.text
         plans = self.planner.plans(description.text)
+        if plans is None:
+            return None
         probs = np.zeros(N_ACTIONS, dtype=np.float32)
         if self.soft:
             for plan, p in plans:
@@ -163,10 +166,12 @@ class TeacherSpec:
     task: dict                                   # the task's settings (utils.tasks.task_config)
     config: TeacherConfig = field(default_factory=TeacherConfig)
     task_log_dir: Optional[str] = None           # where the default plan cache lives
+    nonblocking: bool = False                    # the training envs' teacher: a live LLM never makes them wait
+                                                 # (--llm_wait never)
 
     def make_planner(self):
         from planner.factory import build_planner
-        return build_planner(self.config, self.task, self.task_log_dir)
+        return build_planner(self.config, self.task, self.task_log_dir, nonblocking=self.nonblocking)
 
     def make_teacher(self, planner, seed):
         official = self.task.get("options", "careful") == "official"

@@ -27,7 +27,7 @@ def hanging_after_the_check(i, body):
 
 
 def llm_args(url):
-    return ["--llm_url", url, "--n_ask", "2", "--plan_cache", "none", "--llm_timeout", "100"]
+    return ["--llm_url", url, "--n_ask", "2", "--plan_cache", "none", "--llm_timeout", "100", "--llm_wait", "always"]
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])

@@ -3,8 +3,11 @@
 Code that may block wraps the wait in `with waiting():`. A signal handler that wants the program to stop calls
 `ask_stop(signum)`: a wait in progress then ends with WaitInterrupted (and so does any wait that starts later);
 code that is not waiting goes on undisturbed (training then finishes its iteration). One flag per process.
+Only the main thread's waits are cut short (signal handlers run there); a wait in another thread (the
+non-blocking teacher's requests) finishes, but none starts in any thread after a stop was asked.
 """
 import contextlib
+import threading
 
 from utils.errors import Interrupted
 
@@ -30,6 +33,9 @@ def clear():
 def waiting():
     if _state["stop"] is not None:
         raise WaitInterrupted(_state["stop"])
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _state["waiting"] += 1
     try:
         yield

@@ -23,7 +23,8 @@ TRAIN_TAGS = ["Train/Return Mean", "Train/Return Std", "Train/Eplen", "Train/Suc
               "Train/Kickstarting Coef", "Train/Teacher KL", "Train/Approx KL", "Train/Clip Fraction", "Train/Episodes",
               "Train/Learning Rate"]
 TEST_TAGS = ["Test/Return", "Test/Eplen", "Test/Success Rate"]
-CHART_TAGS = ["charts/SPS", "charts/collect_SPS", "charts/update_seconds", "Teacher/Missing Texts"]
+CHART_TAGS = ["charts/SPS", "charts/collect_SPS", "charts/update_seconds", "Teacher/Missing Texts",
+              "Teacher/Taught Share"]
 BASE_COLUMNS = ["iteration", "env_steps", "wall_time"]
 EVENTS = "events.out.tfevents.*"
 

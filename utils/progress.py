@@ -27,8 +27,9 @@ def _num(value):
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def format_fields(iteration, total, env_steps, sps, train_success, eval_success, coef):
-    """The status fields, in display order, as strings (None values dropped; eval shows '-' when unknown)."""
+def format_fields(iteration, total, env_steps, sps, train_success, eval_success, coef, teacher=None):
+    """The status fields, in display order, as strings (None values dropped; eval shows '-' when unknown);
+    teacher: a live LLM teacher's state, e.g. "llm 40 answered, 3 pending, taught 0.93"."""
     fields = [f"itr {iteration}/{total}"]
     if _num(env_steps):
         fields.append(f"steps {int(env_steps):,}")
@@ -39,6 +40,8 @@ def format_fields(iteration, total, env_steps, sps, train_success, eval_success,
     fields.append(f"eval {eval_success:.2f}" if _num(eval_success) else "eval -")
     if _num(coef):
         fields.append(f"coef {coef:.2f}")
+    if teacher:
+        fields.append(str(teacher))
     return fields
 
 
@@ -62,13 +65,14 @@ class Progress:
             from tqdm import tqdm
             self._bar = tqdm(total=self.total, file=self.stream, unit="itr", dynamic_ncols=True, leave=True)
 
-    def update(self, iteration, env_steps, sps=None, train_success=None, eval_success=None, coef=None):
+    def update(self, iteration, env_steps, sps=None, train_success=None, eval_success=None, coef=None,
+               teacher=None):
         """Report that `iteration` (1-based count of finished iterations) is done."""
         if _num(eval_success):
             self.last_eval = float(eval_success)
         if not self.enabled:
             return
-        fields = format_fields(iteration, self.total, env_steps, sps, train_success, self.last_eval, coef)
+        fields = format_fields(iteration, self.total, env_steps, sps, train_success, self.last_eval, coef, teacher)
         if self._bar is not None:
             step = int(iteration) - self._bar.n
             if step:

@@ -1,0 +1,228 @@
+"""--llm_wait never: the training envs never wait for a live LLM; unanswered samples are trained without the
+teacher term; answers land in the plan cache; two runs sharing a server and a cache ask each text once."""
+import multiprocessing
+import os
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import main
+from algos.config import Config
+from algos.ppo import ppo_losses
+from planner.async_planner import AsyncPlanner
+from planner.factory import build_planner
+from planner.plan_cache import PlanCache
+from tests.helpers import planner_config, read_metrics, tiny_train_args
+from tests.llm_fakes import FakeChatServer, Reply
+from tests.test_plan_cache import SDK, TEXTS, answer_for
+from utils.errors import LLMError
+
+
+def slow(delay):
+    def responder(i, body):
+        return Reply.answers([answer_for(body)] * int(body.get("n") or 1), delay=delay)
+    return responder
+
+
+def wait_for(planner, text, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = planner.plans(text)
+        if found is not None:
+            return found
+        time.sleep(0.01)
+    raise AssertionError(f"no answer for {text!r} within {timeout} s")
+
+
+def live_args(url, path, *more):
+    return planner_config("--llm_url", url, "--n_ask", "2", "--plan_cache", str(path), "--llm_timeout", "10", *more)
+
+
+def test_a_new_text_is_queued_and_answered_without_waiting(tmp_path):
+    path = tmp_path / "plan_cache.json"
+    with FakeChatServer(slow(0.5)) as fake:
+        planner = build_planner(live_args(fake.url, path), SDK, str(tmp_path), nonblocking=True)
+        assert isinstance(planner, AsyncPlanner)
+        try:
+            # asked, not waited for: an answer takes the fake 0.5 s, so a lookup that waited would have one
+            assert [planner.plans(t) for t in TEXTS] == [None] * len(TEXTS)
+            assert planner.plans(TEXTS[0]) is None  # queued once
+            blocking = build_planner(live_args(fake.url, tmp_path / "other.json"), SDK, str(tmp_path))
+            for text in TEXTS:
+                assert wait_for(planner, text) == blocking.plans(text)  # the same distribution as waiting for it
+            stats = planner.stats()
+            assert stats["submitted"] == stats["landed"] == len(TEXTS) and stats["pending"] == 0
+            assert stats["queries"] == len(TEXTS) and stats["answer_wait_mean_s"] >= 0.5
+        finally:
+            planner.close()
+        assert len(PlanCache(path).entries()) == len(TEXTS)  # every answer kept for later runs
+        again = build_planner(live_args(fake.url, path), SDK, str(tmp_path), nonblocking=True)
+        try:
+            asked = len(fake.requests)
+            assert all(again.plans(t) is not None for t in TEXTS) and len(fake.requests) == asked
+        finally:
+            again.close()
+
+
+def test_the_askers_use_the_server_slots_together(tmp_path):
+    """With --llm_parallel 3 three texts are in flight at once: the fake holds each request until three are open."""
+    import threading
+    gate = threading.Barrier(3, timeout=20)
+
+    def responder(i, body):
+        gate.wait()  # BrokenBarrierError (HTTP 500, retried, finally an error) unless three arrive together
+        return Reply.answers([answer_for(body)] * int(body.get("n") or 1))
+
+    with FakeChatServer(responder) as fake:
+        planner = build_planner(live_args(fake.url, tmp_path / "c.json", "--llm_parallel", "3", "--llm_retries",
+                                          "0"), SDK, str(tmp_path), nonblocking=True)
+        try:
+            for text in TEXTS[:3]:
+                assert planner.plans(text) is None
+            for text in TEXTS[:3]:
+                wait_for(planner, text)
+        finally:
+            planner.close()
+
+
+def test_a_failing_server_is_raised_to_the_teacher_at_its_next_lookup(tmp_path):
+    with FakeChatServer(lambda i, body: Reply.error(400, "bad request")) as fake:
+        planner = build_planner(live_args(fake.url, tmp_path / "c.json"), SDK, str(tmp_path), nonblocking=True)
+        try:
+            assert planner.plans(TEXTS[0]) is None
+            with pytest.raises(LLMError, match="HTTP 400"):
+                wait_for(planner, TEXTS[1], timeout=20)
+        finally:
+            planner.close()
+
+
+def test_close_lets_answers_in_flight_land_in_the_cache(tmp_path):
+    path = tmp_path / "c.json"
+    with FakeChatServer(slow(1.0)) as fake:
+        planner = build_planner(live_args(fake.url, path, "--llm_parallel", "2"), SDK, str(tmp_path),
+                                nonblocking=True)
+        planner.plans(TEXTS[0]), planner.plans(TEXTS[1])
+        time.sleep(0.3)  # both requests are now at the server
+        planner.close()
+    assert len(PlanCache(path).entries()) == 2
+
+
+def _asking_run(url, path, order, queue):
+    planner = build_planner(live_args(url, path), SDK, os.path.dirname(path), nonblocking=True)
+    try:
+        for text in order:
+            planner.plans(text)
+        queue.put({t: wait_for(planner, t, timeout=60) for t in order})
+    finally:
+        planner.close()
+
+
+def test_two_runs_sharing_a_server_and_a_cache_ask_each_text_once(tmp_path):
+    path = str(tmp_path / "plan_cache.json")
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    with FakeChatServer(slow(0.3)) as fake:
+        procs = [ctx.Process(target=_asking_run, args=(fake.url, path, order, queue))
+                 for order in (TEXTS, TEXTS[::-1])]
+        for p in procs:
+            p.start()
+        results = [queue.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(30)
+            assert p.exitcode == 0
+        assert len(fake.requests) == len(TEXTS)  # each text asked once between the two runs
+    assert results[0] == results[1]
+    assert not os.listdir(tmp_path / "plan_cache.json.claims")  # no claim left behind
+
+
+def test_a_claim_of_a_dead_process_is_taken_over(tmp_path):
+    cache = PlanCache(tmp_path / "c.json")
+    cache.claims.mkdir(parents=True)
+    proc = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
+    proc.start()
+    proc.join()
+    import json
+    import socket
+    (cache.claims / "k").write_text(json.dumps({"host": socket.gethostname(), "pid": proc.pid}))
+    entry, hit = cache.get_or_compute("k", lambda: {"plans": ["explore"]})
+    assert not hit and entry["plans"] == ["explore"] and not (cache.claims / "k").exists()
+
+
+def test_samples_without_a_teacher_distribution_are_left_out_of_the_teacher_term():
+    torch.manual_seed(0)
+    n = 8
+    logits = torch.randn(n, 7)
+    teacher = torch.softmax(torch.randn(n, 7), -1)
+    batch = {"action": torch.randint(0, 7, (n,)), "logp": torch.zeros(n), "value": torch.zeros(n),
+             "advantage": torch.randn(n), "return": torch.randn(n), "teacher": teacher,
+             "adv_mean": torch.zeros(()), "adv_std": torch.ones(())}
+    idx = torch.arange(n)
+    full = ppo_losses(logits, torch.zeros(n), batch, idx, 0.2, 1.0)
+    masked = dict(batch, teacher=teacher.clone())
+    masked["teacher"][::2] = 0.0  # half the samples had no answer yet
+    half = ppo_losses(logits, torch.zeros(n), masked, idx, 0.2, 1.0)
+    ce = -(teacher * torch.log_softmax(logits, -1)).sum(-1)
+    assert float(full["teacher"]) == pytest.approx(float(ce.mean()))
+    assert float(half["teacher"]) == pytest.approx(float(ce[1::2].mean()))  # the mean over the taught ones only
+    none = dict(batch, teacher=torch.zeros(n, 7))
+    assert float(ppo_losses(logits, torch.zeros(n), none, idx, 0.2, 1.0)["teacher"]) == 0.0
+
+
+def test_training_never_waits_and_logs_the_teachers_state(tmp_path, capsys):
+    """A run whose LLM takes 1 s per text: its iterations go on while the texts are asked (the first ones
+    trained partly without the teacher term), the answers land in the plan cache, and the progress line and
+    metrics.csv show texts, pending and the taught share. With --llm_wait always every sample is taught."""
+    with FakeChatServer(slow(1.0)) as fake:
+        common = ["--llm_url", fake.url, "--n_ask", "1", "--plan_cache", str(tmp_path / "cache.json")]
+        assert main.main(tiny_train_args(tmp_path, "never", n_itr=3, extra=common)) == 0
+        out = capsys.readouterr().out
+        rows = read_metrics(os.path.join(tmp_path, "ppo", "SimpleDoorKey", "never-0"))
+        shares = [float(r["Teacher/Taught Share"]) for r in rows]
+        assert shares[0] < 1.0  # the first texts had no answer when their samples were trained
+        assert "pending" in out and "taught" in out and "llm " in out
+        assert float(rows[-1]["LLM/submitted"]) >= 1 and "LLM/pending" in rows[-1]
+        cached = len(PlanCache(tmp_path / "cache.json").entries())
+        assert cached >= 1
+        assert main.main(tiny_train_args(tmp_path, "always", n_itr=2, extra=common + ["--llm_wait", "always"])) == 0
+        rows = read_metrics(os.path.join(tmp_path, "ppo", "SimpleDoorKey", "always-0"))
+        assert [float(r["Teacher/Taught Share"]) for r in rows] == [1.0, 1.0]
+
+
+def test_ctrl_c_with_a_request_in_flight_stops_and_resumes(tmp_path):
+    """The server never answers: the run trains on without the teacher term; Ctrl-C finishes the iteration,
+    checkpoints, gives the request in flight its grace and stops (130); resumed against an answering server, the
+    run completes its budget with every text answered."""
+    import signal
+    import subprocess
+    import sys
+    from tests.helpers import ROOT
+    from tests.test_llm_interrupt import ENV, answering, hanging_after_the_check
+
+    run_dir = tmp_path / "ppo" / "SimpleDoorKey" / "inflight-0"
+    common = ["--n_ask", "1", "--plan_cache", str(tmp_path / "cache.json"), "--llm_timeout", "100"]
+    with FakeChatServer(hanging_after_the_check) as fake:
+        args = tiny_train_args(tmp_path, "inflight", n_itr=1000, extra=["--llm_url", fake.url, *common])
+        proc = subprocess.Popen([sys.executable, "main.py", *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            while not (run_dir / "metrics.csv").exists() or len(read_metrics(run_dir)) < 2:
+                assert proc.poll() is None, proc.communicate()  # iterations go on while the LLM hangs
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err and f"python main.py train --resume {run_dir}" in err, err
+    done = len(read_metrics(run_dir))
+    assert all(float(r["Teacher/Taught Share"]) == 0.0 for r in read_metrics(run_dir))  # nothing was answered
+    with FakeChatServer(answering) as fake:
+        resumed = subprocess.run([sys.executable, "main.py", "train", "--resume", str(run_dir), "--llm_url",
+                                  fake.url, "--n_itr", str(done + 6)], cwd=ROOT, env=ENV, capture_output=True,
+                                 text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    rows = read_metrics(run_dir)
+    assert len(rows) == done + 6 and float(rows[-1]["Teacher/Taught Share"]) > 0.0
