@@ -102,8 +102,8 @@ class Config(TeacherConfig):
            "(0: PPO iterations, the official); makes the schedule independent of --num_envs", check=integers(0))
     teacher_kl_target: float = option(0.1, "agreement/adaptive: hand over once the running mean of KL(teacher || "
                                            "student) is at most this many nats (or has stopped falling)", check=numbers(0))
-    teacher_kl_plateau: float = option(0.05, "agreement/adaptive: hand over once the KL's fast running mean is within "
-                                             "this fraction of its slow one (it has stopped falling)",
+    teacher_kl_plateau: float = option(0.15, "agreement/adaptive: hand over once the KL's running mean fell by less "
+                                             "than this fraction over the last 50 iterations (it has stopped falling)",
                                        check=numbers(0, 1))
     teacher_success_ratio: float = option(1.0, "success/adaptive: hand over once the student's evaluation success "
                                                "(running mean) is at least this x the teacher's on the same episodes",

@@ -9,9 +9,8 @@
 paper       the official clock: teacher_coef - teacher_coef_decay * k, at least teacher_coef_min, 0 from
             k = teacher_off_after on (k: the iteration, or env steps / teacher_itr_steps). Evidence is ignored.
 agreement   the clock until the student has learnt what the teacher can show it: KL(teacher || student) over the
-            iteration's samples has stopped falling (its fast running mean, EMA 0.1, is within teacher_kl_plateau
-            of its slow one, EMA 0.02: relatively a fall of less than ~teacher_kl_plateau / 40 per iteration) or
-            has fallen to teacher_kl_target nats. A teacher whose actions the memory map does not determine
+            iteration's samples has stopped falling (its running mean, EMA 0.1, fell by less than the fraction
+            teacher_kl_plateau over the last KL_WINDOW iterations) or has fallen to teacher_kl_target nats. A teacher whose actions the memory map does not determine
             (explore is random) leaves a KL the student can never remove, so the plateau, not a level, is the
             usual signal. Then the teacher hands over (below). Kickstarting (Schmitt et al. 2018) weights a distillation term by a schedule
             tuned per task by population-based training; here the distillation's own loss decides when to fade.
@@ -32,9 +31,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 SCHEDULES = ("paper", "agreement", "success", "adaptive")
-EMA_KL, EMA_KL_SLOW = 0.1, 0.02   # the KL's fast and slow running means: each iteration's value weighs this
+EMA_KL = 0.1          # the KL's running mean: each iteration's value weighs 0.1
+KL_WINDOW = 50        # iterations over which the KL's fall is measured
 EMA_SUCCESS = 0.5     # the student's evaluation success: each evaluation weighs 0.5 (10 episodes each by default)
-WARMUP = 50           # iterations that measured a KL before the KL may trigger the hand-over
 
 
 @dataclass
@@ -64,7 +63,8 @@ class TeacherSchedule:
         self.config = config
         self.handover_at = None      # the iteration the hand-over began (None: not yet)
         self.factor = 1.0            # the hand-over's multiplier so far
-        self.kl_ema = self.kl_slow = None
+        self.kl_ema = None
+        self.kl_history = []         # the running mean after each of the last KL_WINDOW + 1 iterations with a KL
         self.kl_seen = 0             # iterations that measured a KL
         self.student_ema = None
         self.teacher_success = None
@@ -85,7 +85,7 @@ class TeacherSchedule:
         if evidence.kl is not None and math.isfinite(evidence.kl):
             self.kl_seen += 1
             self.kl_ema = _ema(self.kl_ema, evidence.kl, EMA_KL)
-            self.kl_slow = _ema(self.kl_slow, evidence.kl, EMA_KL_SLOW)
+            self.kl_history = (self.kl_history + [self.kl_ema])[-(KL_WINDOW + 1):]
         if evidence.teacher_success is not None:
             self.teacher_success = float(evidence.teacher_success)
         if evidence.student_success is not None:
@@ -101,9 +101,9 @@ class TeacherSchedule:
         return False
 
     def absorbed(self):
-        if not self.uses_kl or self.kl_seen < WARMUP:
+        if not self.uses_kl or len(self.kl_history) <= KL_WINDOW:
             return False
-        plateau = self.kl_ema >= (1 - self.config.teacher_kl_plateau) * self.kl_slow
+        plateau = self.kl_ema >= (1 - self.config.teacher_kl_plateau) * self.kl_history[0]
         return plateau or self.kl_ema <= self.config.teacher_kl_target
 
     def caught_up(self):
@@ -113,14 +113,16 @@ class TeacherSchedule:
     # -- logs and checkpoints ---------------------------------------------------------------------------------
     def metrics(self):
         """The evidence behind the weight, for metrics.csv and TensorBoard (None: not measured)."""
-        return {"Schedule/Teacher KL EMA": self.kl_ema, "Schedule/Teacher KL Slow EMA": self.kl_slow,
+        fall = None if len(self.kl_history) <= KL_WINDOW or not self.kl_history[0] else \
+            1 - self.kl_ema / self.kl_history[0]
+        return {"Schedule/Teacher KL EMA": self.kl_ema, "Schedule/Teacher KL Fall": fall,
                 "Schedule/Student Success EMA": self.student_ema,
                 "Schedule/Teacher Success": self.teacher_success,
                 "Schedule/Handed Over": None if self.name == "paper" else float(self.handover_at is not None)}
 
     def state_dict(self):
         return {"name": self.name, "handover_at": self.handover_at, "factor": self.factor, "kl_ema": self.kl_ema,
-                "kl_slow": self.kl_slow, "kl_seen": self.kl_seen, "student_ema": self.student_ema, "teacher_success": self.teacher_success}
+                "kl_history": list(self.kl_history), "kl_seen": self.kl_seen, "student_ema": self.student_ema, "teacher_success": self.teacher_success}
 
     def load_state_dict(self, state):
         """Restore a checkpoint's state; a state of another schedule (a --fork that changed --teacher_schedule)
@@ -131,7 +133,8 @@ class TeacherSchedule:
             return
         self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
         self.factor, self.kl_seen = float(state["factor"]), int(state["kl_seen"])
-        for key in ("kl_ema", "kl_slow", "student_ema", "teacher_success"):
+        self.kl_history = [float(v) for v in state["kl_history"]]
+        for key in ("kl_ema", "student_ema", "teacher_success"):
             setattr(self, key, None if state[key] is None else float(state[key]))
 
 

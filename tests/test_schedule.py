@@ -7,13 +7,13 @@ import pytest
 
 import main
 from algos.config import Config
-from algos.schedule import SCHEDULES, WARMUP, Evidence, make_schedule, paper_coef
+from algos.schedule import SCHEDULES, Evidence, make_schedule, paper_coef
 from tests.helpers import read_metrics, tiny_train_args
 
 
 def falling_then_flat(i, flat_from=100):
     """A KL that falls for `flat_from` iterations and then stays level (the student has learnt what it can)."""
-    return 1.0 + 0.5 * max(0, flat_from - i) / flat_from
+    return 1.0 + max(0, flat_from - i) / flat_from
 
 
 def feed(schedule, iterations, kl=falling_then_flat, student=None, teacher=None, start=1):

