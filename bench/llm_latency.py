@@ -69,13 +69,15 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None, help="server threads (default: local_llm's, half the cores)")
     p.add_argument("--parallel", type=int, default=local_llm.PARALLEL, help="llama-server's slots")
     p.add_argument("--beside_training", action="store_true", help="measure while a training runs beside the server")
+    p.add_argument("--load", default=None, help="how the table names the machine's load (default: idle, or beside a "
+                                                "training with --beside_training); e.g. when another job runs")
     p.add_argument("--llm_url", default=None, help="measure this running server instead")
     p.add_argument("--llm_model", default="default")
     p.add_argument("--md", default=None, help="also write the table here")
     args = p.parse_args(argv)
     texts = asked_texts(args.tasks)
     threads = args.threads or local_llm.default_threads()
-    load = "beside a training" if args.beside_training else "idle"
+    load = args.load or ("beside a training" if args.beside_training else "idle")
     lines = [HEADER]
     settings = [(None, None)] if args.llm_url else [(m, b) for m in args.models for b in args.backends]
     for model, backend in settings:
