@@ -226,3 +226,16 @@ def test_ctrl_c_with_a_request_in_flight_stops_and_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     rows = read_metrics(run_dir)
     assert len(rows) == done + 6 and float(rows[-1]["Teacher/Taught Share"]) > 0.0
+
+
+def test_worker_processes_each_ask_without_waiting_and_share_the_cache(tmp_path):
+    """--workers 2: each worker process has its own non-blocking planner; the plan cache's claims keep a text
+    asked once between them; the run logs the merged queue counters."""
+    with FakeChatServer(slow(0.3)) as fake:
+        extra = ["--llm_url", fake.url, "--n_ask", "1", "--plan_cache", str(tmp_path / "cache.json"), "--workers",
+                 "2", "--num_envs", "4"]
+        assert main.main(tiny_train_args(tmp_path, "workers", n_itr=3, extra=extra)) == 0
+        asked = [b["messages"][-1]["content"] for b in fake.bodies if b.get("max_tokens") != 1]
+    assert len(asked) == len(set(asked)) >= 1  # each text once across the two workers
+    rows = read_metrics(os.path.join(tmp_path, "ppo", "SimpleDoorKey", "workers-0"))
+    assert float(rows[-1]["LLM/submitted"]) >= len(set(asked))

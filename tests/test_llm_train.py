@@ -32,7 +32,9 @@ def queries(out):
 def test_training_with_the_local_llm_teacher_and_a_persistent_cache(tmp_path, capsys):
     cache = tmp_path / "plans.json"
     with local_llm.running_server(startup_timeout=180) as url:
-        llm = ["--llm_url", url, "--llm_grammar", "--n_ask", "2", "--llm_seed", "1", "--plan_cache", str(cache)]
+        # every env waits for each answer (--llm_wait always), so the second run meets only cached texts
+        llm = ["--llm_url", url, "--llm_grammar", "--n_ask", "2", "--llm_seed", "1", "--plan_cache", str(cache),
+               "--llm_wait", "always"]
         first = tiny_train_args(tmp_path, "llm", n_itr=2, extra=["--workers", "2", *llm])
         assert main.main(first) == 0
         out = capsys.readouterr().out
@@ -69,7 +71,9 @@ def test_a_run_from_the_exported_answers_of_the_real_llm_is_the_live_run(tmp_pat
     monkeypatch.setattr(answer_tables, "ANSWERS_DIR", tmp_path / "answers")
     cache = tmp_path / "plans.json"
     with local_llm.running_server(startup_timeout=180) as url:
-        llm = ["--llm_url", url, "--llm_plans", "logprobs", "--plan_cache", str(cache), "--llm_timeout", "120"]
+        # waiting for every answer (--llm_wait always), so every sample has the teacher's live distribution
+        llm = ["--llm_url", url, "--llm_plans", "logprobs", "--plan_cache", str(cache), "--llm_timeout", "120",
+               "--llm_wait", "always"]
         assert main.main(tiny_train_args(tmp_path, "live", n_itr=2, extra=llm)) == 0
     export_cache.export(cache, "SimpleDoorKey", "smollm2-test")
     assert answer_tables.provenance(task_config("SimpleDoorKey"), "smollm2-test")["model"] == local_llm.MODEL_ALIAS
