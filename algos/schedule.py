@@ -112,13 +112,16 @@ class TeacherSchedule:
 
     # -- logs and checkpoints ---------------------------------------------------------------------------------
     def metrics(self):
-        """The evidence behind the weight, for metrics.csv and TensorBoard (None: not measured)."""
+        """The evidence behind the weight, for metrics.csv and TensorBoard (None: not measured); none for the
+        paper clock, which reads no evidence."""
+        if self.name == "paper":
+            return {}
         fall = None if len(self.kl_history) <= KL_WINDOW or not self.kl_history[0] else \
             1 - self.kl_ema / self.kl_history[0]
         return {"Schedule/Teacher KL EMA": self.kl_ema, "Schedule/Teacher KL Fall": fall,
                 "Schedule/Student Success EMA": self.student_ema,
                 "Schedule/Teacher Success": self.teacher_success,
-                "Schedule/Handed Over": None if self.name == "paper" else float(self.handover_at is not None)}
+                "Schedule/Handed Over": float(self.handover_at is not None)}
 
     def state_dict(self):
         return {"name": self.name, "handover_at": self.handover_at, "factor": self.factor, "kl_ema": self.kl_ema,

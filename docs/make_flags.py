@@ -64,8 +64,7 @@ def _table(entries):
 
 
 def commands():
-    """{command: its subparser} of main.py."""
-    sys.path.insert(0, ROOT)
+    """{command: its subparser} of main.py (importable: the project is installed, `pip install -e .`)."""
     from main import build_parser
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     return dict(sub.choices)

@@ -59,7 +59,9 @@ def comparable(rows):
 def test_a_run_from_the_exported_table_is_the_live_run(tmp_path, capsys, answers_dir, mode, responder):
     cache = tmp_path / "plans.json"
     with FakeChatServer(responder) as fake:
-        live = ["--llm_url", fake.url, "--llm_plans", mode, "--n_ask", "3", "--plan_cache", str(cache)]
+        # every env waits for each answer, so every sample has the live distribution, as the table gives it
+        live = ["--llm_url", fake.url, "--llm_plans", mode, "--n_ask", "3", "--plan_cache", str(cache),
+                "--llm_wait", "always"]
         assert main.main(tiny_train_args(tmp_path, "live", n_itr=3, extra=live)) == 0
         planner = build_planner(planner_config(*live), SDK, tmp_path)
         texts = [e["text"] for e in json.loads(cache.read_text())["entries"].values()]

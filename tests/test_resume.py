@@ -319,7 +319,6 @@ def test_ctrl_c_before_training_and_during_eval_is_one_line(tmp_path):
 WRITER = """
 import sys
 import torch
-sys.path.insert(0, sys.argv[2])
 from utils.checkpoint import save_checkpoint
 i = 0
 while True:
@@ -338,7 +337,7 @@ def test_sigkill_while_writing_leaves_the_previous_checkpoint_loadable(tmp_path)
     rng = random.Random()
     hit_mid_write = False
     for _ in range(5):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), ROOT], env=ENV, stdout=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], env=ENV, stdout=subprocess.PIPE,
                                 text=True)
         try:
             first = int(proc.stdout.readline())
