@@ -41,3 +41,19 @@ def planner_config(*argv, cls=None):
     from utils.options import add_arguments, from_namespace
     cls = cls or PlannerConfig
     return from_namespace(add_arguments(_Parser(), cls, "train").parse_args([str(a) for a in argv]), cls, "train")[0]
+
+
+def run_processes(target, args_list, timeout=120):
+    """target(*args, queue) in one spawned process per args; their results (one queue.put each), in finishing
+    order; every process must exit 0."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, queue)) for args in args_list]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=timeout) for _ in procs]
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    return results

@@ -4,17 +4,15 @@ import multiprocessing
 import os
 import time
 
-import numpy as np
 import pytest
 import torch
 
 import main
-from algos.config import Config
 from algos.ppo import ppo_losses
 from planner.async_planner import AsyncPlanner
 from planner.factory import build_planner
 from planner.plan_cache import PlanCache
-from tests.helpers import planner_config, read_metrics, tiny_train_args
+from tests.helpers import planner_config, read_metrics, run_processes, tiny_train_args
 from tests.llm_fakes import FakeChatServer, Reply
 from tests.test_plan_cache import SDK, TEXTS, answer_for
 from utils.errors import LLMError
@@ -121,17 +119,8 @@ def _asking_run(url, path, order, queue):
 
 def test_two_runs_sharing_a_server_and_a_cache_ask_each_text_once(tmp_path):
     path = str(tmp_path / "plan_cache.json")
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
     with FakeChatServer(slow(0.3)) as fake:
-        procs = [ctx.Process(target=_asking_run, args=(fake.url, path, order, queue))
-                 for order in (TEXTS, TEXTS[::-1])]
-        for p in procs:
-            p.start()
-        results = [queue.get(timeout=120) for _ in procs]
-        for p in procs:
-            p.join(30)
-            assert p.exitcode == 0
+        results = run_processes(_asking_run, [(fake.url, path, order) for order in (TEXTS, TEXTS[::-1])])
         assert len(fake.requests) == len(TEXTS)  # each text asked once between the two runs
     assert results[0] == results[1]
     assert not os.listdir(tmp_path / "plan_cache.json.claims")  # no claim left behind

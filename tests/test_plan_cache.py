@@ -9,7 +9,7 @@ import pytest
 from planner import export_cache
 from planner.base import RecordedPlanner
 from planner.factory import build_planner
-from tests.helpers import planner_config
+from tests.helpers import planner_config, run_processes
 from planner.llm_planner import LLMPlanner
 from planner.openai_client import ChatClient
 from planner.plan_cache import PlanCache, cache_key, sha256
@@ -109,17 +109,9 @@ def _worker_run(url, path, order, queue):
 
 def test_workers_share_cache_and_ask_each_text_once(tmp_path):
     path = str(tmp_path / "plan_cache.json")
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
     with FakeChatServer(responder) as fake:
         orders = [TEXTS, TEXTS[::-1], TEXTS[2:] + TEXTS[:2], TEXTS]
-        procs = [ctx.Process(target=_worker_run, args=(fake.url, path, o, queue)) for o in orders]
-        for p in procs:
-            p.start()
-        results = [queue.get(timeout=120) for _ in procs]
-        for p in procs:
-            p.join(30)
-            assert p.exitcode == 0
+        results = run_processes(_worker_run, [(fake.url, path, o) for o in orders])
     assert len(fake.requests) == len(TEXTS)  # each text asked once across the four workers
     assert sum(s["queries"] for _, s in results) == len(TEXTS)
     assert sum(s["cache_hits"] for _, s in results) == 3 * len(TEXTS)

@@ -1,5 +1,4 @@
 """--teacher_schedule: the paper's clock, and the schedules that hand over on evidence (algos/schedule.py)."""
-import dataclasses
 import json
 import os
 
