@@ -49,6 +49,12 @@ def _retry_after(headers):
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
+def _refuses_n(error):
+    """Whether an LLMError is a server's refusal of the request's `n` (HTTP 400 naming the field)."""
+    text = str(error)
+    return "HTTP 400" in text and ("'n'" in text or '"n"' in text)
+
+
 class ChatClient:
     """Chat completions against one OpenAI-compatible server.
 
@@ -202,8 +208,15 @@ class ChatClient:
         max_tokens = self.max_tokens if max_tokens is None else max_tokens
         per = self.answers_per_request
         size = min(n, per or n) if self.supports_n else 1
-        answers = [c["text"] for c in self.request(*self.build_body(messages, size, temperature, seed, grammar,
-                                                                    max_tokens))][:n]
+        try:
+            first = self.request(*self.build_body(messages, size, temperature, seed, grammar, max_tokens))
+        except LLMError as e:
+            if size == 1 or not _refuses_n(e):
+                raise
+            # a server that limits `n` (llama-server: at most its slots) is asked one answer a request from now on
+            self.supports_n, size = False, 1
+            first = self.request(*self.build_body(messages, 1, temperature, seed, grammar, max_tokens))
+        answers = [c["text"] for c in first][:n]
         failures, k = 0, 0
         while len(answers) < n:
             k += 1

@@ -57,13 +57,22 @@ def test_the_printed_command_trains_and_ctrl_c_stops_all_three(tmp_path):
         small = ["--n_itr", "2", "--num_envs", "1", "--workers", "0", "--traj_per_itr", "1", "--batch_size", "16",
                  "--eval_interval", "0", "--logdir", str(tmp_path / "log"), "--savedir", "fc", "--no_progress",
                  "--llm_max_tokens", "64", "--llm_max_reasks", "0"]
+        # as printed (--llm_wait never): the envs do not wait for FastChat's answers (~25 s a text here), so the
+        # two iterations end while the first texts are still asked
         run = subprocess.run(shlex.split(command) + small, cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=3000)
+        assert run.returncode == 0, run.stderr[-2000:]
+        rows = read_metrics(tmp_path / "log" / "ppo" / "SimpleDoorKey" / "fc-0")
+        assert len(rows) == 2 and float(rows[-1]["LLM/submitted"]) >= 1 and "Teacher/Taught Share" in rows[-1]
+        # and waiting for every answer (--llm_wait always), the answers themselves
+        small[small.index("fc")] = "fcw"
+        run = subprocess.run(shlex.split(command) + small + ["--llm_wait", "always"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=3000)
         assert run.returncode == 0, run.stderr[-2000:]
         queries, requests = map(int, re.search(r"LLM: (\d+) queries, (\d+) requests", run.stdout).groups())
         assert queries > 0  # (a 135M model without a grammar rarely writes a parseable plan: those texts explore)
         assert requests >= 10 * queries  # n_ask 10 answers a text, one request each
-        assert len(read_metrics(tmp_path / "log" / "ppo" / "SimpleDoorKey" / "fc-0")) == 2
+        assert len(read_metrics(tmp_path / "log" / "ppo" / "SimpleDoorKey" / "fcw-0")) == 2
         assert (tmp_path / "log" / "ppo" / "SimpleDoorKey" / "plan_cache.json").is_file()
 
         os.killpg(proc.pid, signal.SIGINT)

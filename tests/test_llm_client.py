@@ -278,3 +278,20 @@ def test_answers_per_request_asks_in_batches():
         answers = client(fake.url, answers_per_request=4).complete(MSGS, n=10)
     assert answers == [f"a{k}" for k in range(10)]
     assert [body.get("n", 1) for _, body, _ in fake.requests] == [4, 4, 2]
+
+
+def test_a_server_that_limits_n_is_asked_one_answer_a_request():
+    """llama-server refuses an `n` above its slots with HTTP 400 naming the field: the client then asks one answer
+    a request (topping up to n), for this and every later call."""
+    def responder(i, body):
+        n = int(body.get("n") or 1)
+        if n > 2:
+            return Reply.error(400, f"Field 'n': Value must be between 1 <= value <= 2, but got {n}")
+        return Reply.answers([f"Action: {{explore}} {i}"] * n)
+
+    with FakeChatServer(responder) as fake:
+        client = ChatClient(fake.url, "fake-model", timeout=10, retries=0)
+        assert len(client.complete([{"role": "user", "content": "x"}], n=3)) == 3
+        assert len(client.complete([{"role": "user", "content": "y"}], n=4)) == 4
+        sent = [int(b.get("n") or 1) for b in fake.bodies]
+    assert sent == [3, 1, 1, 1, 1, 1, 1, 1]  # refused once, then one answer a request
