@@ -108,8 +108,7 @@ def evaluate(config, given=None):
         if not config.loaddir:
             raise UserError("eval needs --loaddir RUN (or --eval_teacher to evaluate the teacher alone)")
         model, checkpoint, frame_stack = load_student(config, task, device, given)
-        spec = TeacherSpec(task, TeacherConfig(answers=config.answers))  # the recorded teacher, never a live LLM
-        check_planner_inputs(spec.config, task, None)
+        spec = TeacherSpec(task, TeacherConfig(answers=config.answers), taught=False)  # the student acts alone
 
     def make_chooser(seed):
         if model is None:

@@ -78,7 +78,7 @@ class TeacherSchedule:
 
     def needs_teacher_success(self):
         """Whether the trainer should measure the teacher alone on the evaluation episodes now."""
-        return self.uses_success and self.teacher_success is None
+        return self.uses_success and self.teacher_success is None and self.config.teacher_coef > 0
 
     def update(self, iteration, env_steps, evidence):
         """Take in what the iteration that just finished measured (iteration, env_steps: the counts after it)."""

@@ -111,7 +111,8 @@ def run_all(runs, options, given):
     refs = {}
     teachers = {}
     for task, variant, seed, run in runs:
-        if task not in teachers and not os.path.isfile(os.path.join(task_dir(logdir, task), "teacher_eval.json")):
+        if task not in teachers and run.teacher_coef > 0 and \
+                not os.path.isfile(os.path.join(task_dir(logdir, task), "teacher_eval.json")):  # (a taught run's)
             teachers[task] = remote_teacher.remote(run, options)
         refs[remote_run.remote(run, options, given, stop_file)] = (task, variant, seed)
     pending = list(teachers.values()) + list(refs)

@@ -56,13 +56,19 @@ def resolve_workers(requested, num_envs):
     return 0 if cores <= 2 else min(cores // 2, num_envs)
 
 
+def taught(config):
+    """Whether a run has a teacher at all (plain PPO, teacher_coef 0, has none: no planner, table or server)."""
+    return config.teacher_coef > 0
+
+
 def _prepare(config):
     """Checks that need no run folder yet; returns (task settings, device, config with the task's name)."""
     config.validate()
     task = task_config(config.task)
     config = dataclasses.replace(config, task=task["name"])
     device = pick_device(config.device)
-    check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
+    if taught(config):  # plain PPO needs no recorded answers, prompt or server
+        check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
     return task, device, config
 
 
@@ -98,7 +104,8 @@ def train(config, given=None, show_progress=True, stop=None):
     savedir = plain_name(config.savedir, "--savedir") if config.savedir else default_run_name()
     check_log_dir(config.logdir)
     check_run_dir_free(run_dir_path(config.logdir, task["name"], savedir, config.seed))
-    preflight(config)
+    if taught(config):
+        preflight(config)
     config = dataclasses.replace(config, savedir=savedir, seed_list=[config.seed], device=str(device),
                                  workers=resolve_workers(config.workers, config.num_envs))
     return _run(config, task, device, None, None, show_progress, stop)
@@ -157,7 +164,8 @@ def _fork(config, given, show_progress, stop):
     if budget_reached(config, iteration, env_steps):
         raise UserError(f"--fork: the checkpoint is at iteration {iteration} ({env_steps} env steps), already the "
                         f"budget (--n_itr {config.n_itr}, --max_env_steps {config.max_env_steps}); pass a larger one")
-    preflight(config)
+    if taught(config):
+        preflight(config)
     config = dataclasses.replace(config, savedir=savedir, device=str(device),
                                  workers=resolve_workers(config.workers, config.num_envs))
     folder = os.path.dirname(os.path.abspath(path))  # a run's checkpoints/: its metrics so far come along
@@ -196,7 +204,8 @@ def _resume(config, given, show_progress, stop):
     if budget_reached(config, iteration, env_steps):
         return RunResult(run_dir, config, iteration, env_steps, float(payload.get("wall_time", 0.0)), 0, True, None,
                          payload.get("best"), None, dict(payload.get("planner_stats") or {}))
-    preflight(config)
+    if taught(config):
+        preflight(config)
     return _run(config, task, device, run_dir, payload, show_progress, stop)
 
 
@@ -220,7 +229,7 @@ def _run(config, task, device, run_dir, payload, show_progress, stop, history=No
             progress.message(f"run {run_dir}: task {config.task}, seed {config.seed}, {config.num_envs} envs, "
                              f"{config.workers} workers, device {device}"
                              + (f", from iteration {payload['iteration']}" if payload else ""))
-        spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]))
+        spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]), taught=taught(config))
         trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)
         start = trainer.iteration
         if fresh and payload is not None:  # a fork: its best.pt is the best of its own evaluations, and it can

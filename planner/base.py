@@ -18,6 +18,14 @@ class Planner:
         pass
 
 
+class NoPlanner(Planner):
+    """The planner of a run without a teacher (plain PPO: teacher coefficient 0): no table, no server. The teacher
+    is never asked in such a run; asking it is a bug, not a fallback."""
+
+    def plans(self, text):
+        raise RuntimeError("this run has no teacher (teacher coefficient 0), yet its planner was asked")
+
+
 class RecordedPlanner(Planner):
     """Answers from a recorded table; a text missing from it falls back to exploring and is counted."""
 
@@ -38,4 +46,4 @@ class RecordedPlanner(Planner):
         return {"missing_texts": sum(self.missing.values()), "missing_distinct": len(self.missing)}
 
 
-__all__ = ["Planner", "RecordedPlanner"]
+__all__ = ["NoPlanner", "Planner", "RecordedPlanner"]

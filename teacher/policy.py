@@ -168,9 +168,13 @@ class TeacherSpec:
     task_log_dir: Optional[str] = None           # where the default plan cache lives
     nonblocking: bool = False                    # the training envs' teacher: a live LLM never makes them wait
                                                  # (--llm_wait never)
+    taught: bool = True                          # False: a run without a teacher (plain PPO), nothing to build
 
     def make_planner(self):
+        from planner.base import NoPlanner
         from planner.factory import build_planner
+        if not self.taught:
+            return NoPlanner()
         return build_planner(self.config, self.task, self.task_log_dir, nonblocking=self.nonblocking)
 
     def make_teacher(self, planner, seed):

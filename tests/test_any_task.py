@@ -236,3 +236,21 @@ def test_a_users_own_environment_is_a_task_by_module_and_id(tmp_path, monkeypatc
     assert wins == 20 and teacher.last_text.startswith("Mission: pick up the blue ball. Agent sees <blue ball>")
     with pytest.raises(UserError, match="cannot import no_such_module"):
         task_config("no_such_module:BallRoom-v0")
+
+
+def test_plain_ppo_needs_no_teacher_on_a_task_without_answers(tmp_path, capsys):
+    """--teacher_coef 0 (the sweep's ppo variant) builds no planner: a task with no recorded answers trains and its
+    student evaluates, with no table, prompt or server; with the teacher on, the same task still says what it
+    lacks."""
+    import main
+    from tests.helpers import tiny_train_args
+    args = tiny_train_args(tmp_path, "ppo", n_itr=2, extra=["--teacher_coef", "0"])
+    args[args.index("SimpleDoorKey")] = "MiniGrid-DoorKey-5x5-v0"
+    assert main.main(args) == 0
+    assert main.main(["eval", "--task", "MiniGrid-DoorKey-5x5-v0", "--loaddir", "ppo", "--logdir", str(tmp_path),
+                      "--num_eval", "2"]) == 0
+    capsys.readouterr()
+    taught = args[:-2]  # without the trailing --teacher_coef 0
+    taught[taught.index("ppo")] = "taught"
+    assert main.main(taught) == 2
+    assert "no recorded answers for task MiniGrid-DoorKey-5x5-v0" in capsys.readouterr().err
