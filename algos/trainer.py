@@ -5,8 +5,6 @@
 """
 import dataclasses
 import os
-import signal
-import threading
 import time
 
 import numpy as np
@@ -18,53 +16,16 @@ from algos.episodes import (eval_pool, eval_seeds, record_video, run_episodes, s
                             teacher_chooser)
 from algos.ppo import PPO, Rollout, collect, learning_rate
 from algos.schedule import Evidence, make_schedule
+from algos.stop_request import StopRequest
 from planner.stats import merge_stats, stat_tag
 from utils.checkpoint import save_checkpoint
 from utils.cpu_share import CpuShare
-from utils import interrupt
 from utils.errors import Diverged, Interrupted, UserError, WorkerError
 from utils.interrupt import WaitInterrupted
 from utils.logger import RunLogger
 from utils.video import prune_videos
 
 WORKER_LOG = "workers.log"  # what worker processes print (stderr), in the run folder
-
-
-class StopRequest:
-    """SIGINT/SIGTERM while training: the first asks the loop to finish the iteration, checkpoint and stop; a second
-    one stops at once (Interrupted, a KeyboardInterrupt). `also`: another stop condition polled each iteration
-    (e.g. a sweep's stop file); it returns the reason or None. Handlers are restored on exit."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self, also=None, on_first=None):
-        self.requested, self.signum, self.also, self.on_first, self._old = None, None, also, on_first, {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
-            for sig in self.SIGNALS:
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested is not None:
-            raise Interrupted(signum)
-        self.requested, self.signum = signal.Signals(signum).name, int(signum)
-        if self.on_first is not None:
-            self.on_first()
-        interrupt.ask_stop(signum)  # an LLM wait in progress ends now (WaitInterrupted)
-
-    def poll(self):
-        if self.requested is None and self.also is not None:
-            self.requested = self.also()
-        return self.requested
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old = {}
-        interrupt.clear()
-        return False
 
 
 def budget_reached(config, iteration, env_steps):
