@@ -180,7 +180,8 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True):
     if coef > 0:
         # samples without a teacher distribution (all zeros: a live LLM had not answered yet) are left out
         taught = teacher.sum(-1) > 0.5
-        mean = (lambda x: x.mean()) if bool(taught.all()) else \
+        all_taught = batch.get("all_taught")  # decided once per batch by PPO.update
+        mean = (lambda x: x.mean()) if (bool(taught.all()) if all_taught is None else all_taught) else \
             (lambda x: (x * taught).sum() / taught.sum().clamp(min=1))
         teacher_loss = mean(-(teacher * log_probs).sum(-1))
         with torch.no_grad():  # KL(teacher || student) = cross-entropy - the teacher's entropy: still to learn
@@ -205,7 +206,8 @@ class PPO:
             group["lr"] = self.config.lr if lr is None else lr
         steps, n = batch["action"].shape
         adv = batch["advantage"].reshape(-1)
-        batch = dict(batch, adv_mean=adv.mean(), adv_std=adv.std() if adv.numel() > 1 else torch.ones(()))
+        batch = dict(batch, adv_mean=adv.mean(), adv_std=adv.std() if adv.numel() > 1 else torch.ones(()),
+                     all_taught=bool((batch["teacher"].sum(-1) > 0.5).all()))
         logs = self._update_recurrent(batch, coef, generator) if self.model.recurrent else \
             self._update_flat(batch, steps * n, coef, generator)
         logs = _mean_logs(logs)
@@ -217,7 +219,7 @@ class PPO:
     def _update_flat(self, batch, total, coef, generator):
         flat = {k: batch[k].reshape((total,) + batch[k].shape[2:])
                 for k in ("obs", "action", "logp", "value", "advantage", "return", "teacher")}
-        flat.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"])
+        flat.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"], all_taught=batch["all_taught"])
         size = min(self.config.batch_size, total)
         logs = []
         for _ in range(self.config.epochs):
@@ -242,7 +244,7 @@ class PPO:
                                                batch["start"][:, part])
                 sub = {k: batch[k][:, part].reshape(-1, *batch[k].shape[2:])
                        for k in ("action", "logp", "value", "advantage", "return", "teacher")}
-                sub.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"])
+                sub.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"], all_taught=batch["all_taught"])
                 idx = torch.arange(sub["action"].shape[0], device=sub["action"].device)
                 logs.append(self._step(logits.reshape(-1, logits.shape[-1]), values.reshape(-1), sub, idx, coef))
         return logs

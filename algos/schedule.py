@@ -65,7 +65,6 @@ class TeacherSchedule:
         self.factor = 1.0            # the hand-over's multiplier so far
         self.kl_ema = None
         self.kl_history = []         # the running mean after each of the last KL_WINDOW + 1 iterations with a KL
-        self.kl_seen = 0             # iterations that measured a KL
         self.student_ema = None
         self.teacher_success = None
 
@@ -83,7 +82,6 @@ class TeacherSchedule:
     def update(self, iteration, env_steps, evidence):
         """Take in what the iteration that just finished measured (iteration, env_steps: the counts after it)."""
         if evidence.kl is not None and math.isfinite(evidence.kl):
-            self.kl_seen += 1
             self.kl_ema = _ema(self.kl_ema, evidence.kl, EMA_KL)
             self.kl_history = (self.kl_history + [self.kl_ema])[-(KL_WINDOW + 1):]
         if evidence.teacher_success is not None:
@@ -125,7 +123,7 @@ class TeacherSchedule:
 
     def state_dict(self):
         return {"name": self.name, "handover_at": self.handover_at, "factor": self.factor, "kl_ema": self.kl_ema,
-                "kl_history": list(self.kl_history), "kl_seen": self.kl_seen, "student_ema": self.student_ema, "teacher_success": self.teacher_success}
+                "kl_history": list(self.kl_history), "student_ema": self.student_ema, "teacher_success": self.teacher_success}
 
     def load_state_dict(self, state):
         """Restore a checkpoint's state; a state of another schedule (a --fork that changed --teacher_schedule)
@@ -135,7 +133,7 @@ class TeacherSchedule:
         if state["name"] != self.name:
             return
         self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
-        self.factor, self.kl_seen = float(state["factor"]), int(state["kl_seen"])
+        self.factor = float(state["factor"])
         self.kl_history = [float(v) for v in state["kl_history"]]
         for key in ("kl_ema", "student_ema", "teacher_success"):
             setattr(self, key, None if state[key] is None else float(state[key]))

@@ -43,9 +43,6 @@ class AsyncPlanner(Planner):
     def model(self):
         return self.front.model
 
-    def key(self, text):
-        return self.front.key(text)
-
     def _work(self, asker):
         while True:
             text = self._todo.get()
