@@ -8,7 +8,7 @@
     python main.py tasks
 
 The command line only: every setting is a field of algos.config.Config (flags are made from those fields); the
-work is done by library functions (algos.train, algos.evaluate, algos.sweep, utils.plot) that return data.
+work is done by library functions (algos.train, algos.evaluate, algos.sweep, algos.plot) that return data.
 Exit status: 0 ok, 2 bad input (one `error: ...` line), 1 a worker process died, 128 + N stopped by signal N.
 """
 import argparse
@@ -32,7 +32,7 @@ def build_parser():
     from algos.config import Config
     from algos.sweep import SweepOptions
     from utils.options import add_arguments
-    from utils.plot import add_plot_arguments
+    from algos.plot import add_plot_arguments
     parser = Parser(prog="main.py", description="LLM4Teach: an LLM as a policy teacher for RL")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_arguments(sub.add_parser("train", help="train a student (PPO + teacher term)"), Config, "train")
@@ -49,7 +49,7 @@ def say(text, err=False):
     print(text, file=sys.stderr if err else sys.stdout, flush=True)
 
 
-def run_train(config, given):
+def run_train(config, given, ns=None):
     from algos.train import train_seeds
     from planner.stats import summary_line
     for r in train_seeds(config, given):
@@ -68,22 +68,13 @@ def run_train(config, given):
     return 0
 
 
-def run_eval(config, given):
-    from algos.evaluate import evaluate
+def run_eval(config, given, ns=None):
+    from algos.evaluate import evaluate, result_file
     from planner.stats import summary_line
     r = evaluate(config, given)
-    if r.video:
-        say(f"video: {r.video}")
-    for s in r.per_seed:
-        say(f"{r.task} {r.who}, env seeds {s['env_seed']}..{s['env_seed'] + config.num_eval - 1}: mean return "
-            f"{s['return']:.3f}, mean length {s['length']:.1f}, success rate {s['success']:.3f} over {s['episodes']} "
-            "episodes")
-    o = r.overall
-    if len(r.per_seed) > 1:
-        say(f"overall: mean return {o['return']:.3f}, mean length {o['length']:.1f}, success rate {o['success']:.3f} "
-            f"over {o['episodes']} episodes")
+    for line in ([f"video: {r.video}"] if r.video else []) + r.lines(config.num_eval):
+        say(line)
     if r.out_dir:
-        from algos.evaluate import result_file
         say(f"results: {result_file(r.out_dir, r.who)}")
     if r.who == "teacher":
         say(f"teacher: {summary_line(r.planner_stats)}")
@@ -103,24 +94,9 @@ def run_sweep(config, given, ns):
 
 
 def run_tasks():
-    from planner.task_list import configured_tasks, minigrid_tasks
-    say("configured tasks (configs/tasks.json; answers: the --answers tables that teach them without a server, "
-        "* the one read by default):")
-    tasks = configured_tasks()
-    width = {key: max((len(t[key]) for t in tasks), default=0) for key in ("name", "env_id", "object_names")}
-    for t in tasks:
-        tables = [name + ("*" if name == t["default"] else "") for name in t["answers"]]
-        say(f"  {t['name']:<{width['name']}}  {t['env_id']:<{width['env_id']}}  "
-            f"names {t['object_names']:<{width['object_names']}}  answers: "
-            f"{', '.join(tables) or 'none yet (a live LLM: --llm_url)'}")
-    ok, refused = minigrid_tasks()
-    say(f"any registered MiniGrid id is a task too (--task ID; naming rule and prompt 'minigrid', taught by a live "
-        f"LLM or an answer table); the teacher can act in the worlds of these {len(ok)} (not every mission: see "
-        "docs/tasks.md):")
-    say("  " + ", ".join(ok))
-    if refused:
-        say(f"refused ({len(refused)}; python main.py eval --task ID --eval_teacher says why): " + ", ".join(refused))
-    say("adding a task: docs/tasks.md")
+    from planner.task_list import report
+    for line in report():
+        say(line)
     return 0
 
 
@@ -136,18 +112,14 @@ def main(argv=None):
     try:
         ns = build_parser().parse_args(argv)
         if ns.command == "plot":
-            from utils.plot import run_plot
+            from algos.plot import run_plot
             return run_plot(ns)
         if ns.command == "tasks":
             return run_tasks()
         from algos.config import Config
         from utils.options import from_namespace
         config, given = from_namespace(ns, Config, ns.command)
-        if ns.command == "train":
-            return run_train(config, given)
-        if ns.command == "eval":
-            return run_eval(config, given)
-        return run_sweep(config, given, ns)
+        return {"train": run_train, "eval": run_eval}.get(ns.command, run_sweep)(config, given, ns)
     except UserError as e:
         say(f"error: {e}", err=True)
         return 2

@@ -2,13 +2,13 @@
 (owned here, or views into shared memory when an EnvPool worker runs the group)."""
 import numpy as np
 
-from teacher.policy import N_ACTIONS
+from minigrid.core.actions import Actions
 
 
 def make_arrays(n, obs_shape, buffer=None):
     """The per-step outputs of n envs as named numpy arrays (optionally views into one shared buffer)."""
     layout = [("obs", (n,) + tuple(obs_shape), np.uint8), ("final_obs", (n,) + tuple(obs_shape), np.uint8),
-              ("teacher", (n, N_ACTIONS), np.float32), ("reward", (n,), np.float32),
+              ("teacher", (n, len(Actions)), np.float32), ("reward", (n,), np.float32),
               ("terminated", (n,), np.bool_), ("truncated", (n,), np.bool_),
               ("ep_return", (n,), np.float32), ("ep_length", (n,), np.int32), ("ep_success", (n,), np.bool_)]
     size = sum(int(np.prod(s)) * np.dtype(t).itemsize for _, s, t in layout)

@@ -27,8 +27,8 @@ from utils.checkpoint import load_checkpoint
 from utils.errors import UserError
 from utils.options import defaults
 from utils.run_dir import check_log_dir, pick_device, plain_name, run_dir_path, task_dir
-from utils.tasks import task_config
-from utils.teacher_eval import write_teacher_eval
+from planner.tasks import task_config
+from algos.teacher_eval import write_teacher_eval
 from utils.video import check_video_path
 
 
@@ -43,6 +43,17 @@ class EvalResult:
     checkpoint: Optional[str] = None
     video: Optional[str] = None
     out_dir: Optional[str] = None
+
+    def lines(self, num_eval):
+        """What `main.py eval` prints: one line per env seed (episodes num_eval apart), then overall if several."""
+        out = [f"{self.task} {self.who}, env seeds {s['env_seed']}..{s['env_seed'] + num_eval - 1}: mean return "
+               f"{s['return']:.3f}, mean length {s['length']:.1f}, success rate {s['success']:.3f} over "
+               f"{s['episodes']} episodes" for s in self.per_seed]
+        o = self.overall
+        if len(self.per_seed) > 1:
+            out.append(f"overall: mean return {o['return']:.3f}, mean length {o['length']:.1f}, success rate "
+                       f"{o['success']:.3f} over {o['episodes']} episodes")
+        return out
 
 
 def checkpoint_path(config, task_name):

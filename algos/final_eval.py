@@ -12,7 +12,7 @@ import time
 from algos.config import Config
 from algos.evaluate import evaluate
 from utils.atomic import atomic_write
-from utils.results import FINAL_EVAL
+from algos.results import FINAL_EVAL
 from utils.run_dir import run_dir_path
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from teacher.policy import N_ACTIONS
+from minigrid.core.actions import Actions
 from utils.errors import Diverged
 
 
@@ -39,7 +39,7 @@ class Rollout:
                    action=np.zeros((capacity, n), np.int64), logp=np.zeros((capacity, n), np.float32),
                    value=np.zeros((capacity, n), np.float32), reward=np.zeros((capacity, n), np.float32),
                    terminated=np.zeros((capacity, n), bool), truncated=np.zeros((capacity, n), bool),
-                   start=np.zeros((capacity, n), bool), teacher=np.zeros((capacity, n, N_ACTIONS), np.float32),
+                   start=np.zeros((capacity, n), bool), teacher=np.zeros((capacity, n, len(Actions)), np.float32),
                    boot_value=np.zeros((capacity, n), np.float32))
         if old is not None:
             for k, arr in new.items():

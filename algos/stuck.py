@@ -12,7 +12,7 @@ import env as env_pkg
 from algos.episodes import teacher_chooser, teacher_episode
 from teacher.config import TeacherConfig
 from teacher.policy import TeacherSpec
-from utils.tasks import task_config
+from planner.tasks import task_config
 
 
 @dataclass

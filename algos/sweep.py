@@ -62,7 +62,7 @@ def load_variants(options):
     """{name: {setting: value}} of the variants asked for (built-in and from the variants file)."""
     known = dict(VARIANTS)
     if options.variants_file:
-        from utils.tasks import load_json
+        from utils.json_file import load_json
         extra = load_json(options.variants_file, "variants file")
         if not isinstance(extra, dict) or not all(isinstance(v, dict) for v in extra.values()):
             raise UserError(f"variants file {options.variants_file}: expected {{\"name\": {{\"setting\": value}}}}")
@@ -82,7 +82,7 @@ def load_variants(options):
 
 def plan_runs(config, options, given):
     """[(task, variant, seed, run Config)] of the sweep, every run's settings checked."""
-    from utils.tasks import task_config, task_names
+    from planner.tasks import task_config, task_names
     for flag in ("savedir", "seed_list", "resume"):
         if flag in given:
             raise UserError(f"--{flag}: a sweep names its runs <variant>-<seed> itself (use --variants, --seeds)")
@@ -119,8 +119,8 @@ def sweep(config, options, given=None):
 
 def report(logdir, runs, options, result):
     """results.csv, results.md and <Task>.png in logdir from the run folders of `runs`."""
-    from utils.plot import plot_runs
-    from utils.results import run_row, teacher_results, write_results
+    from algos.plot import plot_runs
+    from algos.results import run_row, teacher_results, write_results
     from utils.run_dir import run_dir_path, task_dir
     rows, dirs = [], {}
     for task, variant, seed, run in runs:

@@ -28,10 +28,10 @@ from algos.evaluate import evaluate
 from planner import export_cache
 from planner.factory import build_planner
 from planner.llm_planner import entry_distribution
-from planner.mediator import parse_plan
+from teacher.mediator import parse_plan
 from utils.errors import UserError
 from utils.run_dir import task_dir
-from utils.tasks import load_recorded_answers, task_config
+from planner.tasks import load_recorded_answers, task_config
 
 MODES = {"free": {}, "grammar": {"llm_grammar": True}, "logprobs": {"llm_plans": "logprobs"}}
 CANDIDATES = "llm_candidates"  # the planner setting choosing the candidate plans, when this checkout has it

@@ -27,7 +27,7 @@ from utils.options import defaults, resumable
 from utils.progress import Progress
 from utils.run_dir import (RunLock, check_log_dir, check_run_dir_free, default_run_name, make_run_dir, pick_device,
                            plain_name, remove_new_run_dir, run_dir_path, task_dir, write_config)
-from utils.tasks import task_config
+from planner.tasks import task_config
 
 
 @dataclass

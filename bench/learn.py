@@ -5,7 +5,7 @@
 
 The same as `python main.py sweep --tasks T --variants llm4teach ppo --max_env_steps B --num_eval 30 --logdir
 log/bench`: default settings otherwise, evaluation on 30 episodes every 10 iterations, then each final student on
-100 held-out episodes; prints the results table (log/bench/results.md) of utils.results.
+100 held-out episodes; prints the results table (log/bench/results.md) of algos.results.
 """
 import argparse
 import sys

@@ -32,7 +32,7 @@ from algos.train import train
 from utils.atomic import atomic_write
 from utils.machine import machine_line
 from utils.errors import UserError
-from utils.tasks import task_config, task_names
+from planner.tasks import task_config, task_names
 
 
 @contextlib.contextmanager

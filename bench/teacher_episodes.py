@@ -21,7 +21,7 @@ from algos.episodes import student_chooser, teacher_chooser, teacher_episode
 from algos.evaluate import load_student
 from teacher.policy import TeacherSpec
 from utils.errors import UserError
-from utils.tasks import task_config, task_names
+from planner.tasks import task_config, task_names
 
 DOOR = OBJECT_TO_IDX["door"]
 

@@ -14,7 +14,7 @@ from algos.stuck import markdown, teacher_stuck
 from planner.factory import preflight
 from teacher.config import TeacherConfig
 from utils.errors import UserError
-from utils.tasks import task_names
+from planner.tasks import task_names
 
 
 def main(argv=None):

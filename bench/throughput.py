@@ -20,7 +20,7 @@ from algos.ppo import PPO, Rollout, collect
 from algos.train import resolve_workers
 from teacher.policy import TeacherSpec
 from utils.cpu_share import CpuShare, cpu_cores
-from utils.tasks import task_config
+from planner.tasks import task_config
 
 
 def measure(task, num_envs, workers, iterations, seed=0, precision="fp32"):

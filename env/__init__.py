@@ -28,9 +28,14 @@ for _env_id, (_cls, _kwargs) in ENV_CLASSES.items():
         gym.register(id=_env_id, entry_point=f"{_cls.__module__}:{_cls.__name__}", kwargs=_kwargs)
 
 
+class UnknownEnvironment(ValueError):
+    """No minigrid environment is registered under this id."""
+
+
 def minigrid_class(env_id):
-    """(memory-observed class, constructor kwargs) of a registered minigrid environment; ValueError (one line)
-    for an id that is not registered or not a minigrid MiniGridEnv. "module:ID" imports the module first (where
+    """(memory-observed class, constructor kwargs) of a registered minigrid environment; UnknownEnvironment (a
+    ValueError, one line) for an id that is not registered or not a minigrid MiniGridEnv, ValueError for a module
+    that cannot be imported. "module:ID" imports the module first (where
     a user's own environment registers itself), as gymnasium.make does."""
     if env_id in ENV_CLASSES:
         return ENV_CLASSES[env_id]
@@ -42,10 +47,13 @@ def minigrid_class(env_id):
             raise ValueError(f"cannot import {module} (for environment {env_id}): {e}") from None
     spec = gym.registry.get(env_id)
     if spec is None:
-        raise ValueError(f"no gymnasium environment is registered as {env_id!r}")
-    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+        raise UnknownEnvironment(f"no gymnasium environment is registered as {env_id!r}")
+    try:
+        creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    except (ImportError, AttributeError) as e:
+        raise UnknownEnvironment(f"{env_id}'s entry point {spec.entry_point} cannot be loaded: {e}") from None
     if not (isinstance(creator, type) and issubclass(creator, MiniGridEnv)):
-        raise ValueError(f"{env_id} is not a minigrid environment (its entry point is {spec.entry_point})")
+        raise UnknownEnvironment(f"{env_id} is not a minigrid environment (its entry point is {spec.entry_point})")
     return memory_class(creator), dict(spec.kwargs or {})
 
 
@@ -55,5 +63,5 @@ def make_env(env_id, **kwargs):
     return cls(**{**defaults, **kwargs})
 
 
-__all__ = ["ENV_CLASSES", "MemoryEnv", "MemoryObservation", "make_env", "minigrid_class", "SimpleDoorKeyEnv",
+__all__ = ["ENV_CLASSES", "UnknownEnvironment", "minigrid_class", "MemoryEnv", "MemoryObservation", "make_env", "SimpleDoorKeyEnv",
            "LavaDoorKeyEnv", "ColoredDoorKeyEnv", "TwoDoorEnv", "KeyInBoxEnv", "RandomBoxKeyEnv"]

@@ -19,7 +19,7 @@ from planner import answer_tables
 from planner.llm_planner import FALLBACK, entry_distribution
 from planner.plan_cache import PlanCache, sha256
 from utils.errors import UserError
-from utils.tasks import load_prompt, task_config
+from planner.tasks import load_prompt, task_config
 
 
 def settings_groups(cache_path, task_cfg):

@@ -19,7 +19,7 @@ from planner.plan_cache import PlanCache
 from planner.world import check_world
 from planner.zhipu_client import ZhipuClient
 from utils.errors import LLMError, UserError
-from utils.tasks import load_prompt
+from planner.tasks import load_prompt
 
 PLAN_CACHE_NAME = "plan_cache.json"
 CLOSE_GRACE_SECONDS = 10.0  # a stopping run lets the answers in flight land in the plan cache this long at most

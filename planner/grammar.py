@@ -17,7 +17,7 @@ such answer parses (`planner.answers.extract_plan`).
 """
 import re
 
-from utils.tasks import vocabulary
+from planner.tasks import vocabulary
 
 ACTIONS = ("go to", "pick up", "drop", "open")
 CANDIDATES = ("afforded", "all")

@@ -20,7 +20,7 @@ import urllib.request
 from planner.grammar import candidate_plans, choice_grammar
 from planner.openai_client import ChatClient
 from planner.urls import chat_completions_url
-from utils.tasks import load_prompt, load_recorded_answers, task_config
+from planner.tasks import load_prompt, load_recorded_answers, task_config
 
 KINDS = ("client", "raw", "plain")
 TOP_LOGPROBS = 20   # what LogprobPlanner asks (ChatClient.choose's default)

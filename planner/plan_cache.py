@@ -7,7 +7,7 @@ File format (JSON):
 KEY = sha256 over (model, sha256 of the system prompt, sampling settings, observation text), so one file can
 hold several models, prompts and settings.
 
-Safety: every write happens under an exclusive `fcntl.flock` on `PATH.lock`, re-reads the file, merges and
+Safety: every write happens under an exclusive lock on `PATH.lock` (utils.file_lock), re-reads the file, merges and
 replaces it atomically (temporary file in the same folder, fsync, os.replace); readers never see a partial
 file; the lock is held only while a write merges, never while an LLM is asked. `get_or_compute` claims the key
 first (a file PATH.claims/KEY created exclusively, naming its host and process): when several processes or
@@ -28,11 +28,7 @@ from pathlib import Path
 from utils import interrupt
 from utils.atomic import atomic_write
 from utils.errors import UserError
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: no inter-process locking (atomic replace still keeps the file whole)
-    fcntl = None
+from utils.file_lock import locked
 
 FORMAT = "llm4teach-plan-cache"
 VERSION = 1
@@ -107,15 +103,8 @@ class PlanCache:
     @contextlib.contextmanager
     def _locked(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if fcntl is None:
+        with locked(self.lock_path):
             yield
-            return
-        with open(self.lock_path, "a+b") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     def _write(self, data):
         atomic_write(str(self.path), json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n",

@@ -3,7 +3,7 @@ server) and the registered minigrid environments the teacher can act in (any of 
 from planner.answer_tables import load_answers, shipped_names, task_table
 from planner.world import check_world
 from utils.errors import UserError
-from utils.tasks import all_tasks, registered_minigrid_id, task_config, task_names
+from planner.tasks import all_tasks, registered_minigrid_id, task_config, task_names
 
 
 def answer_tables(task):
@@ -46,3 +46,24 @@ def minigrid_tasks(prefix="MiniGrid-"):
             continue
         ok.append(env_id)
     return ok, refused
+
+
+def report():
+    """The lines `python main.py tasks` prints."""
+    tasks = configured_tasks()
+    lines = ["configured tasks (configs/tasks.json; answers: the --answers tables that teach them without a server, "
+             "* the one read by default):"]
+    width = {key: max((len(t[key]) for t in tasks), default=0) for key in ("name", "env_id", "object_names")}
+    for t in tasks:
+        tables = [name + ("*" if name == t["default"] else "") for name in t["answers"]]
+        lines.append(f"  {t['name']:<{width['name']}}  {t['env_id']:<{width['env_id']}}  "
+                     f"names {t['object_names']:<{width['object_names']}}  answers: "
+                     f"{', '.join(tables) or 'none yet (a live LLM: --llm_url)'}")
+    ok, refused = minigrid_tasks()
+    lines += [f"any registered MiniGrid id is a task too (--task ID; naming rule and prompt 'minigrid', taught by a "
+              f"live LLM or an answer table); the teacher can act in the worlds of these {len(ok)} (not every "
+              "mission: see docs/tasks.md):", "  " + ", ".join(ok)]
+    if refused:
+        lines.append(f"refused ({len(refused)}; python main.py eval --task ID --eval_teacher says why): "
+                     + ", ".join(refused))
+    return lines + ["adding a task: docs/tasks.md"]

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 from minigrid.core.actions import Actions
 
-from planner.mediator import Mediator, agent_state, parse_plan, restore_colours
+from teacher.mediator import Mediator, agent_state, parse_plan, restore_colours
 from teacher.config import TeacherConfig
 from teacher.navigation import DIRS, DROP_LEVELS, EMPTY, FORWARD, GOAL, Paths, free_drop_cells, walkable_cells
 
@@ -163,7 +163,7 @@ class TeacherPolicy:
 class TeacherSpec:
     """Everything a process needs to build a task's planner and teachers (small and picklable, so it can be sent
     to environment worker processes)."""
-    task: dict                                   # the task's settings (utils.tasks.task_config)
+    task: dict                                   # the task's settings (planner.tasks.task_config)
     config: TeacherConfig = field(default_factory=TeacherConfig)
     task_log_dir: Optional[str] = None           # where the default plan cache lives
     nonblocking: bool = False                    # the training envs' teacher: a live LLM never makes them wait

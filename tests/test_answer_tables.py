@@ -17,7 +17,7 @@ from teacher.policy import TeacherPolicy
 from tests.helpers import planner_config, read_metrics, tiny_train_args
 from tests.llm_fakes import FakeChatServer, Reply, completion
 from utils.errors import UserError
-from utils.tasks import load_prompt, load_recorded_answers, task_config
+from planner.tasks import load_prompt, load_recorded_answers, task_config
 
 SDK = task_config("SimpleDoorKey")
 

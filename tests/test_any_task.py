@@ -6,14 +6,14 @@ import pytest
 
 import env as env_pkg
 import main
-from planner.mediator import Mediator, Option, agent_state, restore_colours
+from teacher.mediator import Mediator, Option, agent_state, restore_colours
 from planner.world import check_world
 from teacher.policy import OptionPolicies, TeacherSpec
 from tests.grids import make_obs
 from tests.path_oracle import ArrayPaths
 from tests.scripted_planner import ScriptedPlanner
 from utils.errors import UserError
-from utils.tasks import task_config
+from planner.tasks import task_config
 
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)
 

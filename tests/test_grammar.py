@@ -10,11 +10,11 @@ from planner.factory import build_planner
 from planner.grammar import (candidate_plans, grammar_for, observation_grammar, observation_grammar_all, parse_text,
                              steps)
 from planner.logprob_planner import LogprobPlanner
-from planner.mediator import parse_plan
+from teacher.mediator import parse_plan
 from tests.helpers import planner_config
 from tests.llm_fakes import FakeChatServer, Reply, completion, honour_n
 from utils.errors import UserError
-from utils.tasks import task_config
+from planner.tasks import task_config
 
 ROOM = ("Mission: pick up the purple box. Agent sees <yellow key>, <grey ball> (blocks a door), <purple box>, "
         "<locked yellow door>, <closed red door>, <open blue door>, <green goal>, holds <blue key>.")

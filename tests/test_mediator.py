@@ -2,9 +2,9 @@ import pytest
 
 from planner.answers import extract_plan, plan_distribution
 from planner.base import RecordedPlanner
-from planner.mediator import Mediator, Option, agent_state, parse_plan, restore_colours
+from teacher.mediator import Mediator, Option, agent_state, parse_plan, restore_colours
 from tests.grids import make_obs
-from utils.tasks import load_recorded_answers, task_config
+from planner.tasks import load_recorded_answers, task_config
 
 
 def describe(rows, rule="plain", carrying=None):

@@ -15,7 +15,7 @@ from planner.openai_client import ChatClient
 from planner.plan_cache import PlanCache, cache_key, sha256
 from tests.llm_fakes import FakeChatServer, Reply, honour_n
 from utils.errors import UserError
-from utils.tasks import load_prompt, load_recorded_answers, parse_answer_table, task_config
+from planner.tasks import load_prompt, load_recorded_answers, parse_answer_table, task_config
 
 SDK = task_config("SimpleDoorKey")
 TEXTS = list(load_recorded_answers(SDK))  # the 6 observation texts of SimpleDoorKey

@@ -12,7 +12,7 @@ from algos.model import ActorCritic
 from algos.ppo import Rollout, collect
 from teacher.policy import TeacherSpec
 from tests.helpers import read_metrics, tiny_train_args
-from utils.tasks import task_config
+from planner.tasks import task_config
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@ import pytest
 
 import env
 from planner.base import RecordedPlanner
-from planner.mediator import Mediator, Option, agent_state
+from teacher.mediator import Mediator, Option, agent_state
 from teacher.policy import OptionPolicies
 from teacher.policy import TeacherPolicy
 from tests.grids import make_obs
 from tests.path_oracle import ArrayPaths
-from utils.tasks import load_recorded_answers, task_config
+from planner.tasks import load_recorded_answers, task_config
 
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)
 

@@ -7,11 +7,11 @@ import pytest
 
 from algos.teacher_table import TeacherSetting, agreement, markdown, measure, recorded_row
 from planner import answer_tables
-from planner.mediator import parse_plan
+from teacher.mediator import parse_plan
 from tests.llm_fakes import FakeChatServer
 from tests.test_answer_tables import with_logprobs
 from utils.errors import UserError
-from utils.tasks import load_recorded_answers, task_config
+from planner.tasks import load_recorded_answers, task_config
 
 SDK = task_config("SimpleDoorKey")
 
@@ -95,7 +95,7 @@ def test_the_bench_script_writes_its_table(tmp_path, monkeypatch, capsys):
 
 def test_a_task_without_official_answers_has_no_agreement_column():
     from algos.teacher_table import agreement_scores, official_table
-    from utils.tasks import task_config
+    from planner.tasks import task_config
     assert official_table(task_config("KeyInBox")) is None
     assert official_table(task_config("SimpleDoorKey"))  # the official ChatGLM table
     assert agreement_scores(None, None) == {"agreement": None, "top_agreement": None}

@@ -14,7 +14,7 @@ from algos.env_pool import EnvPool
 from teacher.policy import TeacherSpec
 from tests.helpers import ROOT, read_metrics, run_main, tiny_train_args
 from utils.logger import TEST_TAGS, TRAIN_TAGS
-from utils.tasks import task_config
+from planner.tasks import task_config
 
 OFFICIAL_TAGS = ["Train/Return Mean", "Train/Return Std", "Train/Eplen", "Train/Success Rate", "Train/Loss",
                  "Train/Mean Entropy", "Train/Kickstarting Loss", "Train/Policy Loss", "Train/Value Loss",
@@ -155,7 +155,7 @@ def test_a_published_student_evaluates_like_its_run(tmp_path, capsys):
 
 
 def test_every_task_has_a_small_published_student_of_that_task():
-    from utils.tasks import task_names
+    from planner.tasks import task_names
     for task in task_names():
         path = os.path.join(ROOT, "models", f"{task}.pt")
         assert os.path.getsize(path) <= 16 * 2**20, task

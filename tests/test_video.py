@@ -10,7 +10,7 @@ from utils.errors import UserError
 from algos.episodes import record_video
 from teacher.policy import TeacherSpec
 from tests.helpers import run_main
-from utils.tasks import task_config
+from planner.tasks import task_config
 from utils.video import STRIP_HEIGHT, UNSEEN_GREY, VideoRecorder, check_video_path, prune_videos, render_memory_frame
 
 ENV_ID = "MiniGrid-SimpleDoorKey-Min5-Max10-View3"

@@ -11,10 +11,7 @@ import os
 import tempfile
 import uuid
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: no registry, every run uses all cores
-    fcntl = None
+from utils.file_lock import is_held, hold
 
 
 def cpu_cores():
@@ -38,20 +35,19 @@ class CpuShare:
         self.reserved, self.cores = reserved, cores or cpu_cores()
         self.fixed = fixed_threads()
         self.folder = folder or default_folder()
-        self.path = self._file = None
-        if fcntl is None or self.fixed is not None:
+        self.path = self._lock = None
+        if self.fixed is not None:
             return
         try:
             os.makedirs(self.folder, exist_ok=True)
             self.path = os.path.join(self.folder, f"{os.getpid()}-{uuid.uuid4().hex[:8]}.run")
-            self._file = open(self.path, "w")
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+            self._lock = hold(self.path)
         except OSError:  # no shared folder: behave as a run alone
             self.close()
 
     def live_runs(self):
         """Registered runs whose process still holds its lock (files of dead runs are removed on the way)."""
-        if self._file is None:
+        if self._lock is None:
             return 1
         live = 0
         try:
@@ -64,12 +60,9 @@ class CpuShare:
                 live += 1
                 continue
             try:
-                with open(path, "r") as f:
-                    try:
-                        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except OSError:
-                        live += 1  # its owner is alive
-                        continue
+                if is_held(path):
+                    live += 1  # its owner is alive
+                else:
                     os.unlink(path)  # stale: its owner died
             except OSError:
                 continue
@@ -82,11 +75,11 @@ class CpuShare:
         return max(1, self.cores // self.live_runs() - self.reserved)
 
     def close(self):
-        if self._file is not None:
+        if self._lock is not None:
             try:
-                self._file.close()
+                self._lock.release()
             finally:
-                self._file = None
+                self._lock = None
         if self.path is not None:
             try:
                 os.unlink(self.path)

@@ -7,11 +7,7 @@ import time
 
 from utils.atomic import atomic_write
 from utils.errors import UserError
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: no lock (one process per run folder is then up to the user)
-    fcntl = None
+from utils.file_lock import Busy, hold
 
 LOCK_NAME = ".lock"
 
@@ -144,27 +140,17 @@ class RunLock:
 
     def __init__(self, run_dir):
         self.path = os.path.join(run_dir, LOCK_NAME)
-        self._file = None
-        if fcntl is None:
-            return
         try:
-            self._file = open(self.path, "a+")
+            self._lock = hold(self.path, wait=False)
+        except Busy:
+            raise UserError(f"run folder {run_dir} is in use by another training process") from None
         except OSError as e:
             raise UserError(f"cannot write to run folder {run_dir}: {e.strerror or e}") from None
-        try:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._file.close()
-            self._file = None
-            raise UserError(f"run folder {run_dir} is in use by another training process") from None
 
     def release(self):
-        if self._file is not None:
-            try:
-                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
-            finally:
-                self._file.close()
-                self._file = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self):
         return self

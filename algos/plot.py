@@ -21,7 +21,7 @@ import numpy as np
 from utils.errors import UserError
 from utils.logger import number
 from utils.run_dir import logdir_of
-from utils.teacher_eval import read_teacher_eval
+from algos.teacher_eval import read_teacher_eval
 
 METRICS = {
     # metric: (columns in order of preference, axis label, teacher_eval.json key)

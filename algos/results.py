@@ -18,8 +18,8 @@ from typing import Optional
 
 from utils.atomic import atomic_write
 from utils.logger import number
-from utils.plot import read_config, read_metrics, split_run_name
-from utils.teacher_eval import read_teacher_eval
+from algos.plot import read_config, read_metrics, split_run_name
+from algos.teacher_eval import read_teacher_eval
 
 FINAL_EVAL = "final_eval.json"
 

@@ -5,12 +5,13 @@ A task is an entry of configs/tasks.json, or any registered minigrid environment
 MiniGrid-DoorKey-16x16-v0), which gets the generic entry: the "minigrid" naming rule (colours, door states, the
 mission), the "minigrid" prompt, and no recorded answers (a live LLM, or a table of its answers, teaches it).
 """
-import json
 import math
 from functools import lru_cache
 from pathlib import Path
 
+from env import UnknownEnvironment, minigrid_class
 from utils.errors import UserError
+from utils.json_file import load_json
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 VOCABULARY_FILE = CONFIG_DIR / "vocabulary.json"
@@ -54,20 +55,6 @@ def naming_rule(name):
     return rules[name]
 
 
-def load_json(path, what):
-    """Read a JSON file or raise a one-line UserError naming the file and the problem."""
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise UserError(f"{what} not found: {path}") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"{what} {path} is not valid JSON (line {e.lineno}: {e.msg})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read {what} {path}: {e}") from None
-
-
 @lru_cache(maxsize=None)
 def all_tasks():
     tasks = load_json(CONFIG_DIR / "tasks.json", "task settings")
@@ -96,30 +83,15 @@ def task_names(group="paper"):
 
 
 def registered_minigrid_id(name):
-    """True if `name` is the gymnasium id of a registered minigrid environment: one of minigrid's own (registered
-    on import), or "module:ID" where importing the module registers ID (a user's MiniGridEnv subclass)."""
-    import importlib
-
-    import gymnasium
-    import minigrid  # noqa: F401 (registers MiniGrid-* and BabyAI-*)
-    from minigrid.minigrid_env import MiniGridEnv
-    name = str(name)
-    if ":" in name:
-        module, _, name = name.partition(":")
-        try:
-            importlib.import_module(module)
-        except ImportError as e:
-            raise UserError(f"cannot import {module} (for environment {name}): {e}") from None
-    spec = gymnasium.registry.get(name)
-    entry = getattr(spec, "entry_point", None)
-    if isinstance(entry, str):
-        if entry.split(":")[0].split(".")[0] == "minigrid":
-            return True
-        try:
-            entry = gymnasium.envs.registration.load_env_creator(entry)
-        except (ImportError, AttributeError):
-            return False
-    return isinstance(entry, type) and issubclass(entry, MiniGridEnv)
+    """True if `name` is the gymnasium id of a registered minigrid environment (env.minigrid_class decides): one
+    of minigrid's own, or "module:ID" where importing the module registers ID (a user's MiniGridEnv subclass)."""
+    try:
+        minigrid_class(str(name))
+    except UnknownEnvironment:
+        return False
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return True
 
 
 def task_config(name):
