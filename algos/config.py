@@ -93,6 +93,10 @@ class Config(TeacherConfig):
                  "student's evaluation success reaches --teacher_success_ratio x the teacher's, then hand over) | "
                  "adaptive (either); hand over: x --teacher_handover_factor per iteration down to --teacher_coef_min "
                  "(docs/teacher_schedule.md)", choices=SCHEDULES)
+    teacher_filter: str = option(
+        "none", "which samples the teacher term imitates: none (every taught sample, the official) | advantage (a "
+                "sample only where its advantage agrees: the student took the teacher's action and did better than "
+                "expected, or another action and did worse; docs/teacher_schedule.md)", choices=("none", "advantage"))
     teacher_coef: float = option(10.0, "initial teacher coefficient (0: plain PPO)", check=numbers(0))
     teacher_coef_decay: float = option(0.005, "subtracted per iteration", check=numbers(0))
     teacher_coef_min: float = option(0.1, "floor of the coefficient", check=numbers(0))

@@ -160,11 +160,16 @@ def learning_rate(config, iteration, env_steps=0):
     return config.lr * max(0.0, 1.0 - used)
 
 
-def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True):
-    """The named loss terms for one minibatch (flat indices idx into the flattened batch)."""
+def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True, filter_advantage=False):
+    """The named loss terms for one minibatch (flat indices idx into the flattened batch). filter_advantage: the
+    teacher term imitates a sample only where its (raw GAE) advantage agrees with the teacher: the student took the
+    teacher's most likely action and the outcome was at least as good as its critic expected, or it took another
+    action and did worse; the other samples' terms are dropped (the binary advantage filter of Critic Regularized
+    Regression, Wang et al. 2020, with the teacher's action as the one to clone)."""
     dist = torch.distributions.Categorical(logits=logits)
     action, old_logp, old_value = batch["action"][idx], batch["logp"][idx], batch["value"][idx]
     adv, ret, teacher = batch["advantage"][idx], batch["return"][idx], batch["teacher"][idx]
+    raw_adv = adv
     if norm_adv:
         adv = (adv - batch["adv_mean"]) / (batch["adv_std"] + 1e-8)
     logp = dist.log_prob(action)
@@ -176,21 +181,28 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True):
     entropy = dist.entropy().mean()
     log_probs = torch.log_softmax(logits, dim=-1)
     zero = torch.zeros((), device=logits.device)
-    teacher_loss = teacher_kl = zero
+    teacher_loss = teacher_kl = imitated = zero
     if coef > 0:
         # samples without a teacher distribution (all zeros: a live LLM had not answered yet) are left out
         taught = teacher.sum(-1) > 0.5
         all_taught = batch.get("all_taught")  # decided once per batch by PPO.update
         mean = (lambda x: x.mean()) if (bool(taught.all()) if all_taught is None else all_taught) else \
             (lambda x: (x * taught).sum() / taught.sum().clamp(min=1))
-        teacher_loss = mean(-(teacher * log_probs).sum(-1))
+        cross_entropy = -(teacher * log_probs).sum(-1)
+        if filter_advantage:
+            took_teachers = teacher.gather(-1, action[:, None]).squeeze(-1) >= teacher.max(-1).values - 1e-6
+            keep = taught & (took_teachers == (raw_adv >= 0))
+            teacher_loss = (cross_entropy * keep).sum() / taught.sum().clamp(min=1)
+            imitated = (keep.sum() / taught.sum().clamp(min=1)).detach()
+        else:
+            teacher_loss = mean(cross_entropy)
         with torch.no_grad():  # KL(teacher || student) = cross-entropy - the teacher's entropy: still to learn
-            teacher_kl = teacher_loss + mean(torch.special.xlogy(teacher, teacher).sum(-1))
+            teacher_kl = mean(cross_entropy) + mean(torch.special.xlogy(teacher, teacher).sum(-1))
     with torch.no_grad():
         approx_kl = ((ratio - 1) - log_ratio).mean()
         clipfrac = ((ratio - 1).abs() > clip).float().mean()
     return dict(policy=policy_loss, value=value_loss, entropy=entropy, teacher=teacher_loss, teacher_kl=teacher_kl,
-                approx_kl=approx_kl, clipfrac=clipfrac)
+                imitated=imitated, approx_kl=approx_kl, clipfrac=clipfrac)
 
 
 class PPO:
@@ -251,7 +263,8 @@ class PPO:
 
     def _step(self, logits, values, batch, idx, coef):
         c = self.config
-        terms = ppo_losses(logits, values, batch, idx, c.clip, coef)
+        terms = ppo_losses(logits, values, batch, idx, c.clip, coef,
+                           filter_advantage=c.teacher_filter == "advantage")
         loss = terms["policy"] + c.vf_coef * terms["value"] - c.ent_coef * terms["entropy"] + coef * terms["teacher"]
         if not torch.isfinite(loss):
             bad = [k for k, v in terms.items() if not torch.isfinite(v)]

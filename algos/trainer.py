@@ -238,6 +238,8 @@ class Trainer:
             "charts/update_seconds": t2 - t1,
         }
         c, improved = self.config, False
+        if c.teacher_filter != "none" and coef > 0:
+            metrics["Teacher/Imitated Share"] = losses.get("imitated")
         evidence = Evidence(kl=losses.get("teacher_kl") if coef > 0 else None)
         if c.eval_interval > 0 and self.iteration % c.eval_interval == 0:
             ev = self.last_eval = self.evaluate()

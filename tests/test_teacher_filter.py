@@ -1,0 +1,76 @@
+"""--teacher_filter advantage: the teacher term imitates a sample only where its advantage agrees with the teacher.
+A wrong teacher cannot hold the student back: in a one-state task whose reward is for an action the teacher never
+takes, the filtered student learns that action while the unfiltered one obeys its teacher."""
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from algos.config import Config
+from algos.ppo import PPO, ppo_losses
+
+N_ACTIONS = 7
+
+
+def test_the_filter_keeps_exactly_the_samples_whose_advantage_agrees_with_the_teacher():
+    teacher = torch.zeros(5, N_ACTIONS)
+    teacher[:4, 0] = 1.0                     # the teacher's action is 0; the last sample was not taught
+    action = torch.tensor([0, 0, 3, 3, 0])
+    adv = torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0])
+    logits = torch.randn(5, N_ACTIONS, generator=torch.Generator().manual_seed(0))
+    batch = dict(action=action, logp=torch.zeros(5), value=torch.zeros(5), advantage=adv, **{"return": adv},
+                 teacher=teacher)
+    idx = torch.arange(5)
+    ce = -torch.log_softmax(logits, -1)[:, 0]
+    plain = ppo_losses(logits, torch.zeros(5), batch, idx, 0.2, 1.0, norm_adv=False)
+    filtered = ppo_losses(logits, torch.zeros(5), batch, idx, 0.2, 1.0, norm_adv=False, filter_advantage=True)
+    assert float(plain["teacher"]) == pytest.approx(float(ce[:4].mean()))
+    # kept: took the teacher's action and did better (0), took another and did worse (3); over the 4 taught
+    assert float(filtered["teacher"]) == pytest.approx(float((ce[0] + ce[3]) / 4))
+    assert float(filtered["imitated"]) == pytest.approx(0.5)
+    assert float(filtered["teacher_kl"]) == pytest.approx(float(plain["teacher_kl"]))  # KL: every taught sample
+
+
+class Bandit(nn.Module):
+    """One state, a policy and a value as free parameters."""
+    recurrent = False
+
+    def __init__(self):
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(N_ACTIONS))
+        self.v = nn.Parameter(torch.zeros(()))
+
+    def forward(self, obs):
+        n = obs.shape[0]
+        return self.logits.expand(n, N_ACTIONS), self.v.expand(n), None
+
+
+def train_against_a_wrong_teacher(teacher_filter, iterations=80, n=128):
+    torch.manual_seed(0)
+    config = dataclasses.replace(Config(), teacher_filter=teacher_filter, lr=0.01, epochs=4, batch_size=64)
+    model = Bandit()
+    ppo = PPO(model, config)
+    teacher = torch.zeros(n, 1, N_ACTIONS)
+    teacher[..., 0] = 1.0                    # the teacher always says action 0 ...
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(iterations):
+        with torch.no_grad():
+            logits, value, _ = model(torch.zeros(n, 1))
+            dist = torch.distributions.Categorical(logits=logits)
+            action = torch.multinomial(dist.probs, 1, generator=gen).squeeze(-1)
+            logp = dist.log_prob(action)
+            value = value.clone()
+        reward = (action == 1).float()       # ... but only action 1 is rewarded
+        batch = {"obs": torch.zeros(n, 1, 1), "action": action[:, None], "logp": logp[:, None],
+                 "value": value[:, None], "advantage": (reward - value)[:, None], "return": reward[:, None],
+                 "teacher": teacher}
+        ppo.update(batch, coef=10.0, generator=torch.Generator().manual_seed(2))
+    return torch.softmax(model.logits.detach(), -1)
+
+
+def test_a_wrong_teacher_holds_back_the_unfiltered_student_but_not_the_filtered_one():
+    obeying = train_against_a_wrong_teacher("none")
+    filtered = train_against_a_wrong_teacher("advantage")
+    assert obeying[0] > 0.9 and obeying[1] < 0.05
+    assert filtered[1] > 0.9 and filtered[0] < 0.05
