@@ -115,6 +115,10 @@ class Config(TeacherConfig):
     teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per iteration once handing over",
                                             check=numbers(0, 1))
 
+    count_bonus: float = option(0.0, "beta of an episodic count exploration bonus, beta / sqrt(visits of the state "
+                                     "this episode) added to the training reward (E3B's episodic-count baseline; "
+                                     "algos/count_bonus.py); 0: none", check=numbers(0))
+
     # -- evaluation, checkpoints, videos --------------------------------------------------------------------------
     eval_interval: int = option(10, "iterations between evaluations (0: never)", check=integers(0))
     num_eval: int = option(10, "evaluation episodes", commands=ALL, check=integers(1, 100_000))

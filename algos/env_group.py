@@ -4,11 +4,13 @@ import numpy as np
 
 from minigrid.core.actions import Actions
 
+from algos.count_bonus import EpisodicCount
+
 
 def make_arrays(n, obs_shape, buffer=None):
     """The per-step outputs of n envs as named numpy arrays (optionally views into one shared buffer)."""
     layout = [("obs", (n,) + tuple(obs_shape), np.uint8), ("final_obs", (n,) + tuple(obs_shape), np.uint8),
-              ("teacher", (n, len(Actions)), np.float32), ("reward", (n,), np.float32),
+              ("teacher", (n, len(Actions)), np.float32), ("reward", (n,), np.float32), ("bonus", (n,), np.float32),
               ("terminated", (n,), np.bool_), ("truncated", (n,), np.bool_),
               ("ep_return", (n,), np.float32), ("ep_length", (n,), np.int32), ("ep_success", (n,), np.bool_)]
     size = sum(int(np.prod(s)) * np.dtype(t).itemsize for _, s, t in layout)
@@ -34,9 +36,10 @@ def observation_shape(env_id, frame_stack=1):
 class EnvGroup:
     """Envs + teachers in this process. With frame_stack k the observation holds the last k memory maps along the
     channel axis (oldest first); the teacher always reads the newest. Each env is reset with its seed the first
-    time (later episodes continue the env's own random stream) unless `reset` is given seeds."""
+    time (later episodes continue the env's own random stream) unless `reset` is given seeds. count_bonus > 0:
+    each step's exploration bonus (algos/count_bonus.py) goes into the "bonus" array (else it stays 0)."""
 
-    def __init__(self, env_id, env_seeds, teacher_seeds, spec, arrays=None, frame_stack=1):
+    def __init__(self, env_id, env_seeds, teacher_seeds, spec, arrays=None, frame_stack=1, count_bonus=0.0):
         import env as env_pkg
         self.envs = [env_pkg.make_env(env_id) for _ in env_seeds]
         self.frame_channels = self.envs[0].observation_space.shape[-1]
@@ -50,6 +53,7 @@ class EnvGroup:
         self.returns = np.zeros(len(self.envs), dtype=np.float64)
         self.lengths = np.zeros(len(self.envs), dtype=np.int64)
         self.recorded = None  # [(frame, return so far)] per env when recording videos
+        self.counts = [EpisodicCount(count_bonus) for _ in self.envs] if count_bonus > 0 else None
 
     def _teach(self, i, obs):
         """The teacher's distribution for env i's observation; all zeros (no distribution: the sample is trained
@@ -64,6 +68,8 @@ class EnvGroup:
         seed, self.next_seeds[i] = self.next_seeds[i], None
         obs, _ = self.envs[i].reset(seed=seed)
         self.teachers[i].reset(self.envs[i].mission)
+        if self.counts is not None:
+            self.counts[i].reset(self.envs[i])
         self.returns[i] = self.lengths[i] = 0
         self.arrays["obs"][i] = obs if self.frame_stack == 1 else np.tile(obs, (1, 1, self.frame_stack))
         self._teach(i, obs)
@@ -104,6 +110,8 @@ class EnvGroup:
             self.returns[i] += reward
             self.lengths[i] += 1
             a["reward"][i], a["terminated"][i], a["truncated"][i] = reward, terminated, truncated
+            if self.counts is not None:
+                a["bonus"][i] = self.counts[i].bonus(env)
             self._record(i)
             if terminated or truncated:
                 self._push(a["final_obs"], i, obs)
@@ -121,7 +129,8 @@ class EnvGroup:
         """RNG states of every env and teacher (plain Python data), for exact resumption."""
         return {"env": [e.np_random.bit_generator.state for e in self.envs],
                 "teacher": [t.rng.bit_generator.state for t in self.teachers],
-                "first_seeds": list(self.next_seeds)}
+                "first_seeds": list(self.next_seeds),
+                "counts": None if self.counts is None else [c.get_state() for c in self.counts]}
 
     def set_state(self, state):
         for e, s in zip(self.envs, state["env"]):
@@ -131,6 +140,8 @@ class EnvGroup:
         for t, s in zip(self.teachers, state["teacher"]):
             t.rng.bit_generator.state = s
         self.next_seeds = list(state["first_seeds"])
+        for c, items in zip(self.counts or [], state.get("counts") or []):
+            c.set_state(items)
 
     def planner_stats(self):
         return self.planner.stats()

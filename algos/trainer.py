@@ -48,7 +48,7 @@ class Trainer:
             # the training envs' teacher never waits for a live LLM (--llm_wait never); evaluation's always does
             self.pool = EnvPool(spec.task["env_id"], [seed * 100_003 + i for i in range(n)], [[seed, i] for i in range(n)],
                                 dataclasses.replace(spec, nonblocking=True), workers=config.workers, frame_stack=config.frame_stack,
-                                worker_log=os.path.join(run_dir, WORKER_LOG))
+                                worker_log=os.path.join(run_dir, WORKER_LOG), count_bonus=config.count_bonus)
             self.model = build_model(config, self.pool.obs_shape, device)
             self.ppo = PPO(self.model, config)
             self.storage = Rollout(n, self.pool.obs_shape)

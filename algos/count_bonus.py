@@ -1,0 +1,40 @@
+"""An episodic count exploration bonus: after each step the env's state adds beta / sqrt(N) to the training reward,
+N the number of visits to that state so far in this episode (1 on the first). The form of the episodic-count
+baseline of E3B (Henaff et al. 2022, "Exploration via Elliptical Episodic Bonuses"), and NovelD's episodic
+restriction without its RND novelty (Zhang et al. 2021); it suits procedurally generated MiniGrid tasks, where a
+count kept across episodes would not transfer between layouts. A state is the agent's cell and direction, what it
+carries, and which doors are open (the layout itself is fixed within an episode).
+
+The bonus goes into the reward PPO learns from only: returns, success and every logged metric stay extrinsic."""
+import math
+from collections import Counter
+
+
+class EpisodicCount:
+    def __init__(self, beta):
+        self.beta = float(beta)
+        self.counts, self.doors = Counter(), []
+
+    def reset(self, env):
+        """A new episode in `env`: forget the counts, find its doors (they never move)."""
+        self.counts.clear()
+        self.doors = [obj for obj in env.grid.grid if obj is not None and obj.type == "door"]
+
+    def state(self, env):
+        held = env.carrying
+        return (int(env.agent_pos[0]), int(env.agent_pos[1]), int(env.agent_dir),
+                None if held is None else (held.type, held.color), tuple(d.is_open for d in self.doors))
+
+    def bonus(self, env):
+        """Count the state `env` is in now; its bonus."""
+        key = self.state(env)
+        self.counts[key] += 1
+        return self.beta / math.sqrt(self.counts[key])
+
+    def get_state(self):
+        return [[list(k[:3]) + [list(k[3]) if k[3] is not None else None, list(k[4])], n]
+                for k, n in self.counts.items()]
+
+    def set_state(self, items):
+        self.counts = Counter({(x, y, d, None if held is None else tuple(held), tuple(doors)): n
+                               for (x, y, d, held, doors), n in items})
