@@ -130,7 +130,7 @@ class EnvGroup:
         return {"env": [e.np_random.bit_generator.state for e in self.envs],
                 "teacher": [t.rng.bit_generator.state for t in self.teachers],
                 "first_seeds": list(self.next_seeds),
-                "counts": None if self.counts is None else [c.get_state() for c in self.counts]}
+                "counts": [None] * len(self.envs) if self.counts is None else [c.get_state() for c in self.counts]}
 
     def set_state(self, state):
         for e, s in zip(self.envs, state["env"]):
@@ -141,7 +141,8 @@ class EnvGroup:
             t.rng.bit_generator.state = s
         self.next_seeds = list(state["first_seeds"])
         for c, items in zip(self.counts or [], state.get("counts") or []):
-            c.set_state(items)
+            if items is not None:
+                c.set_state(items)
 
     def planner_stats(self):
         return self.planner.stats()

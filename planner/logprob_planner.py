@@ -7,7 +7,8 @@ answer token by token, each alternative token at a position is credited to the c
 (the raw probabilities renormalised over the tokens some candidate allows, as the grammar would); a candidate that
 leaves the answer's path keeps the probability of its branch (shared equally when several leave together). So one
 greedy answer gives the whole distribution; where the server returns no log-probabilities, the answer itself gets
-probability 1.
+probability 1. The answer is streamed and cut off once it has decided (`decided`): the tokens after the last
+branch point are never generated.
 """
 import math
 import time
@@ -17,6 +18,13 @@ from planner.llm_planner import LLMPlanner
 from planner.plan_cache import sha256
 
 PREFIX = "Action: {"
+
+
+def decided(candidates, tokens):
+    """True once the answer so far ([{"token", ...}]) leaves at most one candidate on its path: every later token is
+    the grammar's (branch_probabilities reads no further), so it need not be generated."""
+    text = "".join(t.get("token", "") for t in tokens)
+    return sum(1 for c in candidates if f"{PREFIX}{c}}}".startswith(text) or text.startswith(f"{PREFIX}{c}}}")) <= 1
 
 
 def branch_probabilities(candidates, tokens):
@@ -73,7 +81,8 @@ class LogprobPlanner(LLMPlanner):
         if len(plans) == 1:
             probs = [1.0]
         else:
-            choice = self.client.choose(messages, choice_grammar(plans), seed=self.seed, max_tokens=self.max_tokens)
+            choice = self.client.choose(messages, choice_grammar(plans), seed=self.seed, max_tokens=self.max_tokens,
+                                        until=lambda tokens: decided(plans, tokens))
             tokens = [(t.get("token", ""), {a.get("token", ""): a.get("logprob", -math.inf)
                                             for a in t.get("top_logprobs") or []})
                       for t in choice["logprobs"] or [] if isinstance(t, dict)]

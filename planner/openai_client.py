@@ -62,6 +62,7 @@ class ChatClient:
     """
 
     supports_n = True  # the server may honour `n`; if it returns fewer, the rest is topped up
+    streams_logprobs = None  # whether the server streams log-probabilities (None: not known yet)
 
     def __init__(self, url, model, api_key=None, timeout=60.0, retries=3, backoff=0.5, max_backoff=8.0,
                  max_tokens=256, max_topup_failures=3, sleep=time.sleep, answers_per_request=0):
@@ -135,16 +136,18 @@ class ChatClient:
         return args, body
 
     # ---- one HTTP attempt with its deadline ----
-    def _post_once(self, args, extra_body):
-        return self._within_deadline(lambda sdk: self._post(sdk, args, extra_body), self.timeout)
+    def _post_once(self, args, extra_body, until=None):
+        return self._within_deadline(lambda sdk: self._post(sdk, args, extra_body, until), self.timeout)
 
-    def _post(self, sdk, args, extra_body):
+    def _post(self, sdk, args, extra_body, until=None):
         import openai
         timeout = openai.Timeout(self.timeout, connect=min(self.timeout, 10.0))
         chunks, size = [], 0
         try:
             with sdk.chat.completions.with_streaming_response.create(
                     **args, extra_body=extra_body or None, extra_headers=self._headers(), timeout=timeout) as response:
+                if until is not None:   # streamed: read tokens until `until` has enough, then hang up
+                    return _read_stream(response, until, self.url)
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > MAX_REPLY_BYTES:
@@ -173,8 +176,9 @@ class ChatClient:
         except ValueError as e:
             raise _Retryable(f"reply is not a chat completion ({e})") from None
 
-    def request(self, args, extra_body=None):
-        """One logical request with bounded retries; returns the reply's choices (see parse_choices)."""
+    def request(self, args, extra_body=None, until=None):
+        """One logical request with bounded retries; returns the reply's choices (see parse_choices). until: stream
+        the reply and stop reading once until(logprob tokens so far) is true (one choice)."""
         last = None
         for attempt in range(self.retries + 1):
             if attempt:
@@ -189,7 +193,7 @@ class ChatClient:
             start = time.monotonic()
             try:
                 with interrupt.waiting():
-                    return self._post_once(args, extra_body)
+                    return self._post_once(args, extra_body, until)
             except _Retryable as e:
                 last = e
             finally:
@@ -231,11 +235,21 @@ class ChatClient:
             answers.extend(c["text"] for c in more[: n - len(answers)])
         return answers
 
-    def choose(self, messages, grammar, top_logprobs=20, max_tokens=64, seed=None):
+    def choose(self, messages, grammar, top_logprobs=20, max_tokens=64, seed=None, until=None):
         """One greedy answer under `grammar` with the tokens' log-probabilities: {"text", "logprobs"} where logprobs
-        is [{"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}, ...] (None if the server has none)."""
+        is [{"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}, ...] (None if the server has none).
+        until(logprobs so far) -> bool: the answer is streamed and the request ended as soon as it is true (the
+        server stops generating when the client hangs up), so the tokens nobody needs are never generated; a
+        server that streams no log-probabilities is asked again without streaming, and from then on always."""
         args, body = self.build_body(messages, 1, 0.0, seed, grammar, max_tokens)
         args.update(logprobs=True, top_logprobs=int(top_logprobs))
+        if until is not None and self.streams_logprobs is not False:
+            choices = self.request(dict(args, stream=True), body, until)
+            if choices and choices[0]["logprobs"]:
+                self.streams_logprobs = True
+                return choices[0]
+            if self.streams_logprobs is None:
+                self.streams_logprobs = False
         choices = self.request(args, body)
         if not choices:
             raise LLMError(f"LLM server {self.url} returned no choices")
@@ -264,3 +278,39 @@ class ChatClient:
         choices = self.request(*self.build_body([{"role": "user", "content": "Say OK."}], 1, 0.0, None, None, 1))
         return [c["text"] for c in choices]
 
+
+
+def _read_stream(response, until, url):
+    """The one choice of a streamed chat completion (server-sent events), read until until(logprobs) is true or
+    the stream ends: {"text", "logprobs"} as parse_choices gives it."""
+    text, tokens, size = [], [], 0
+    for line in response.iter_lines():
+        size += len(line)
+        if size > MAX_REPLY_BYTES:
+            raise LLMError(f"LLM server {url} sent a reply over {MAX_REPLY_BYTES // 2**20} MiB")
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        try:
+            event = json.loads(data)
+        except json.JSONDecodeError:
+            raise _Retryable(f"streamed reply is not JSON: {_short(data[:200])!r}") from None
+        if isinstance(event, dict) and "error" in event and "choices" not in event:
+            try:
+                parse_choices(event)  # raises ValueError naming the server's error
+            except ValueError as e:
+                raise _Retryable(str(e)) from None
+        for choice in (event.get("choices") or []) if isinstance(event, dict) else []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                text.append(delta["content"])
+            logprobs = choice.get("logprobs")
+            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+                tokens.extend(t for t in logprobs["content"] if isinstance(t, dict))
+        if tokens and until(tokens):
+            break
+    return [{"text": "".join(text), "logprobs": tokens or None}]

@@ -42,6 +42,20 @@ class Reply:
         return cls(delay=seconds, payload=completion(["Action: {explore}"]))
 
 
+def streamed(reply):
+    """The reply as a llama.cpp-style stream of server-sent events: one event per token of the first choice's
+    log-probabilities (its text as the delta), or the whole text in one event when it has none; then [DONE]."""
+    choice = reply.payload["choices"][0]
+    text = choice["message"]["content"]
+    content = (choice.get("logprobs") or {}).get("content")
+    parts = [(t["token"], {"content": [t]}) for t in content] if content else [(text, None)]
+    events = [{"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": token},
+                                                                "logprobs": logprobs, "finish_reason": None}]}
+              for token, logprobs in parts]
+    raw = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+    return Reply(raw=raw.encode("utf-8"), headers={"Content-Type": "text/event-stream"}, delay=reply.delay)
+
+
 def honour_n(answer_fn):
     """A responder that returns body['n'] answers, answer_fn(k) for the k-th answer over the whole run."""
     counter = {"k": 0}
@@ -132,7 +146,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.path is not None and self.path != fake.path:
             self._reply(Reply.error(404, f"no route {self.path}"))
             return
-        self._reply(fake.responder(index, body))
+        reply = fake.responder(index, body)
+        if isinstance(body, dict) and body.get("stream") and reply.status == 200 and isinstance(reply.payload, dict) \
+                and reply.payload.get("choices"):
+            reply = streamed(reply)
+        self._reply(reply)
 
 
 class FakeChatServer:

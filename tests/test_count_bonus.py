@@ -88,3 +88,19 @@ def test_the_bonus_is_in_the_training_reward_but_not_in_returns_or_success():
         assert all(ret > 0 for ret, _, success in episodes if success)
     finally:
         p.close()
+
+
+def test_the_counts_of_the_running_episodes_are_kept_across_a_checkpoint():
+    a, b = pool(BETA, workers=1), pool(BETA, workers=1)
+    try:
+        a.reset()
+        for _ in range(4):
+            a.step(np.full(2, LEFT))
+        b.reset()
+        b.set_state(a.get_state())               # as --resume restores the envs
+        a.step(np.full(2, LEFT))
+        b.step(np.full(2, LEFT))
+        assert np.allclose(a.arrays["bonus"], BETA / math.sqrt(2)) and np.allclose(b.arrays["bonus"], a.arrays["bonus"])
+    finally:
+        a.close()
+        b.close()

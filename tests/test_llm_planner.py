@@ -314,3 +314,33 @@ def test_grammar_cache_key_covers_the_grammar_offered_for_the_text():
     rules[0] = 'root ::= "Action: {explore}" | "Action: {go to <key>}"'
     assert planner.key(TEXT) != before
     assert LLMPlanner(client, "prompt").key(TEXT) not in (before, planner.key(TEXT))  # free answers: no grammar
+
+
+def test_the_answer_is_streamed_and_cut_off_once_it_has_decided(tmp_path):
+    """The planner's request streams; it reads no event after the token that left one candidate on the answer's
+    path (later events could not change the distribution), and the distribution is the one of the whole answer."""
+    from planner.logprob_planner import decided
+    from planner.openai_client import _read_stream
+    with FakeChatServer(logprob_reply) as fake:
+        p = build_planner(make_args("--llm_url", fake.url, "--llm_plans", "logprobs", "--plan_cache",
+                                    tmp_path / "c.json"), task_config("SimpleDoorKey"), tmp_path)
+        assert dict(p.plans(TEXT)) == pytest.approx({"go to <key>, pick up <key>": 0.75, "explore": 0.25})
+        assert len(fake.requests) == 1 and fake.requests[0][1]["stream"] is True
+
+    plans = ["explore", "go to <key>, pick up <key>"]
+    tokens = ["Action: {", "go", " to", " <", "key", ">,", " pick", " up", " <", "key", ">}"]
+    events = [f'data: {{"choices": [{{"index": 0, "delta": {{"content": "{t}"}}, "logprobs": {{"content": '
+              f'[{{"token": "{t}", "logprob": 0.0, "top_logprobs": []}}]}}}}]}}' for t in tokens]
+    read = []
+
+    class Response:
+        def iter_lines(self):
+            for line in events + ["data: [DONE]"]:
+                read.append(line)
+                yield line
+                yield ""
+
+    choice = _read_stream(Response(), lambda toks: decided(plans, toks), "URL")
+    assert choice[0]["text"] == "Action: {go" and len(read) == 2       # "go" decides: nothing more is read
+    whole = _read_stream(Response(), lambda toks: False, "URL")
+    assert whole[0]["text"] == "".join(tokens) and len(whole[0]["logprobs"]) == len(tokens)
