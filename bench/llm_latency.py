@@ -50,15 +50,16 @@ def fmt(value, scale=1.0, digits=2):
 
 def row(label, result):
     k, s = result["kinds"], result["split"]
-    return (f"| {label} | {fmt(s.get('per_text_s'))} | {fmt(s.get('server_prompt_s'))} | "
+    return (f"| {label} | {fmt(s.get('per_text_s'))} | {fmt(s.get('whole_answer_s'))} | {fmt(s.get('server_prompt_s'))} | "
             f"{fmt(s.get('server_generation_s'))} | {fmt(s.get('logprobs_s'))} | {fmt(s.get('client_overhead_s'))} | "
             f"{fmt(k['plain']['mean_s'])} | {fmt(k['client']['max_s'])} | {fmt(k['plain']['prompt_n'], digits=0)} | "
-            f"{k['client']['n']}/{k['raw']['n']}/{k['plain']['n']} |")
+            f"{k.get('streamed', {}).get('n', 0)}/{k['client']['n']}/{k['raw']['n']}/{k['plain']['n']} |")
 
 
-HEADER = ("| model, server, threads, slots, load | s per new text (client) | server prompt s | server generation s | "
-          "log-probabilities s | client overhead s | without log-probs s | max s | prompt tokens computed | texts |\n"
-          "|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| model, server, threads, slots, load | s per new text (streamed, the planner's) | whole answer s | "
+          "server prompt s | server generation s | log-probabilities s | client overhead s | without log-probs s | "
+          "max s (whole answer) | prompt tokens computed | texts (streamed/whole/raw/plain) |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main(argv=None):

@@ -4,7 +4,9 @@ The logprobs planner asks one request per new text: the task's system prompt, th
 plans, greedy decoding with the tokens' top log-probabilities. Three kinds of request, each on texts the server has
 not seen before (only the shared system prompt can be reused from its cache), taken in turn within each task:
 
-  client   the planner's own request through ChatClient.choose: what the teacher pays per new text
+  streamed the planner's own request (ChatClient.choose streaming the answer and hanging up once it has decided,
+           logprob_planner.decided): what the teacher pays per new text
+  client   the same request read to the end of the answer (what the planner paid before it streamed)
   raw      the same request body over plain HTTP (no OpenAI SDK, no retries, no deadline thread)
   plain    the same body without log-probabilities
 
@@ -18,11 +20,12 @@ import time
 import urllib.request
 
 from planner.grammar import candidate_plans, choice_grammar
+from planner.logprob_planner import decided
 from planner.openai_client import ChatClient
 from planner.urls import chat_completions_url
 from planner.tasks import load_prompt, load_recorded_answers, task_config
 
-KINDS = ("client", "raw", "plain")
+KINDS = ("streamed", "client", "raw", "plain")
 TOP_LOGPROBS = 20   # what LogprobPlanner asks (ChatClient.choose's default)
 
 
@@ -65,10 +68,12 @@ def measure(url, model, tasks, candidates="afforded", max_tokens=64, timeout=300
         system_prompt = load_prompt(task_config(task))
         messages, body = _body(client, system_prompt, text, candidates, kind != "plain", max_tokens)
         timings = {}
-        if kind == "client":
+        if kind in ("client", "streamed"):
+            plans = candidate_plans(text, candidates)
+            until = (lambda tokens, plans=plans: decided(plans, tokens)) if kind == "streamed" else None
             start = time.monotonic()
-            client.choose(messages, choice_grammar(candidate_plans(text, candidates)), top_logprobs=TOP_LOGPROBS,
-                          max_tokens=max_tokens, seed=0)
+            client.choose(messages, choice_grammar(plans), top_logprobs=TOP_LOGPROBS, max_tokens=max_tokens, seed=0,
+                          until=until)
             seconds = time.monotonic() - start
         else:
             seconds, data = _post(url, body, timeout)
@@ -99,7 +104,8 @@ def summary(rows):
     split = {}
     if {"client", "raw", "plain"} <= set(kinds):
         plain = kinds["plain"]
-        split = {"per_text_s": kinds["client"]["mean_s"],
+        split = {"per_text_s": kinds.get("streamed", kinds["client"])["mean_s"],
+                 "whole_answer_s": kinds["client"]["mean_s"],
                  "client_overhead_s": kinds["client"]["mean_s"] - kinds["raw"]["mean_s"],
                  "logprobs_s": kinds["raw"]["mean_s"] - plain["mean_s"],
                  "server_prompt_s": None if plain["prompt_ms"] is None else plain["prompt_ms"] / 1000,

@@ -62,19 +62,21 @@ def test_logprob_distributions_match_the_recorded_ones(gemma, tmp_path):
 
 @needs_server
 def test_the_latency_split_has_the_servers_own_timings(gemma):
-    texts = asked_texts(["ColoredDoorKey"])[:6]
+    texts = asked_texts(["ColoredDoorKey"])[:len(KINDS) * 2]
     rows = measure(gemma, local_llm.MODELS["gemma3"], ["ColoredDoorKey"], texts=texts)
     assert [r["kind"] for r in rows] == list(KINDS) * 2
     for r in rows:
-        if r["kind"] != "client":
+        if r["kind"] not in ("client", "streamed"):
             assert r["prompt_n"] > 0 and r["prompt_ms"] > 0 and r["predicted_n"] > 0, r
     split = summary(rows)["split"]
-    assert set(split) == {"per_text_s", "client_overhead_s", "logprobs_s", "server_prompt_s", "server_generation_s"}
+    assert set(split) == {"per_text_s", "whole_answer_s", "client_overhead_s", "logprobs_s", "server_prompt_s",
+                          "server_generation_s"}
     assert split["per_text_s"] > 0 and split["server_prompt_s"] > 0
 
 
 def test_the_latency_summary_splits_as_documented():
-    rows = ([{"kind": "client", "seconds": s} for s in (1.0, 1.2)]
+    rows = ([{"kind": "streamed", "seconds": s} for s in (0.3, 0.5)]
+            + [{"kind": "client", "seconds": s} for s in (1.0, 1.2)]
             + [{"kind": "raw", "seconds": s} for s in (0.9, 1.1)]
             + [{"kind": "plain", "seconds": 0.4, "prompt_ms": 300.0, "predicted_ms": 50.0}])
     for r in rows:
@@ -82,7 +84,8 @@ def test_the_latency_summary_splits_as_documented():
             r.setdefault(k, None)
     out = summary(rows)
     split = out["split"]
-    assert split["per_text_s"] == pytest.approx(1.1) and split["client_overhead_s"] == pytest.approx(0.1)
+    assert split["per_text_s"] == pytest.approx(0.4) and split["whole_answer_s"] == pytest.approx(1.1)
+    assert split["client_overhead_s"] == pytest.approx(0.1)
     assert split["logprobs_s"] == pytest.approx(0.6) and split["server_prompt_s"] == pytest.approx(0.3)
     assert split["server_generation_s"] == pytest.approx(0.05)
     assert out["kinds"]["raw"]["prompt_ms"] is None  # not reported: not made up
