@@ -142,6 +142,7 @@ def grammar_for(candidates):
     return observation_grammar if candidates == "afforded" else observation_grammar_all
 
 
-def choice_grammar(plans):
-    """GBNF admitting exactly `Action: {p}` for one of the plans."""
-    return "root ::= " + " | ".join(_literal(f"Action: {{{p}}}") for p in plans) + "\n"
+def choice_grammar(plans, prefix="Action: {"):
+    """GBNF admitting exactly `Action: {p}` for one of the plans; with prefix "" only what follows "Action: {" (when
+    the answer's start is given to the server as the beginning of its reply)."""
+    return "root ::= " + " | ".join(_literal(f"{prefix}{p}}}") for p in plans) + "\n"

@@ -20,6 +20,15 @@ from planner.plan_cache import sha256
 PREFIX = "Action: {"
 
 
+def begun(tokens):
+    """The answer's tokens from its start: a server continuing a reply begun with PREFIX sends only the tokens
+    after it (then PREFIX is put in front, as one sure token), others the whole answer."""
+    text = "".join(t.get("token", "") for t in tokens if isinstance(t, dict))
+    if text.startswith(PREFIX) or PREFIX.startswith(text):
+        return tokens
+    return [{"token": PREFIX, "logprob": 0.0, "top_logprobs": [{"token": PREFIX, "logprob": 0.0}]}] + list(tokens)
+
+
 def decided(candidates, tokens):
     """True once the answer so far ([{"token", ...}]) leaves at most one candidate on its path: every later token is
     the grammar's (branch_probabilities reads no further), so it need not be generated."""
@@ -67,11 +76,34 @@ class LogprobPlanner(LLMPlanner):
         super().__init__(*args, **kwargs)
         candidate_plans("", candidates)  # a bad setting fails here
         self.candidates = candidates
+        self.prefill = None   # whether the server continues a begun reply (None: not known yet)
         if candidates != "afforded":
             self.sampling["candidates"] = candidates
 
     def offered(self, text):
         return candidate_plans(text, self.candidates)
+
+    def _answer(self, messages, plans):
+        """(choice, [(token, {token: logprob})]) of the greedy answer. The reply is begun for the model with
+        PREFIX (an assistant message it continues: every grammar-forced token before the first choice is skipped)
+        where the server continues a final assistant message, as llama.cpp's does (its reply then starts with
+        PREFIX); a server that answers without it is asked the whole answer, from then on always."""
+        def tokens_of(choice):
+            return [(t.get("token", ""), {a.get("token", ""): a.get("logprob", -math.inf)
+                                          for a in t.get("top_logprobs") or []})
+                    for t in choice["logprobs"] or [] if isinstance(t, dict)]
+        if self.prefill is not False:
+            choice = self.client.choose(messages + [{"role": "assistant", "content": PREFIX}],
+                                        choice_grammar(plans, prefix=""), seed=self.seed, max_tokens=self.max_tokens,
+                                        until=lambda tokens: decided(plans, begun(tokens)))
+            if choice["text"].startswith(PREFIX):
+                self.prefill = True
+                tokens = tokens_of({"logprobs": begun(choice["logprobs"] or [])})
+                return choice, tokens if choice["logprobs"] else []
+            self.prefill = False
+        choice = self.client.choose(messages, choice_grammar(plans), seed=self.seed, max_tokens=self.max_tokens,
+                                    until=lambda tokens: decided(plans, tokens))
+        return choice, tokens_of(choice)
 
     def ask(self, text):
         start = time.monotonic()
@@ -81,11 +113,7 @@ class LogprobPlanner(LLMPlanner):
         if len(plans) == 1:
             probs = [1.0]
         else:
-            choice = self.client.choose(messages, choice_grammar(plans), seed=self.seed, max_tokens=self.max_tokens,
-                                        until=lambda tokens: decided(plans, tokens))
-            tokens = [(t.get("token", ""), {a.get("token", ""): a.get("logprob", -math.inf)
-                                            for a in t.get("top_logprobs") or []})
-                      for t in choice["logprobs"] or [] if isinstance(t, dict)]
+            choice, tokens = self._answer(messages, plans)
             if tokens:
                 scored = branch_probabilities(plans, tokens)
                 probs = [scored[p] for p in plans]

@@ -42,6 +42,12 @@ class Reply:
         return cls(delay=seconds, payload=completion(["Action: {explore}"]))
 
 
+def asked_text(body):
+    """The observation text a chat request asks about: its last user message (a logprobs request ends with the
+    reply begun for the model)."""
+    return [m["content"] for m in body["messages"] if m.get("role") == "user"][-1]
+
+
 def streamed(reply):
     """The reply as a llama.cpp-style stream of server-sent events: one event per token of the first choice's
     log-probabilities (its text as the delta), or the whole text in one event when it has none; then [DONE]."""

@@ -15,7 +15,7 @@ from planner.factory import build_planner
 from planner.plan_cache import sha256
 from teacher.policy import TeacherPolicy
 from tests.helpers import planner_config, read_metrics, tiny_train_args
-from tests.llm_fakes import FakeChatServer, Reply, completion
+from tests.llm_fakes import FakeChatServer, Reply, asked_text, completion
 from utils.errors import UserError
 from planner.tasks import load_prompt, load_recorded_answers, task_config
 
@@ -24,7 +24,7 @@ SDK = task_config("SimpleDoorKey")
 
 def sampled(i, body):
     """n answers whose plan frequencies depend on the observation text only (2/3 and 1/3 for n = 3)."""
-    text = body["messages"][-1]["content"]
+    text = asked_text(body)
     first = "go to <key>, pick up <key>" if "<key>," in text.split("holds")[0] else "explore"
     second = "go to <door>, open <door>" if "<door>" in text else "explore, go to <key>"
     n = int(body.get("n") or 1)

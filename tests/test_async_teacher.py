@@ -13,7 +13,7 @@ from planner.async_planner import AsyncPlanner
 from planner.factory import build_planner
 from planner.plan_cache import PlanCache
 from tests.helpers import planner_config, read_metrics, run_processes, tiny_train_args
-from tests.llm_fakes import FakeChatServer, Reply
+from tests.llm_fakes import FakeChatServer, Reply, asked_text
 from tests.test_plan_cache import SDK, TEXTS, answer_for
 from utils.errors import LLMError
 
@@ -226,7 +226,7 @@ def test_worker_processes_each_ask_without_waiting_and_share_the_cache(tmp_path)
         extra = ["--llm_url", fake.url, "--n_ask", "1", "--plan_cache", str(tmp_path / "cache.json"), "--workers",
                  "2", "--num_envs", "4"]
         assert main.main(tiny_train_args(tmp_path, "workers", n_itr=3, extra=extra)) == 0
-        asked = [b["messages"][-1]["content"] for b in fake.bodies if b.get("max_tokens") != 1]
+        asked = [asked_text(b) for b in fake.bodies if b.get("max_tokens") != 1]
     assert len(asked) == len(set(asked)) >= 1  # each text once across the two workers
     rows = read_metrics(os.path.join(tmp_path, "ppo", "SimpleDoorKey", "workers-0"))
     assert float(rows[-1]["LLM/submitted"]) >= len(set(asked))

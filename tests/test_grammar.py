@@ -119,7 +119,10 @@ def test_the_live_planners_use_the_setting(tmp_path):
             assert dist == {"explore": 1.0} and not fake.bodies  # one candidate: nothing to ask
             assert "candidates" not in planner.sampling  # the plan-cache keys of earlier runs stay valid
         else:
-            assert fake.bodies[0]["grammar"].count("Action: {") == 4  # explore, go to, pick up, open <door>
+            # the reply begun with "Action: {" for the model: the grammar admits the four plans' rest (explore, go
+            # to, pick up, open <door>)
+            assert fake.bodies[0]["messages"][-1] == {"role": "assistant", "content": "Action: {"}
+            assert fake.bodies[0]["grammar"].count("}\"") == 4 and "Action" not in fake.bodies[0]["grammar"]
             assert dist["explore"] == pytest.approx(0.4) and sum(dist.values()) == pytest.approx(1.0)
             assert planner.sampling["candidates"] == "all"
     with FakeChatServer(honour_n(lambda k: "Action: {go to <door>, open <door>}")) as fake:

@@ -13,7 +13,7 @@ from tests.helpers import planner_config, run_processes
 from planner.llm_planner import LLMPlanner
 from planner.openai_client import ChatClient
 from planner.plan_cache import PlanCache, cache_key, sha256
-from tests.llm_fakes import FakeChatServer, Reply, honour_n
+from tests.llm_fakes import FakeChatServer, Reply, asked_text, honour_n
 from utils.errors import UserError
 from planner.tasks import load_prompt, load_recorded_answers, parse_answer_table, task_config
 
@@ -23,7 +23,7 @@ TEXTS = list(load_recorded_answers(SDK))  # the 6 observation texts of SimpleDoo
 
 def answer_for(body):
     """Deterministic fake LLM: the plan depends on the observation text."""
-    text = body["messages"][-1]["content"]
+    text = asked_text(body)
     plan = "go to <key>, pick up <key>" if "sees <key>" in text else ("go to <door>, open <door>" if "<door>" in text
                                                                       else "explore")
     return f"3. Action: {{{plan}}}"

@@ -8,7 +8,7 @@ import pytest
 from algos.teacher_table import TeacherSetting, agreement, markdown, measure, recorded_row
 from planner import answer_tables
 from teacher.mediator import parse_plan
-from tests.llm_fakes import FakeChatServer
+from tests.llm_fakes import FakeChatServer, asked_text
 from tests.test_answer_tables import with_logprobs
 from utils.errors import UserError
 from planner.tasks import load_recorded_answers, task_config
@@ -26,7 +26,7 @@ def test_agreement_is_one_minus_total_variation_of_first_steps():
 
 def texts_asked(fake):
     """The observation texts sent to the fake (not the one-line check before the episodes)."""
-    return [b["messages"][-1]["content"] for b in fake.bodies if b["messages"][-1]["content"].startswith("Agent")]
+    return [asked_text(b) for b in fake.bodies if asked_text(b).startswith("Agent")]
 
 
 def test_a_row_a_cached_rerun_and_the_exported_table(tmp_path, monkeypatch):
