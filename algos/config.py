@@ -34,7 +34,6 @@ class Config(TeacherConfig):
         [1_000_000], "evaluation env seeds: evaluation episode i uses env seed s + i (never used in training)",
         commands=ALL, check=SEED)
     device: str = option("auto", "auto (cuda when available) | cpu | cuda | cuda:N", commands=ALL, resumable=True)
-    policy: str = option("ppo", "the RL algorithm", commands=ALL, choices=("ppo",))
     frame_stack: int = option(1, "memory maps stacked as channels", commands=ALL, check=integers(1, 64))
     recurrent: bool = option(False, "LSTM student (FC 256 -> 2-layer LSTM 256)", commands=ALL)
     precision: str = option(
@@ -61,6 +60,20 @@ class Config(TeacherConfig):
     n_itr: int = option(20000, "PPO iterations", check=integers(1), resumable=True)
     max_env_steps: int = option(0, "stop after this many env steps (0: no limit)", check=integers(0),
                                 resumable=True)
+
+    # -- the learner ----------------------------------------------------------------------------------------------
+    policy: str = option(
+        "ppo", "the RL algorithm: ppo (the project's PPO, with the teacher term or without: --teacher_coef 0) | sb3_ppo "
+               "(Stable-Baselines3's PPO with RL Baselines3 Zoo's MiniGrid hyperparameters, algos/sb3_train.py: the "
+               "tuned plain-PPO baseline; needs --teacher_coef 0; the collection, PPO and teacher flags do not apply, "
+               "the budget, seed and evaluation flags do; it cannot be resumed, a finished run is never retrained)",
+        commands=ALL, choices=("ppo", "sb3_ppo"))
+    sb3_obs: str = option(
+        "memory", "what sb3_ppo's MLP sees: memory (the memory map the project's student sees, flattened; the "
+                  "default: every task, the same information as --policy ppo, and ~5x the env steps/s of egocentric on "
+                  "DoorKey-5x5, measured) | egocentric (minigrid's own 7x7 view and mission, FlatObsWrapper, as the "
+                  "zoo wraps MiniGrid: registered MiniGrid ids only, not the project's tasks)",
+        choices=("memory", "egocentric"))
 
     # -- collection and PPO ---------------------------------------------------------------------------------------
     traj_per_itr: int = option(10, "episodes collected per iteration, at least", check=integers(1))
@@ -152,3 +165,11 @@ class Config(TeacherConfig):
         problem = _seeds(self.seed_list)
         if problem:
             raise UserError(f"--seed_list has {problem}")
+        if self.policy == "sb3_ppo":
+            if self.teacher_coef > 0:
+                raise UserError(f"--policy sb3_ppo learns without a teacher: give --teacher_coef 0 (not "
+                                f"{self.teacher_coef:g})")
+            if self.recurrent or self.frame_stack != 1:
+                raise UserError("--policy sb3_ppo: its MLP sees one observation (no --recurrent, --frame_stack 1)")
+        elif self.sb3_obs != "memory":
+            raise UserError("--sb3_obs is a setting of --policy sb3_ppo")

@@ -19,11 +19,12 @@ from algos.config import Config
 from algos.episodes import eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise, \
     teacher_chooser
 from algos.env_group import observation_shape
+from algos.sb3_train import Sb3Student
 from planner.factory import check_planner_inputs, preflight
 from teacher.config import TeacherConfig
 from teacher.policy import TeacherSpec
 from utils.atomic import atomic_write
-from utils.checkpoint import load_checkpoint
+from utils.checkpoint import load_checkpoint, require_keys
 from utils.errors import UserError
 from utils.options import defaults
 from utils.run_dir import check_log_dir, pick_device, plain_name, run_dir_path, task_dir
@@ -74,12 +75,16 @@ def checkpoint_path(config, task_name):
 
 
 def load_student(config, task, device, given):
-    """(model, checkpoint path, frame_stack) of the student to evaluate, every mismatch one UserError line."""
+    """(model, checkpoint path, frame_stack) of the student to evaluate, every mismatch one UserError line; the
+    model of an sb3_ppo run is an algos.sb3_train.Sb3Student."""
     path = checkpoint_path(config, task["name"])
-    payload = load_checkpoint(path, map_location=device)
+    payload = load_checkpoint(path, map_location=device, require=("config",))
     saved = saved_config(payload, path)
     if saved.task.lower() != task["name"].lower():
         raise UserError(f"checkpoint is for task {saved.task}, not {task['name']}")
+    if saved.policy == "sb3_ppo":
+        return Sb3Student.load(path, saved, task, device), path, 1
+    require_keys(payload, path, ("model", "obs_shape"))
     for key in ("recurrent", "frame_stack"):
         if key in given and given[key] != getattr(saved, key):
             raise UserError(f"--{key} {given[key]} does not match the checkpoint's {getattr(saved, key)} ({path})")
@@ -120,6 +125,9 @@ def evaluate(config, given=None):
             raise UserError("eval needs --loaddir RUN (or --eval_teacher to evaluate the teacher alone)")
         model, checkpoint, frame_stack = load_student(config, task, device, given)
         spec = TeacherSpec(task, TeacherConfig(answers=config.answers), taught=False)  # the student acts alone
+    sb3 = isinstance(model, Sb3Student)  # an sb3_ppo run's student
+    if sb3 and video:
+        raise UserError("--video: an sb3_ppo run's episodes are not drawn (give --video 0)")
 
     def make_chooser(seed):
         if model is None:
@@ -133,12 +141,16 @@ def evaluate(config, given=None):
     per_seed, episodes, stats = [], [], {}
     for env_seed in config.env_seed_list:
         seeds = eval_seeds(env_seed, config.num_eval)
-        pool = eval_pool(task["env_id"], seeds, spec, config.eval_teacher, frame_stack)
-        try:
-            results = run_episodes(pool, make_chooser(env_seed), seeds)
-            stats = pool.planner_stats()
-        finally:
-            pool.close()
+        if sb3:
+            torch.manual_seed(env_seed)
+            results = model.episodes(seeds)
+        else:
+            pool = eval_pool(task["env_id"], seeds, spec, config.eval_teacher, frame_stack)
+            try:
+                results = run_episodes(pool, make_chooser(env_seed), seeds)
+                stats = pool.planner_stats()
+            finally:
+                pool.close()
         per_seed.append({"env_seed": env_seed, **summarise(results)})
         episodes += results
     result = EvalResult(task["name"], who, per_seed, summarise(episodes), episodes, stats if model is None else {},

@@ -21,7 +21,8 @@ from utils.errors import UserError
 from utils.options import SEED, from_dict, integers, numbers, option
 
 SWEEP = ("sweep",)
-VARIANTS = {"llm4teach": {}, "llm4teach_soft": {"soft_planner": True}, "ppo": {"teacher_coef": 0.0}}
+VARIANTS = {"llm4teach": {}, "llm4teach_soft": {"soft_planner": True}, "ppo": {"teacher_coef": 0.0},
+            "sb3_ppo": {"policy": "sb3_ppo", "teacher_coef": 0.0}}  # the zoo-tuned plain PPO (algos/sb3_train.py)
 
 
 @dataclass

@@ -3,7 +3,8 @@ another run's checkpoint) and `train_seeds(config) -> [RunResult]` (one run per 
 
 A run lives in <logdir>/ppo/<task>/<savedir>-<seed>/ (config.json, metrics.csv, TensorBoard events, checkpoints/,
 videos/). A fresh run that fails or is interrupted before its first iteration leaves no folder behind; one that
-fails later keeps its metrics and checkpoints, and the error says how to resume it.
+fails later keeps its metrics and checkpoints, and the error says how to resume it. An --policy sb3_ppo run is
+trained by algos/sb3_train.py's Sb3Trainer in the same folders (no teacher, no resume).
 """
 import dataclasses
 import os
@@ -15,12 +16,13 @@ from typing import Optional
 
 from algos.checkpoint import RESUME_KEYS, saved_config
 from algos.config import Config
+from algos.sb3_train import Sb3Trainer, check as check_sb3
 from algos.trainer import Trainer, budget_reached
 from planner.urls import was_redacted
 from planner.factory import check_planner_inputs, preflight
 from teacher.policy import TeacherSpec
 from utils.cpu_share import cpu_cores
-from utils.checkpoint import load_checkpoint
+from utils.checkpoint import load_checkpoint, require_keys
 from utils.atomic import remove_stale_temps
 from utils.errors import Interrupted, UserError, WorkerError
 from utils.options import defaults, resumable
@@ -69,6 +71,8 @@ def _prepare(config):
     device = pick_device(config.device)
     if taught(config):  # plain PPO needs no recorded answers, prompt or server
         check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
+    if config.policy == "sb3_ppo":
+        check_sb3(config, task)
     return task, device, config
 
 
@@ -143,8 +147,11 @@ def _fork(config, given, show_progress, stop):
     if not os.path.isfile(path):
         raise UserError(f"--fork: no checkpoint at {path} (give a run folder with checkpoints/latest.pt, or a "
                         f"checkpoint file)")
-    payload = load_checkpoint(path, require=RESUME_KEYS)
+    payload = load_checkpoint(path, require=("config",))
     saved = saved_config(payload, path)
+    if saved.policy == "sb3_ppo":
+        raise UserError(f"--fork: {path} is an sb3_ppo run's checkpoint; only the project's PPO runs can be forked")
+    require_keys(payload, path, RESUME_KEYS)
     changes = {}
     for key, value in _given(config, given).items():
         if key in ("fork", "resume", "seed"):
@@ -181,8 +188,10 @@ def _resume(config, given, show_progress, stop):
     path = os.path.join(run_dir, "checkpoints", "latest.pt")
     if not os.path.isfile(path):
         raise UserError(f"--resume: {run_dir} has no checkpoint (checkpoints/latest.pt); nothing to continue")
-    payload = load_checkpoint(path, require=RESUME_KEYS)
+    payload = load_checkpoint(path, require=("config",))
     saved = saved_config(payload, path)
+    if saved.policy != "sb3_ppo":  # an sb3_ppo run's checkpoint is an index of SB3's files (algos/sb3_train.py)
+        require_keys(payload, path, RESUME_KEYS)
     may_change = resumable(Config)
     changes = {}
     for key, value in _given(config, given).items():
@@ -204,6 +213,9 @@ def _resume(config, given, show_progress, stop):
     if budget_reached(config, iteration, env_steps):
         return RunResult(run_dir, config, iteration, env_steps, float(payload.get("wall_time", 0.0)), 0, True, None,
                          payload.get("best"), None, dict(payload.get("planner_stats") or {}))
+    if config.policy == "sb3_ppo":
+        raise UserError(f"--resume: {run_dir} is an sb3_ppo run, which cannot be resumed (it is at {env_steps} env "
+                        f"steps, short of the budget): start a new run")
     if taught(config):
         preflight(config)
     return _run(config, task, device, run_dir, payload, show_progress, stop)
@@ -226,11 +238,15 @@ def _run(config, task, device, run_dir, payload, show_progress, stop, history=No
             remove_stale_temps(os.path.join(run_dir, "checkpoints"))
         progress = Progress(config.n_itr, enabled=show_progress, mode="plain" if config.no_progress else "auto")
         if show_progress:
-            progress.message(f"run {run_dir}: task {config.task}, seed {config.seed}, {config.num_envs} envs, "
-                             f"{config.workers} workers, device {device}"
+            envs = f"sb3_ppo, --sb3_obs {config.sb3_obs}" if config.policy == "sb3_ppo" else \
+                f"{config.num_envs} envs, {config.workers} workers"
+            progress.message(f"run {run_dir}: task {config.task}, seed {config.seed}, {envs}, device {device}"
                              + (f", from iteration {payload['iteration']}" if payload else ""))
-        spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]), taught=taught(config))
-        trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)
+        if config.policy == "sb3_ppo":  # a fresh run (_resume refuses an unfinished one)
+            trainer = Sb3Trainer(config, task, run_dir, device, progress, stop)
+        else:
+            spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]), taught=taught(config))
+            trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)
         start = trainer.iteration
         if fresh and payload is not None:  # a fork: its best.pt is the best of its own evaluations, and it can
             trainer.best = None             # resume from its first moment on

@@ -32,13 +32,19 @@ def load_checkpoint(path, map_location="cpu", require=("model", "config", "obs_s
         raise UserError(f"checkpoint {path} is corrupt or not a checkpoint of this project ({reason})") from None
     if not isinstance(payload, dict):
         raise UserError(f"checkpoint {path} is not a checkpoint of this project (not a dictionary)")
-    missing = [k for k in require if k not in payload]
-    if missing:
-        raise UserError(f"checkpoint {path} is not a checkpoint of this project (no {', '.join(missing)})")
-    if not isinstance(payload.get("model"), dict) or not isinstance(payload.get("config"), dict):
-        raise UserError(f"checkpoint {path} is not a checkpoint of this project (bad model/config entries)")
+    require_keys(payload, path, require)
     if "obs_shape" in payload:
         shape = payload["obs_shape"]
         if not isinstance(shape, (list, tuple)) or not all(isinstance(s, int) and s > 0 for s in shape):
             raise UserError(f"checkpoint {path} has a malformed observation shape {shape!r}")
     return payload
+
+
+def require_keys(payload, path, keys):
+    """UserError unless a loaded checkpoint has every entry in `keys` (a model and a config as dictionaries): what
+    a caller needs once it knows which kind of checkpoint it holds (e.g. an sb3_ppo run's has no model entry)."""
+    missing = [k for k in keys if k not in payload]
+    if missing:
+        raise UserError(f"checkpoint {path} is not a checkpoint of this project (no {', '.join(missing)})")
+    if any(k in keys and not isinstance(payload[k], dict) for k in ("model", "config")):
+        raise UserError(f"checkpoint {path} is not a checkpoint of this project (bad model/config entries)")

@@ -1,0 +1,145 @@
+"""--policy sb3_ppo (algos/sb3_train.py), on tiny budgets: a run writes the same run folder as any other (config.json,
+metrics.csv with its periodic evaluations, checkpoints), `main.py eval` and `main.py plot` take it, a finished run is
+never trained again, the evaluation seeds are not the training seeds, a sweep gives its results row, and bad input
+is one line."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import gymnasium
+import pytest
+
+import main
+from algos import sb3_train
+from algos.config import Config
+from algos.evaluate import evaluate
+from algos.train import train
+from tests.helpers import ROOT, read_metrics
+
+STEPS = 2048  # two SB3 iterations (n_steps 128 x 8 envs each)
+
+
+def train_args(logdir, task, obs, savedir="sb3", extra=()):
+    return ["train", "--task", task, "--policy", "sb3_ppo", "--teacher_coef", "0", "--sb3_obs", obs,
+            "--max_env_steps", str(STEPS), "--eval_interval", "1", "--num_eval", "3", "--logdir", str(logdir),
+            "--savedir", savedir, "--no_progress", *extra]
+
+
+@pytest.fixture(scope="module", params=[("SimpleDoorKey", "memory"), ("MiniGrid-DoorKey-5x5-v0", "egocentric")])
+def run(request, tmp_path_factory):
+    """(task, run folder) of a finished tiny run, one per observation kind."""
+    task, obs = request.param
+    logdir = tmp_path_factory.mktemp(obs)
+    assert main.main(train_args(logdir, task, obs)) == 0
+    return task, os.path.join(str(logdir), "ppo", task, "sb3-0")
+
+
+def test_run_folder_is_a_run_like_any_other(run):
+    task, run_dir = run
+    config = json.load(open(os.path.join(run_dir, "config.json")))
+    assert config["policy"] == "sb3_ppo" and config["task"] == task and config["teacher_coef"] == 0.0
+    rows = read_metrics(run_dir)
+    assert [int(r["iteration"]) for r in rows] == [1, 2] and [int(r["env_steps"]) for r in rows] == [1024, 2048]
+    for r in rows:  # every iteration evaluated (--eval_interval 1), success a rate, the update's figures logged
+        assert 0.0 <= float(r["Test/Success Rate"]) <= 1.0 and float(r["Test/Eplen"]) > 0
+        assert float(r["Train/Mean Entropy"]) > 0 and r["Train/Value Loss"] != "" and r["Train/Kickstarting Coef"] == "0.0"
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(run_dir))
+    for name in ("latest.pt", "latest.zip", "latest_vecnormalize.pkl", "best.pt", "best.zip"):
+        assert os.path.isfile(os.path.join(run_dir, "checkpoints", name)), name
+
+
+def test_eval_plot_and_no_retraining(run, tmp_path, capsys):
+    task, run_dir = run
+    assert main.main(["eval", "--task", task, "--loaddir", run_dir, "--num_eval", "4", "--env_seed_list", "2000000"]) == 0
+    out = capsys.readouterr().out
+    assert "env seeds 2000000..2000003" in out and "success rate" in out and "over 4 episodes" in out
+    assert main.main(["eval", "--task", task, "--loaddir", run_dir, "--loadmodel", "best", "--num_eval", "2"]) == 0
+    png = tmp_path / "curves.png"
+    assert main.main(["plot", run_dir, "--out", str(png)]) == 0 and png.stat().st_size > 0
+
+    before = open(os.path.join(run_dir, "metrics.csv")).read()
+    assert main.main(["train", "--resume", run_dir]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert open(os.path.join(run_dir, "metrics.csv")).read() == before
+    assert main.main(["train", "--resume", run_dir, "--max_env_steps", str(2 * STEPS)]) == 2
+    assert "cannot be resumed" in capsys.readouterr().err
+    assert main.main(["train", "--fork", run_dir, "--task", task, "--logdir", str(tmp_path)]) == 2
+    assert "only the project's PPO runs can be forked" in capsys.readouterr().err
+
+
+class SeedLog(gymnasium.Wrapper):
+    """Records every explicit reset seed of the envs made through sb3_train.make_env."""
+    seeds = []
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            SeedLog.seeds.append(seed)
+        return super().reset(seed=seed, options=options)
+
+
+def test_evaluation_seeds_are_not_training_seeds(tmp_path, monkeypatch):
+    real = sb3_train.make_env
+    monkeypatch.setattr(sb3_train, "make_env", lambda env_id, obs: SeedLog(real(env_id, obs)))
+    SeedLog.seeds = []
+    config = Config(task="SimpleDoorKey", policy="sb3_ppo", teacher_coef=0.0, seed=3, seed_list=[3], max_env_steps=1024,
+                    eval_interval=1, num_eval=5, logdir=str(tmp_path), savedir="s", no_progress=True, video=0)
+    result = train(config, show_progress=False)
+    training, periodic = SeedLog.seeds[:8], SeedLog.seeds[8:]
+    assert training == sb3_train.training_seeds(config) == [300_009 + i for i in range(8)]  # the trainer's formula
+    assert periodic == list(range(1_000_000, 1_000_005))
+    SeedLog.seeds = []
+    evaluate(Config(task="SimpleDoorKey", loaddir=result.run_dir, num_eval=6, env_seed_list=[2_000_000], video=0), {})
+    assert SeedLog.seeds == list(range(2_000_000, 2_000_006)) and not set(training) & set(SeedLog.seeds)
+    for seed in (9, 10, 20, 123_456, 2**32 - 1):  # any run seed: training seeds below every evaluation seed
+        assert max(sb3_train.training_seeds(Config(seed=seed))) < 1_000_000
+
+
+def test_sweep_gives_the_sb3_results_row_and_a_rerun_trains_nothing(tmp_path):
+    args = [sys.executable, os.path.join(ROOT, "main.py"), "sweep", "--tasks", "SimpleDoorKey", "--seeds", "0",
+            "--variants", "sb3_ppo", "--max_env_steps", "1024", "--eval_interval", "1", "--num_eval", "2",
+            "--final_eval", "3", "--num_cpus", "1", "--video", "0", "--logdir", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for expected in (": finished", ": done before"):
+        result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0 and expected in result.stdout, result.stdout + result.stderr
+    run_dir = tmp_path / "ppo" / "SimpleDoorKey" / "sb3_ppo-0"
+    assert json.load(open(run_dir / "final_eval.json"))["overall"]["episodes"] == 3
+    assert len(read_metrics(str(run_dir))) == 1
+    with open(tmp_path / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["task"], r["variant"], r["seed"], r["env_steps"]) for r in rows] == [("SimpleDoorKey", "sb3_ppo", "0", "1024")]
+    assert rows[0]["final_success"] != "" and "| SimpleDoorKey | sb3_ppo | 0 |" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--teacher_coef", "10"], "learns without a teacher"),
+    (["--teacher_coef", "0", "--sb3_obs", "egocentric"], "has no minigrid egocentric view"),
+    (["--teacher_coef", "0", "--recurrent"], "one observation"),
+    (["--teacher_coef", "0", "--env_seed_list", "5"], "would reuse training env seeds"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, args, says):
+    argv = ["train", "--task", "SimpleDoorKey", "--policy", "sb3_ppo", "--max_env_steps", "1024", "--logdir",
+            str(tmp_path), *args]
+    assert main.main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and not os.path.exists(tmp_path / "ppo")
+
+
+def test_sb3_obs_needs_sb3_ppo_and_a_checkpoint_must_be_what_it_claims(run, tmp_path, capsys):
+    task, run_dir = run
+    assert main.main(["train", "--task", task, "--sb3_obs", "egocentric", "--logdir", str(tmp_path)]) == 2
+    assert "--sb3_obs is a setting of --policy sb3_ppo" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    os.makedirs(broken / "checkpoints")
+    for name in ("latest.pt", "latest_vecnormalize.pkl"):
+        with open(os.path.join(run_dir, "checkpoints", name), "rb") as src:
+            (broken / "checkpoints" / name).write_bytes(src.read())
+    eval_args = ["eval", "--task", task, "--loaddir", str(broken), "--num_eval", "2"]
+    assert main.main(eval_args) == 2
+    assert "latest.zip is missing" in capsys.readouterr().err
+    (broken / "checkpoints" / "latest.zip").write_bytes(b"not a zip file")
+    assert main.main(eval_args) == 2
+    err = capsys.readouterr().err
+    assert "cannot load its SB3 model" in err and err.count("\n") == 1
