@@ -4,8 +4,8 @@ The logprobs planner asks one request per new text: the task's system prompt, th
 plans, greedy decoding with the tokens' top log-probabilities. Three kinds of request, each on texts the server has
 not seen before (only the shared system prompt can be reused from its cache), taken in turn within each task:
 
-  streamed the planner's own request (ChatClient.choose streaming the answer and hanging up once it has decided,
-           logprob_planner.decided): what the teacher pays per new text
+  streamed the planner's own request (logprob_planner.greedy_answer: the reply begun with "Action: {", streamed
+           and hung up once it has decided): what the teacher pays per new text
   client   the same request read to the end of the answer (what the planner paid before it streamed)
   raw      the same request body over plain HTTP (no OpenAI SDK, no retries, no deadline thread)
   plain    the same body without log-probabilities
@@ -20,7 +20,7 @@ import time
 import urllib.request
 
 from planner.grammar import candidate_plans, choice_grammar
-from planner.logprob_planner import decided
+from planner.logprob_planner import greedy_answer
 from planner.openai_client import ChatClient
 from planner.urls import chat_completions_url
 from planner.tasks import load_prompt, load_recorded_answers, task_config
@@ -62,7 +62,7 @@ def _post(url, body, timeout):
 def measure(url, model, tasks, candidates="afforded", max_tokens=64, timeout=300.0, texts=None):
     """Rows {task, text, kind, seconds, prompt_n, prompt_ms, predicted_n, predicted_ms} of one request per text."""
     client = ChatClient(url, model, timeout=timeout, retries=0, max_tokens=max_tokens)
-    rows = []
+    rows, prefill = [], None
     for i, (task, text) in enumerate(texts if texts is not None else asked_texts(tasks, candidates)):
         kind = KINDS[i % len(KINDS)]
         system_prompt = load_prompt(task_config(task))
@@ -70,10 +70,12 @@ def measure(url, model, tasks, candidates="afforded", max_tokens=64, timeout=300
         timings = {}
         if kind in ("client", "streamed"):
             plans = candidate_plans(text, candidates)
-            until = (lambda tokens, plans=plans: decided(plans, tokens)) if kind == "streamed" else None
             start = time.monotonic()
-            client.choose(messages, choice_grammar(plans), top_logprobs=TOP_LOGPROBS, max_tokens=max_tokens, seed=0,
-                          until=until)
+            if kind == "streamed":
+                _, _, prefill = greedy_answer(client, messages, plans, 0, max_tokens, prefill)
+            else:
+                client.choose(messages, choice_grammar(plans), top_logprobs=TOP_LOGPROBS, max_tokens=max_tokens,
+                              seed=0)
             seconds = time.monotonic() - start
         else:
             seconds, data = _post(url, body, timeout)

@@ -66,6 +66,27 @@ def branch_probabilities(candidates, tokens):
     return out
 
 
+def _tokens_of(logprobs):
+    return [(t.get("token", ""), {a.get("token", ""): a.get("logprob", -math.inf) for a in t.get("top_logprobs") or []})
+            for t in logprobs or [] if isinstance(t, dict)]
+
+
+def greedy_answer(client, messages, plans, seed=None, max_tokens=64, prefill=None):
+    """(choice, [(token, {token: logprob})], prefill) of the greedy answer under the plans' grammar, streamed and
+    cut off once decided. The reply is begun for the model with PREFIX (an assistant message it continues: no
+    grammar-forced token is generated before the first choice) unless prefill is False; a server that continues a
+    final assistant message, as llama.cpp's does, starts its reply with PREFIX (prefill comes back True), one that
+    does not is asked the whole answer (False: pass it again to skip the first try)."""
+    if prefill is not False:
+        choice = client.choose(messages + [{"role": "assistant", "content": PREFIX}], choice_grammar(plans, prefix=""),
+                               seed=seed, max_tokens=max_tokens, until=lambda tokens: decided(plans, begun(tokens)))
+        if choice["text"].startswith(PREFIX):
+            return choice, _tokens_of(begun(choice["logprobs"])) if choice["logprobs"] else [], True
+    choice = client.choose(messages, choice_grammar(plans), seed=seed, max_tokens=max_tokens,
+                           until=lambda tokens: decided(plans, tokens))
+    return choice, _tokens_of(choice["logprobs"]), False
+
+
 class LogprobPlanner(LLMPlanner):
     """candidates: planner.grammar's setting, "afforded" or "all" (noted in the plan cache's sampling settings
     when not "afforded"). What is offered for a text (its cache key covers it) is its candidate plans."""
@@ -84,26 +105,9 @@ class LogprobPlanner(LLMPlanner):
         return candidate_plans(text, self.candidates)
 
     def _answer(self, messages, plans):
-        """(choice, [(token, {token: logprob})]) of the greedy answer. The reply is begun for the model with
-        PREFIX (an assistant message it continues: every grammar-forced token before the first choice is skipped)
-        where the server continues a final assistant message, as llama.cpp's does (its reply then starts with
-        PREFIX); a server that answers without it is asked the whole answer, from then on always."""
-        def tokens_of(choice):
-            return [(t.get("token", ""), {a.get("token", ""): a.get("logprob", -math.inf)
-                                          for a in t.get("top_logprobs") or []})
-                    for t in choice["logprobs"] or [] if isinstance(t, dict)]
-        if self.prefill is not False:
-            choice = self.client.choose(messages + [{"role": "assistant", "content": PREFIX}],
-                                        choice_grammar(plans, prefix=""), seed=self.seed, max_tokens=self.max_tokens,
-                                        until=lambda tokens: decided(plans, begun(tokens)))
-            if choice["text"].startswith(PREFIX):
-                self.prefill = True
-                tokens = tokens_of({"logprobs": begun(choice["logprobs"] or [])})
-                return choice, tokens if choice["logprobs"] else []
-            self.prefill = False
-        choice = self.client.choose(messages, choice_grammar(plans), seed=self.seed, max_tokens=self.max_tokens,
-                                    until=lambda tokens: decided(plans, tokens))
-        return choice, tokens_of(choice)
+        choice, tokens, self.prefill = greedy_answer(self.client, messages, plans, self.seed, self.max_tokens,
+                                                     self.prefill)
+        return choice, tokens
 
     def ask(self, text):
         start = time.monotonic()
