@@ -56,7 +56,8 @@ class Trainer:
             if resume is not None:
                 self._restore(resume)
                 self.saved_iteration = self.iteration
-            tags = list(self.schedule.metrics()) + [stat_tag(k) for k in self.pool.planner_stats()]
+            tags = list(self.schedule.metrics()) + [stat_tag(k) for k in self.pool.planner_stats()] + \
+                (["Teacher/Imitated Share"] if config.teacher_filter != "none" else [])
             self.logger = RunLogger(run_dir, extra_tags=tags,
                                     resume_iteration=self.iteration if resume is not None else None,
                                     hyperparameters=config.public(),

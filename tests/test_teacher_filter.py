@@ -74,3 +74,14 @@ def test_a_wrong_teacher_holds_back_the_unfiltered_student_but_not_the_filtered_
     filtered = train_against_a_wrong_teacher("advantage")
     assert obeying[0] > 0.9 and obeying[1] < 0.05
     assert filtered[1] > 0.9 and filtered[0] < 0.05
+
+
+def test_a_filtered_run_logs_the_share_of_samples_it_imitated(tmp_path):
+    import glob
+
+    import main
+    from tests.helpers import read_metrics, tiny_train_args
+    assert main.main(tiny_train_args(tmp_path, extra=["--teacher_filter", "advantage"])) == 0
+    rows = read_metrics(glob.glob(str(tmp_path / "ppo" / "SimpleDoorKey" / "t-0"))[0])
+    shares = [float(r["Teacher/Imitated Share"]) for r in rows]
+    assert len(shares) == 2 and all(0.0 <= s <= 1.0 for s in shares)
