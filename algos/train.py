@@ -21,7 +21,7 @@ from algos.trainer import Trainer, budget_reached
 from planner.urls import was_redacted
 from planner.factory import check_planner_inputs, preflight
 from teacher.policy import TeacherSpec
-from utils.cpu_share import cpu_cores
+from utils.cpu_share import resolve_workers
 from utils.checkpoint import load_checkpoint, require_keys
 from utils.atomic import remove_stale_temps
 from utils.errors import Interrupted, UserError, WorkerError
@@ -46,16 +46,6 @@ class RunResult:
     last_eval: Optional[dict]        # the last periodic evaluation (return, length, success, episodes)
     planner_stats: dict = field(default_factory=dict)
     resume_hint: str = ""
-
-
-def resolve_workers(requested, num_envs):
-    """--workers -1: no worker processes on 1-2 cores (measured: the batched student forward with both cores
-    plus in-process envs beats worker processes there, see bench/throughput.py); with more cores, half of them
-    step the envs and their teachers while the rest run the student."""
-    if requested >= 0:
-        return min(requested, num_envs)
-    cores = cpu_cores()
-    return 0 if cores <= 2 else min(cores // 2, num_envs)
 
 
 def taught(config):

@@ -17,7 +17,7 @@ from algos.checkpoint import build_model
 from algos.config import Config
 from algos.env_pool import EnvPool
 from algos.ppo import PPO, Rollout, collect
-from algos.train import resolve_workers
+from utils.cpu_share import resolve_workers
 from teacher.policy import TeacherSpec
 from utils.cpu_share import CpuShare, cpu_cores
 from planner.tasks import task_config

@@ -3,7 +3,12 @@
     parse_choices(payload) -> [{"text", "logprobs"}, ...]   ValueError if the payload is not a chat completion
     MAX_REPLY_BYTES        a reply body over this is refused (the client stops reading it)
     MAX_ANSWER_CHARS       an answer over this counts as no answer ("")
+    read_stream(response, until, url) -> [{"text", "logprobs"}]   a streamed reply, read until `until` says enough
 """
+import json
+
+from utils.errors import LLMError
+
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 MAX_ANSWER_CHARS = 64 * 1024
 
@@ -40,3 +45,36 @@ def parse_choices(payload):
         logprobs = choice.get("logprobs")
         out.append({"text": text, "logprobs": logprobs.get("content") if isinstance(logprobs, dict) else None})
     return out
+
+
+def read_stream(response, until, url):
+    """The one choice of a streamed chat completion (server-sent events), read until until(logprobs) is true or
+    the stream ends: [{"text", "logprobs"}] as parse_choices gives it; ValueError for a malformed event."""
+    text, tokens, size = [], [], 0
+    for line in response.iter_lines():
+        size += len(line)
+        if size > MAX_REPLY_BYTES:
+            raise LLMError(f"LLM server {url} sent a reply over {MAX_REPLY_BYTES // 2**20} MiB")
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        try:
+            event = json.loads(data)
+        except json.JSONDecodeError:
+            raise ValueError(f"streamed reply is not JSON: {short(data[:200])!r}") from None
+        if isinstance(event, dict) and "error" in event and "choices" not in event:
+            parse_choices(event)  # raises ValueError naming the server's error
+        for choice in (event.get("choices") or []) if isinstance(event, dict) else []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                text.append(delta["content"])
+            logprobs = choice.get("logprobs")
+            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+                tokens.extend(t for t in logprobs["content"] if isinstance(t, dict))
+        if tokens and until(tokens):
+            break
+    return [{"text": "".join(text), "logprobs": tokens or None}]

@@ -20,7 +20,7 @@ import email.utils
 import json
 import time
 
-from planner.chat_reply import MAX_REPLY_BYTES, parse_choices, short as _short
+from planner.chat_reply import MAX_REPLY_BYTES, parse_choices, read_stream, short as _short
 from planner.urls import base_url, is_loopback, redact
 from utils import interrupt
 from utils.deadline import DeadlineExceeded, call_within
@@ -147,7 +147,10 @@ class ChatClient:
             with sdk.chat.completions.with_streaming_response.create(
                     **args, extra_body=extra_body or None, extra_headers=self._headers(), timeout=timeout) as response:
                 if until is not None:   # streamed: read tokens until `until` has enough, then hang up
-                    return _read_stream(response, until, self.url)
+                    try:
+                        return read_stream(response, until, self.url)
+                    except ValueError as e:
+                        raise _Retryable(str(e)) from None
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > MAX_REPLY_BYTES:
@@ -279,38 +282,3 @@ class ChatClient:
         return [c["text"] for c in choices]
 
 
-
-def _read_stream(response, until, url):
-    """The one choice of a streamed chat completion (server-sent events), read until until(logprobs) is true or
-    the stream ends: {"text", "logprobs"} as parse_choices gives it."""
-    text, tokens, size = [], [], 0
-    for line in response.iter_lines():
-        size += len(line)
-        if size > MAX_REPLY_BYTES:
-            raise LLMError(f"LLM server {url} sent a reply over {MAX_REPLY_BYTES // 2**20} MiB")
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if data == "[DONE]":
-            break
-        try:
-            event = json.loads(data)
-        except json.JSONDecodeError:
-            raise _Retryable(f"streamed reply is not JSON: {_short(data[:200])!r}") from None
-        if isinstance(event, dict) and "error" in event and "choices" not in event:
-            try:
-                parse_choices(event)  # raises ValueError naming the server's error
-            except ValueError as e:
-                raise _Retryable(str(e)) from None
-        for choice in (event.get("choices") or []) if isinstance(event, dict) else []:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str):
-                text.append(delta["content"])
-            logprobs = choice.get("logprobs")
-            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
-                tokens.extend(t for t in logprobs["content"] if isinstance(t, dict))
-        if tokens and until(tokens):
-            break
-    return [{"text": "".join(text), "logprobs": tokens or None}]

@@ -320,7 +320,7 @@ def test_the_answer_is_streamed_and_cut_off_once_it_has_decided(tmp_path):
     """The planner's request streams; it reads no event after the token that left one candidate on the answer's
     path (later events could not change the distribution), and the distribution is the one of the whole answer."""
     from planner.logprob_planner import decided
-    from planner.openai_client import _read_stream
+    from planner.chat_reply import read_stream
     with FakeChatServer(logprob_reply) as fake:
         p = build_planner(make_args("--llm_url", fake.url, "--llm_plans", "logprobs", "--plan_cache",
                                     tmp_path / "c.json"), task_config("SimpleDoorKey"), tmp_path)
@@ -340,7 +340,7 @@ def test_the_answer_is_streamed_and_cut_off_once_it_has_decided(tmp_path):
                 yield line
                 yield ""
 
-    choice = _read_stream(Response(), lambda toks: decided(plans, toks), "URL")
+    choice = read_stream(Response(), lambda toks: decided(plans, toks), "URL")
     assert choice[0]["text"] == "Action: {go" and len(read) == 2       # "go" decides: nothing more is read
-    whole = _read_stream(Response(), lambda toks: False, "URL")
+    whole = read_stream(Response(), lambda toks: False, "URL")
     assert whole[0]["text"] == "".join(tokens) and len(whole[0]["logprobs"]) == len(tokens)

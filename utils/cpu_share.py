@@ -18,6 +18,16 @@ def cpu_cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def resolve_workers(requested, num_envs):
+    """--workers -1: no worker processes on 1-2 cores (measured: the batched student forward with both cores
+    plus in-process envs beats worker processes there, see bench/throughput.py); with more cores, half of them
+    step the envs and their teachers while the rest run the student."""
+    if requested >= 0:
+        return min(requested, num_envs)
+    cores = cpu_cores()
+    return 0 if cores <= 2 else min(cores // 2, num_envs)
+
+
 def fixed_threads():
     """OMP_NUM_THREADS when the user (or a scheduler such as Ray) set it: then that many threads, always."""
     value = os.environ.get("OMP_NUM_THREADS", "")
