@@ -8,8 +8,18 @@ import torch
 from algos.env_pool import EnvPool
 
 
+TRAIN_SEED_SPAN = 1_000_000  # training env seeds stay below every evaluation seed (1,000,000+; final 2,000,000+)
+
+
 def eval_seeds(env_seed, num_eval):
     return [env_seed + i for i in range(num_eval)]
+
+
+def training_seeds(seed, n):
+    """First-reset env seeds of a run's n training envs: seed * 100_003 + i (the official runs' seeds for seeds
+    0-9), folded below TRAIN_SEED_SPAN, so a training episode never has an evaluation episode's layout."""
+    base = (seed * 100_003) % (TRAIN_SEED_SPAN - n)
+    return [base + i for i in range(n)]
 
 
 def eval_pool(env_id, seeds, spec, use_teacher, frame_stack=1):

@@ -19,7 +19,7 @@ import gymnasium
 import numpy as np
 import torch
 
-from algos.episodes import eval_seeds, summarise
+from algos.episodes import eval_seeds, summarise, training_seeds as episode_training_seeds
 from algos.stop_request import StopRequest
 from algos.trainer import budget_reached
 from utils.atomic import atomic_write
@@ -32,7 +32,6 @@ from utils.logger import RunLogger
 # "normalize: true" is the VecNormalize below (with this gamma)
 ZOO_PPO = {"policy": "MlpPolicy", "n_envs": 8, "n_steps": 128, "batch_size": 64, "gae_lambda": 0.95, "gamma": 0.99,
            "n_epochs": 10, "ent_coef": 0.0, "learning_rate": 2.5e-4, "clip_range": 0.2}
-TRAIN_SEED_SPAN = 1_000_000  # training env seeds stay below every evaluation seed (1,000,000+; final 2,000,000+)
 EVAL_CHUNK = 256             # evaluation envs stepped together
 
 
@@ -48,10 +47,8 @@ def make_env(env_id, obs):
 
 
 def training_seeds(config):
-    """First-reset seeds of the training envs: the project trainer's seed * 100_003 + i (the same for seeds 0-9),
-    kept below TRAIN_SEED_SPAN, so never a periodic (1,000,000+) or final (2,000,000+) evaluation seed."""
-    base = (config.seed * 100_003) % (TRAIN_SEED_SPAN - ZOO_PPO["n_envs"])
-    return [base + i for i in range(ZOO_PPO["n_envs"])]
+    """First-reset seeds of the training envs (algos.episodes.training_seeds: never an evaluation seed)."""
+    return episode_training_seeds(config.seed, ZOO_PPO["n_envs"])
 
 
 def check(config, task):

@@ -13,7 +13,7 @@ import torch
 from algos.checkpoint import build_model, load_weights, rng_state, seed_everything, set_rng_state
 from algos.env_pool import EnvPool
 from algos.episodes import (eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise,
-                            teacher_chooser)
+                            teacher_chooser, training_seeds)
 from algos.ppo import PPO, Rollout, collect, learning_rate
 from algos.schedule import Evidence, make_schedule
 from algos.stop_request import StopRequest
@@ -46,7 +46,7 @@ class Trainer:
         try:
             n, seed = config.num_envs, config.seed
             # the training envs' teacher never waits for a live LLM (--llm_wait never); evaluation's always does
-            self.pool = EnvPool(spec.task["env_id"], [seed * 100_003 + i for i in range(n)], [[seed, i] for i in range(n)],
+            self.pool = EnvPool(spec.task["env_id"], training_seeds(seed, n), [[seed, i] for i in range(n)],
                                 dataclasses.replace(spec, nonblocking=True), workers=config.workers, frame_stack=config.frame_stack,
                                 worker_log=os.path.join(run_dir, WORKER_LOG), count_bonus=config.count_bonus)
             self.model = build_model(config, self.pool.obs_shape, device)

@@ -100,3 +100,11 @@ def test_training_with_rollout_steps_counts_env_steps_and_restarts_episodes_when
     assert any(r["Train/Episodes"] == "0" for r in rows)  # 5 steps per env: some iteration ends no episode
     for r in rows:  # no episode ended: no training success figure (not a 0)
         assert (r["Train/Success Rate"] == "") == (r["Train/Episodes"] == "0")
+
+
+def test_training_env_seeds_are_the_official_ones_and_never_evaluation_seeds():
+    from algos.episodes import TRAIN_SEED_SPAN, training_seeds
+    assert training_seeds(0, 3) == [0, 1, 2] and training_seeds(9, 2) == [900_027, 900_028]  # seed * 100_003 + i
+    for seed in (10, 20, 42, 12345, 2**31 - 1):
+        seeds = training_seeds(seed, 16)
+        assert seeds == list(range(seeds[0], seeds[0] + 16)) and seeds[-1] < TRAIN_SEED_SPAN <= 1_000_000
