@@ -170,6 +170,9 @@ class Trainer:
     def _loop(self):
         c = self.config
         teacher_on = None
+        if self.iteration == 0 and self.schedule.needs_teacher_success():  # what the teacher is worth, first
+            self.schedule.update(0, 0, Evidence(student_success=self.evaluate()["success"],
+                                                teacher_success=self.evaluate_teacher()["success"]))
         while not self.finished():
             torch.set_num_threads(self.share.threads())
             coef = self.schedule.coef(self.iteration, self.env_steps)

@@ -1,7 +1,9 @@
 """A wrong teacher cannot hold the student back? A uniform teacher (every observation text answered with a uniform
 distribution over every plan the vocabulary offers for it: `--llm_candidates all`'s candidates) teaches a task that
 plain PPO learns on its own; plain PPO, the paper's clock and the paper's clock with `--teacher_filter advantage`
-run with the same budget and seeds, the students and the teacher alone on the same held-out episodes.
+run with the same budget and seeds, and `--teacher_schedule adaptive` (which hands over once the student does as
+well as its teacher: at once for a teacher that never succeeds), the students and the teacher alone on the same
+held-out episodes.
 
     python bench/wrong_teacher.py                      # MiniGrid-DoorKey-5x5-v0, 300k env steps, seeds 0 1
     python bench/wrong_teacher.py --task T --texts_from TABLE_TASK --max_env_steps N --seeds 0
@@ -45,7 +47,7 @@ def run(argv=None):
     n = uniform_table(args.task, args.texts_from, table)
     print(f"uniform teacher: {n} texts -> {table}", flush=True)
     schedules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "teacher_schedules.json")
-    status = main.main(["sweep", "--tasks", args.task, "--variants", "ppo", "llm4teach", "filter", "--variants_file",
+    status = main.main(["sweep", "--tasks", args.task, "--variants", "ppo", "llm4teach", "filter", "adaptive", "--variants_file",
                         schedules, "--answers", table, "--max_env_steps", str(args.max_env_steps), "--seeds",
                         *args.seeds, "--logdir", args.logdir, "--num_cpus", args.num_cpus])
     if status == 0:

@@ -82,7 +82,7 @@ def test_a_teacher_that_never_succeeds_hands_over_at_the_first_evaluation():
     feed(schedule, 10, kl=lambda i: 1.9 - 0.01 * i, teacher=lambda i: 0.0 if i == 10 else None,
          student=lambda i: 0.0 if i == 10 else None)
     assert schedule.handover_at == 10
-    assert schedule.coef(11) == pytest.approx(paper_coef(config, 10) * 0.95)
+    assert schedule.coef(11) == config.teacher_coef_min  # nothing to hand over: the floor at once
 
 
 @pytest.mark.parametrize("name", SCHEDULES)
@@ -133,28 +133,24 @@ def explore_only_table(path):
 
 
 def test_a_teacher_that_never_succeeds_is_handed_over_in_a_real_run(tmp_path):
-    """The mechanism on a small case: a run taught by a teacher that only explores measures it at the first
-    evaluation (0 successes), hands over at once, and its weight falls below the clock from the next iteration."""
+    """The mechanism on a small case: a run taught by a teacher that only explores measures it before its first
+    iteration (0 successes) and trains with the weight at its floor from the first iteration on."""
     answers = explore_only_table(tmp_path / "explore.json")
     extra = ["--teacher_schedule", "adaptive", "--answers", answers, "--num_eval", "3"]
     assert main.main(tiny_train_args(tmp_path, "bad", n_itr=4, extra=extra)) == 0
     rows = read_metrics(os.path.join(tmp_path, "ppo", "SimpleDoorKey", "bad-0"))
     assert [float(r["Schedule/Teacher Success"]) for r in rows] == [0.0] * 4
     assert [float(r["Schedule/Handed Over"]) for r in rows] == [1.0] * 4
-    config = Config()
-    coefs = [float(r["Train/Kickstarting Coef"]) for r in rows]
-    assert coefs[0] == paper_coef(config, 0)
-    assert coefs[1:] == pytest.approx([paper_coef(config, 1) * 0.95 ** k for k in (1, 2, 3)])
+    assert [float(r["Train/Kickstarting Coef"]) for r in rows] == [Config().teacher_coef_min] * 4
     assert all(float(r["Train/Teacher KL"]) >= 0 for r in rows)
 
 
 def test_resume_and_fork_restore_the_schedule(tmp_path):
-    """An adaptive run taught by the explore-only teacher hands over at its first evaluation, so its weight changes
-    every iteration: stopped after 3 iterations and resumed to 6, it logs exactly the straight run's rows, and so
-    does a fork of its 3-iteration checkpoint with the same settings; a fork to --teacher_schedule paper follows the
-    clock from there."""
-    answers = explore_only_table(tmp_path / "explore.json")
-    extra = ["--teacher_schedule", "adaptive", "--answers", answers]
+    """An adaptive run whose student is caught up with at once (--teacher_success_ratio 0) hands over before its
+    first iteration, so its weight changes every iteration: stopped after 3 iterations and resumed to 6, it logs
+    exactly the straight run's rows, and so does a fork of its 3-iteration checkpoint with the same settings; a fork
+    to --teacher_schedule paper follows the clock from there."""
+    extra = ["--teacher_schedule", "adaptive", "--teacher_success_ratio", "0"]
     task_dir = os.path.join(tmp_path, "ppo", "SimpleDoorKey")
     assert main.main(tiny_train_args(tmp_path, "straight", n_itr=6, extra=extra)) == 0
     assert main.main(tiny_train_args(tmp_path, "part", n_itr=3, extra=extra)) == 0
@@ -165,7 +161,7 @@ def test_resume_and_fork_restore_the_schedule(tmp_path):
     assert main.main(["train", "--resume", part, "--n_itr", "6"]) == 0
     want = read_metrics(os.path.join(task_dir, "straight-0"))
     coefs = [float(r["Train/Kickstarting Coef"]) for r in want]
-    assert coefs[1:] == pytest.approx([paper_coef(Config(), 1) * 0.95 ** k for k in (1, 2, 3, 4, 5)])
+    assert coefs == pytest.approx([Config().teacher_coef * 0.95 ** k for k in range(1, 7)])
     assert read_metrics(part) == want
     assert read_metrics(os.path.join(task_dir, "fork-0")) == want
     paper = read_metrics(os.path.join(task_dir, "paper-0"))
