@@ -19,8 +19,9 @@ success     the clock until the student's success in the periodic evaluations (E
             The hand-over test of jump-start RL (Uchendu et al. 2023), where the guide policy's share of each
             episode shrinks once the student matches the guide's return; here the guide's weight in the loss
             shrinks instead. The teacher is measured before the first iteration, and one that never succeeds
-            there is left at once: its weight goes straight to the floor (a student that imitates a deterministic
-            wrong teacher for a few iterations loses its entropy, and PPO cannot explore again).
+            there is switched off at once, floor and all: a student that imitates a deterministic teacher that
+            cannot succeed loses its entropy within a few iterations, even at a weight of 0.1, and PPO cannot explore
+            again (bench/wrong_teacher.py).
 adaptive    either evidence: the teacher steps aside when the student has absorbed it or has caught up with it
             (the comparison that chose this: docs/teacher_schedule.md).
 
@@ -75,6 +76,8 @@ class TeacherSchedule:
         clock = paper_coef(self.config, iteration, env_steps)
         if self.handover_at is None or clock <= 0:
             return clock
+        if self.teacher_success == 0.0:  # a teacher that never succeeds is switched off, floor and all
+            return 0.0
         return min(clock, max(self.config.teacher_coef * self.factor, self.config.teacher_coef_min))
 
     def needs_teacher_success(self):
@@ -96,8 +99,6 @@ class TeacherSchedule:
             self.handover_at = iteration  # from the clock's weight now, the first step down
             clock = paper_coef(self.config, iteration, env_steps) / max(self.config.teacher_coef, 1e-12)
             self.factor = min(1.0, clock) * self.config.teacher_handover_factor
-            if self.teacher_success == 0.0:  # a teacher that never succeeds has nothing to hand over: the floor now
-                self.factor = 0.0
 
     def ready(self):
         return False

@@ -82,7 +82,7 @@ def test_a_teacher_that_never_succeeds_hands_over_at_the_first_evaluation():
     feed(schedule, 10, kl=lambda i: 1.9 - 0.01 * i, teacher=lambda i: 0.0 if i == 10 else None,
          student=lambda i: 0.0 if i == 10 else None)
     assert schedule.handover_at == 10
-    assert schedule.coef(11) == config.teacher_coef_min  # nothing to hand over: the floor at once
+    assert schedule.coef(11) == 0.0  # nothing to hand over: the term is off at once, floor and all
 
 
 @pytest.mark.parametrize("name", SCHEDULES)
@@ -134,15 +134,15 @@ def explore_only_table(path):
 
 def test_a_teacher_that_never_succeeds_is_handed_over_in_a_real_run(tmp_path):
     """The mechanism on a small case: a run taught by a teacher that only explores measures it before its first
-    iteration (0 successes) and trains with the weight at its floor from the first iteration on."""
+    iteration (0 successes) and trains without the teacher term from the first iteration on."""
     answers = explore_only_table(tmp_path / "explore.json")
     extra = ["--teacher_schedule", "adaptive", "--answers", answers, "--num_eval", "3"]
     assert main.main(tiny_train_args(tmp_path, "bad", n_itr=4, extra=extra)) == 0
     rows = read_metrics(os.path.join(tmp_path, "ppo", "SimpleDoorKey", "bad-0"))
     assert [float(r["Schedule/Teacher Success"]) for r in rows] == [0.0] * 4
     assert [float(r["Schedule/Handed Over"]) for r in rows] == [1.0] * 4
-    assert [float(r["Train/Kickstarting Coef"]) for r in rows] == [Config().teacher_coef_min] * 4
-    assert all(float(r["Train/Teacher KL"]) >= 0 for r in rows)
+    assert [float(r["Train/Kickstarting Coef"]) for r in rows] == [0.0] * 4
+    assert all(r["Train/Teacher KL"] == "" for r in rows)  # no teacher term, no KL logged
 
 
 def test_resume_and_fork_restore_the_schedule(tmp_path):
