@@ -84,7 +84,7 @@ def collect(model, pool, storage, device, config):
         storage.logp[t] = dist.log_prob(action).cpu().numpy()
         storage.value[t] = value.cpu().numpy()
         pool.step(storage.action[t])
-        storage.reward[t] = arr["reward"] + arr["bonus"]   # the bonus is 0 unless --count_bonus
+        np.add(arr["reward"], arr["bonus"], out=storage.reward[t])   # the bonus is 0 unless --count_bonus
         storage.terminated[t] = arr["terminated"]
         storage.truncated[t] = arr["truncated"]
         ended = arr["terminated"] | arr["truncated"]
