@@ -7,6 +7,7 @@ comparison, with every env waiting for each answer (--llm_wait always).
     python bench/live_teacher_pace.py --task MiniGrid-UnlockPickup-v0 --rollout_steps 128
     python bench/live_teacher_pace.py --steps 1000000 --waits never --held_out 100 --seed 1 \\
         --llm_url http://127.0.0.1:8000/v1                              # the students after a full budget
+    python bench/live_teacher_pace.py --stack fastchat --task SimpleDoorKey --steps 20000   # the paper's stack
 
 Runs, in this order, each in its own folder under --logdir/seed<seed>: <wait>-empty (a fresh plan cache per wait
 mode), then full (the cache the first run filled, so nothing is asked: the same answers the blocking teacher
@@ -14,7 +15,9 @@ trains on, without the waiting). Any `main.py train` option after the bench's ow
 one row per run: wall seconds, texts asked, the share of samples trained with the teacher term, the seconds the
 LLM was asked for (summed over its requests), the wall time over the full-cache run's and, with --held_out N, the
 final student's success on N held-out episodes (env seeds 2,000,000+, as in a sweep). With --llm_url the runs use
-that server (started by the caller, e.g. shared by two benches) instead of starting their own.
+that server (started by the caller, e.g. shared by two benches) instead of starting their own. --stack fastchat
+serves SmolLM2 under FastChat (python -m planner.fastchat_local) and trains with the flags that command prints
+(sampled answers, --n_ask 10, one answer per request) in place of llama-server with --llm_plans logprobs.
 """
 import argparse
 import csv
@@ -27,7 +30,7 @@ from algos.config import Config
 from algos.final_eval import evaluate_final
 from algos.sweep import SweepOptions
 from algos.train import train
-from planner import local_llm
+from planner import fastchat_local, local_llm
 from utils.machine import machine_line
 from utils.options import add_arguments, from_namespace
 
@@ -48,8 +51,10 @@ def _train_options(extra):
 def run_all(args, url, given):
     logdir = os.path.join(args.logdir, f"seed{args.seed}")
     shutil.rmtree(logdir, ignore_errors=True)
-    base = dataclasses.replace(Config(), **{**dict(eval_interval=0, video=0), **given})
-    base = dataclasses.replace(base, task=args.task, llm_url=url, llm_plans="logprobs", max_env_steps=args.steps,
+    stack = (_train_options(fastchat_local.TRAIN_FLAGS.split()) if args.stack == "fastchat"
+             else dict(llm_plans="logprobs"))
+    base = dataclasses.replace(Config(), **{**dict(eval_interval=0, video=0), **stack, **given})
+    base = dataclasses.replace(base, task=args.task, llm_url=url, max_env_steps=args.steps,
                                seed=args.seed, seed_list=[args.seed], logdir=logdir)
     runs = [(f"{w}-empty", dataclasses.replace(base, llm_wait=w, savedir=f"{w}-empty",
                                                plan_cache=os.path.join(logdir, f"cache-{w}.json")))
@@ -74,7 +79,9 @@ def run_all(args, url, given):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="MiniGrid-DoorKey-8x8-v0")
-    p.add_argument("--model", default="gemma3")
+    p.add_argument("--stack", default="local_llm", choices=["local_llm", "fastchat"],
+                   help="the server: python -m planner.local_llm's llama-server, or FastChat's three servers")
+    p.add_argument("--model", default="gemma3", help="local_llm's model (FastChat serves SmolLM2)")
     p.add_argument("--steps", type=int, default=200_000)
     p.add_argument("--waits", nargs="+", default=["never", "always"], choices=["never", "always"])
     p.add_argument("--threads", type=int, default=None, help="the server's threads (default: local_llm's)")
@@ -88,10 +95,13 @@ def main(argv=None):
     if args.llm_url:
         rows = run_all(args, args.llm_url, given)
     else:
-        with local_llm.running_server(model=args.model, n_threads=args.threads, startup_timeout=300) as url:
+        server = (fastchat_local.running(startup_timeout=600) if args.stack == "fastchat" else
+                  local_llm.running_server(model=args.model, n_threads=args.threads, startup_timeout=300))
+        with server as url:
             rows = run_all(args, url, given)
+    model = fastchat_local.MODEL_NAME if args.stack == "fastchat" else args.model
     full = rows[-1][1]
-    print(f"\n{args.task}, {args.model}, {args.steps} env steps, seed {args.seed}"
+    print(f"\n{args.task}, {model} ({args.stack}), {args.steps} env steps, seed {args.seed}"
           + (f", {' '.join(extra)}" if extra else "") + "\n")
     print("| run | wall s | env steps | texts asked | taught share | LLM query s | wall / full-cache wall | held-out |")
     print("|---|---|---|---|---|---|---|---|")
