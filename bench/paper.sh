@@ -38,8 +38,8 @@ if [ "${TWODOOR_FULL:-0}" = 1 ]; then
 fi
 # The evidence-driven teacher weight (--teacher_schedule adaptive, docs/teacher_schedule.md) on the four tasks with
 # no per-task schedule flags: 3 seeds, 1M env steps each, --anneal_lr; only with ADAPTIVE=1, in its own log folder.
-# Not yet run as a whole: measured so far ColoredDoorKey and LavaDoorKey seed 0 (docs/results_log.md), which put
-# an estimate of about 4 h for the four tasks x 3 seeds on 2 cores, from single runs' times (TwoDoor ~1.5 h per 1M env steps).
+# Not yet run as a whole (measured so far: ColoredDoorKey and LavaDoorKey, seed 0, docs/results_log.md); from single
+# runs' times, an estimated 4 h for the four tasks x 3 seeds on 2 cores (TwoDoor ~1.5 h per 1M env steps).
 if [ "${ADAPTIVE:-0}" = 1 ]; then
     python main.py sweep --tasks SimpleDoorKey LavaDoorKey ColoredDoorKey TwoDoor --max_env_steps 1000000 \
         --anneal_lr --variants adaptive --variants_file bench/teacher_schedules.json --seeds 0 1 2 \
