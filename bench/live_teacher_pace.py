@@ -66,13 +66,16 @@ def run_all(args, url, given):
         result = train(config, show_progress=False)
         stats = result.planner_stats
         held_out = None
-        if args.held_out:
+        if args.held_out and not result.stopped_by:
             held_out = evaluate_final(result.config, SweepOptions(final_eval=args.held_out),
                                       result.iterations)["success"]
         rows.append((name, result.wall_time, result.env_steps, stats.get("queries", 0), taught_share(result.run_dir),
                      stats.get("query_seconds", 0.0), held_out))
         print(f"{name}: {result.wall_time:.0f} s for {result.env_steps} env steps, {stats.get('queries', 0)} "
               f"texts asked" + ("" if held_out is None else f", held-out success {held_out:.2f}"), flush=True)
+        if result.stopped_by:  # Ctrl-C (or SIGTERM) stops the bench, not just this run
+            print(f"{name} was stopped ({result.stopped_by}): the runs after it are not started", flush=True)
+            break
     return rows
 
 
