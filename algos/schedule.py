@@ -10,18 +10,18 @@ paper       the official clock: teacher_coef - teacher_coef_decay * k, at least 
             k = teacher_off_after on (k: the iteration, or env steps / teacher_itr_steps). Evidence is ignored.
 agreement   the clock until the student has learnt what the teacher can show it: KL(teacher || student) over the
             iteration's samples has stopped falling (its running mean, EMA 0.1, fell by less than the fraction
-            teacher_kl_plateau over the last KL_WINDOW iterations) or has fallen to teacher_kl_target nats. A teacher whose actions the memory map does not determine
-            (explore is random) leaves a KL the student can never remove, so the plateau, not a level, is the
-            usual signal. Then the teacher hands over (below). Kickstarting (Schmitt et al. 2018) weights a distillation term by a schedule
-            tuned per task by population-based training; here the distillation's own loss decides when to fade.
+            teacher_kl_plateau over the last KL_WINDOW iterations) or has fallen to teacher_kl_target nats. A
+            teacher whose actions the memory map does not determine (explore is random) leaves a KL the student can
+            never remove, so the plateau, not a level, is the usual signal. Then the teacher hands over (below).
+            Kickstarting (Schmitt et al. 2018) weights a distillation term by a schedule tuned per task by
+            population-based training; here the distillation's own loss decides when to fade.
 success     the clock until the student's success in the periodic evaluations (EMA) reaches teacher_success_ratio
-            x the teacher's own success on the same evaluation episodes (measured once, at the first evaluation).
-            The hand-over test of jump-start RL (Uchendu et al. 2023), where the guide policy's share of each
-            episode shrinks once the student matches the guide's return; here the guide's weight in the loss
-            shrinks instead. The teacher is measured before the first iteration, and one that never succeeds
-            there is switched off at once, floor and all: a student that imitates a deterministic teacher that
-            cannot succeed loses its entropy within a few iterations, even at a weight of 0.1, and PPO cannot explore
-            again (bench/wrong_teacher.py).
+            x the teacher's own success on the same evaluation episodes (measured once, before the first
+            iteration). The hand-over test of jump-start RL (Uchendu et al. 2023), where the guide policy's share
+            of each episode shrinks once the student matches the guide's return; here the guide's weight in the
+            loss shrinks instead. A teacher that never succeeds is switched off at once, floor and all: a student
+            that imitates a deterministic teacher that cannot succeed loses its entropy within a few iterations,
+            even at a weight of 0.1, and PPO cannot explore again (bench/wrong_teacher.py).
 adaptive    either evidence: the teacher steps aside when the student has absorbed it or has caught up with it
             (the comparison that chose this: docs/teacher_schedule.md).
 

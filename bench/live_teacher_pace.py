@@ -31,6 +31,7 @@ from algos.final_eval import evaluate_final
 from algos.sweep import SweepOptions
 from algos.train import train
 from planner import fastchat_local, local_llm
+from utils.errors import UserError
 from utils.machine import machine_line
 from utils.options import add_arguments, from_namespace
 
@@ -54,7 +55,7 @@ def run_all(args, url, given):
     stack = (_train_options(fastchat_local.TRAIN_FLAGS.split()) if args.stack == "fastchat"
              else dict(llm_plans="logprobs"))
     base = dataclasses.replace(Config(), **{**dict(eval_interval=0, video=0), **stack, **given})
-    base = dataclasses.replace(base, task=args.task, llm_url=url, max_env_steps=args.steps,
+    base = dataclasses.replace(base, task=args.task, llm_url=url, max_env_steps=args.steps,  # the bench's own win
                                seed=args.seed, seed_list=[args.seed], logdir=logdir)
     runs = [(f"{w}-empty", dataclasses.replace(base, llm_wait=w, savedir=f"{w}-empty",
                                                plan_cache=os.path.join(logdir, f"cache-{w}.json")))
@@ -95,15 +96,19 @@ def main(argv=None):
     args, extra = p.parse_known_args(argv)
     given = _train_options(extra)
     print(machine_line(), flush=True)
-    if args.llm_url:
-        rows = run_all(args, args.llm_url, given)
-    else:
-        server = (fastchat_local.running(startup_timeout=600) if args.stack == "fastchat" else
-                  local_llm.running_server(model=args.model, n_threads=args.threads, startup_timeout=300))
-        with server as url:
-            rows = run_all(args, url, given)
+    try:
+        if args.llm_url:
+            rows = run_all(args, args.llm_url, given)
+        else:
+            server = (fastchat_local.running(startup_timeout=600) if args.stack == "fastchat" else
+                      local_llm.running_server(model=args.model, n_threads=args.threads, startup_timeout=300))
+            with server as url:
+                rows = run_all(args, url, given)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     model = fastchat_local.MODEL_NAME if args.stack == "fastchat" else args.model
-    full = rows[-1][1]
+    full = next((wall for name, wall, *_ in rows if name == "full"), None)  # None: the bench was stopped before it
     print(f"\n{args.task}, {model} ({args.stack}), {args.steps} env steps, seed {args.seed}"
           + (f", {' '.join(extra)}" if extra else "") + "\n")
     print("| run | wall s | env steps | texts asked | taught share | LLM query s | wall / full-cache wall | held-out |")
@@ -111,7 +116,8 @@ def main(argv=None):
     for name, wall, steps, asked, share, query_s, held_out in rows:
         shown = "-" if share is None else f"{share:.3f}"
         held = "-" if held_out is None else f"{held_out:.2f}"
-        print(f"| {name} | {wall:.0f} | {steps} | {asked} | {shown} | {query_s:.0f} | {wall / full:.2f} | {held} |")
+        ratio = "-" if not full else f"{wall / full:.2f}"
+        print(f"| {name} | {wall:.0f} | {steps} | {asked} | {shown} | {query_s:.0f} | {ratio} | {held} |")
     return 0
 
 

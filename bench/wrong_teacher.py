@@ -47,8 +47,8 @@ def run(argv=None):
     n = uniform_table(args.task, args.texts_from, table)
     print(f"uniform teacher: {n} texts -> {table}", flush=True)
     schedules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "teacher_schedules.json")
-    status = main.main(["sweep", "--tasks", args.task, "--variants", "ppo", "llm4teach", "filter", "adaptive", "--variants_file",
-                        schedules, "--answers", table, "--max_env_steps", str(args.max_env_steps), "--seeds",
+    status = main.main(["sweep", "--tasks", args.task, "--variants", "ppo", "llm4teach", "filter", "adaptive",
+                        "--variants_file", schedules, "--answers", table, "--max_env_steps", str(args.max_env_steps), "--seeds",
                         *args.seeds, "--logdir", args.logdir, "--num_cpus", args.num_cpus])
     if status == 0:
         with open(os.path.join(args.logdir, "results.md"), encoding="utf-8") as f:
