@@ -104,8 +104,9 @@ class Config(TeacherConfig):
         "paper", "the teacher coefficient's schedule: paper (the official clock below) | agreement (the clock until "
                  "KL(teacher || student) stops falling, then hand over) | success (the clock until the "
                  "student's evaluation success reaches --teacher_success_ratio x the teacher's, then hand over) | "
-                 "adaptive (either); hand over: x --teacher_handover_factor per iteration down to --teacher_coef_min "
-                 "(docs/teacher_schedule.md)", choices=SCHEDULES)
+                 "adaptive (either); hand over: x --teacher_handover_factor per iteration down to --teacher_coef_min | "
+                 "jumpstart (adaptive, and every episode begins with a teacher roll-in that shrinks as the student "
+                 "catches up; docs/teacher_schedule.md)", choices=SCHEDULES)
     teacher_filter: str = option(
         "none", "which samples the teacher term imitates: none (every taught sample, the official) | advantage (a "
                 "sample only where its advantage agrees: the student took the teacher's action and did better than "

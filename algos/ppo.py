@@ -1,12 +1,5 @@
-"""PPO with the LLM4Teach teacher term, as two steps (torch-ac's shape): `collect` one iteration of experience,
-then `PPO.update` on it.
-
-Collection, the official way: fresh episodes in every env, the student's own sampled actions, the teacher's
-distribution stored per step, until at least traj_per_itr episodes have ended and at least 2 x batch_size steps
-were taken. Episodes still running then are cut and bootstrapped with the critic, like episodes cut by the time
-limit. With rollout_steps > 0 (CleanRL's way) an iteration is that many steps in every env instead, and the
-episodes go on into the next iteration (the student's LSTM state with them); only the first iteration of a
-session, or one after the teacher was switched on or off, starts fresh episodes. The update:
+"""PPO with the LLM4Teach teacher term, as two steps (torch-ac's shape): `collect` one iteration of experience
+(algos/rollout.py), then `PPO.update` on it:
 
 loss = clipped policy loss + vf_coef * clipped value loss - ent_coef * entropy
        + coef * mean(-sum_a teacher(a|s) log pi(a|s))      (cross-entropy = forward KL up to a constant)
@@ -20,134 +13,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from minigrid.core.actions import Actions
 from utils.errors import Diverged
-
-
-class Rollout:
-    """Time-major storage (T, N, ...) that grows by doubling; one batched student forward per step."""
-
-    def __init__(self, n_envs, obs_shape, capacity=256):
-        self.n, self.obs_shape = n_envs, tuple(obs_shape)
-        self.carry = None  # (LSTM state, episode starts) where the pool's episodes go on (rollout_steps)
-        self._alloc(capacity)
-
-    def _alloc(self, capacity):
-        old = getattr(self, "obs", None)
-        n = self.n
-        new = dict(obs=np.zeros((capacity, n) + self.obs_shape, np.uint8),
-                   action=np.zeros((capacity, n), np.int64), logp=np.zeros((capacity, n), np.float32),
-                   value=np.zeros((capacity, n), np.float32), reward=np.zeros((capacity, n), np.float32),
-                   terminated=np.zeros((capacity, n), bool), truncated=np.zeros((capacity, n), bool),
-                   start=np.zeros((capacity, n), bool), teacher=np.zeros((capacity, n, len(Actions)), np.float32),
-                   boot_value=np.zeros((capacity, n), np.float32))
-        if old is not None:
-            for k, arr in new.items():
-                arr[:self.capacity] = getattr(self, k)
-        for k, arr in new.items():
-            setattr(self, k, arr)
-        self.capacity = capacity
-
-    def ensure(self, t):
-        if t >= self.capacity:
-            self._alloc(self.capacity * 2)
-
-
-@torch.no_grad()
-def collect(model, pool, storage, device, config):
-    """Fill `storage` with one iteration (>= config.traj_per_itr episodes ended, >= 2 x config.batch_size steps; or
-    config.rollout_steps steps per env, going on from where the previous iteration left the pool's episodes unless
-    storage.carry was cleared); returns (batch of tensors (T, N, ...), list of finished-episode (return, length,
-    success))."""
-    min_episodes, min_steps = config.traj_per_itr, 2 * config.batch_size
-    arr = pool.arrays
-    n = pool.n
-    if config.rollout_steps > 0 and storage.carry is not None:
-        state, starts = storage.carry
-    else:
-        pool.reset()
-        state, starts = model.initial_state(n, device), np.ones(n, dtype=bool)
-    init_state = None if state is None else tuple(s.clone() for s in state)
-    episodes = []
-    final_obs, final_where = [], []
-    t = 0
-    while True:
-        storage.ensure(t)
-        storage.obs[t] = arr["obs"]
-        storage.teacher[t] = arr["teacher"]
-        storage.start[t] = starts
-        obs_t = torch.from_numpy(storage.obs[t]).to(device)
-        logits, value, state = model(obs_t, state, torch.from_numpy(starts).to(device) if state is not None else None)
-        dist = model.distribution(logits)
-        action = dist.sample()
-        storage.action[t] = action.cpu().numpy()
-        storage.logp[t] = dist.log_prob(action).cpu().numpy()
-        storage.value[t] = value.cpu().numpy()
-        pool.step(storage.action[t])
-        np.add(arr["reward"], arr["bonus"], out=storage.reward[t])   # the bonus is 0 unless --count_bonus
-        storage.terminated[t] = arr["terminated"]
-        storage.truncated[t] = arr["truncated"]
-        ended = arr["terminated"] | arr["truncated"]
-        for i in np.nonzero(ended)[0]:
-            episodes.append((float(arr["ep_return"][i]), int(arr["ep_length"][i]), bool(arr["ep_success"][i])))
-            if arr["truncated"][i] and not arr["terminated"][i]:
-                final_obs.append(arr["final_obs"][i].copy())
-                final_where.append((t, i))
-        starts = ended.copy()
-        t += 1
-        if config.rollout_steps > 0:
-            if t == config.rollout_steps:
-                break
-        elif len(episodes) >= min_episodes and t * n >= min_steps:
-            break
-    steps = t
-    storage.carry = (state, starts) if config.rollout_steps > 0 else None
-    # Bootstrap values: time-limit truncations use V(final obs); episodes cut by the iteration end use V(next obs).
-    storage.boot_value[:steps] = 0.0
-    if final_obs:
-        v = _values(model, np.stack(final_obs), device)
-        for (tt, i), vi in zip(final_where, v):
-            storage.boot_value[tt, i] = vi
-    running = ~(storage.terminated[steps - 1] | storage.truncated[steps - 1])
-    next_value = _values(model, arr["obs"], device, state) if running.any() else np.zeros(n, np.float32)
-    advantages, returns = gae(storage, steps, next_value, running, config.gamma, config.lam)
-    batch = {
-        "obs": storage.obs[:steps], "action": storage.action[:steps], "logp": storage.logp[:steps],
-        "value": storage.value[:steps], "teacher": storage.teacher[:steps], "start": storage.start[:steps],
-        "advantage": advantages, "return": returns,
-    }
-    batch = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
-    batch["init_state"] = init_state
-    return batch, episodes
-
-
-def _values(model, obs, device, state=None):
-    obs_t = torch.from_numpy(np.ascontiguousarray(obs)).to(device)
-    if model.recurrent and state is None:
-        state = model.initial_state(obs_t.shape[0], device)
-    _, value, _ = model(obs_t, state)
-    return value.cpu().numpy()
-
-
-def gae(s, steps, next_value, running, gamma, lam):
-    """GAE(lambda) advantages and returns. With lam = 1 (the default) the return is the discounted Monte-Carlo
-    return bootstrapped only where an episode was cut, and advantage = return - V, as in the official code."""
-    n = s.n
-    adv = np.zeros((steps, n), np.float32)
-    last = np.zeros(n, np.float32)
-    for t in reversed(range(steps)):
-        ended = s.terminated[t] | s.truncated[t]
-        if t == steps - 1:
-            nv = np.where(running, next_value, s.boot_value[t])
-            cont = running.astype(np.float32)
-        else:
-            nv = np.where(ended, s.boot_value[t], s.value[t + 1])
-            cont = (~ended).astype(np.float32)
-        # terminated: no bootstrap (boot_value 0); truncated: V(final obs), but the GAE chain is cut either way
-        delta = s.reward[t] + gamma * nv - s.value[t]
-        last = delta + gamma * lam * cont * last
-        adv[t] = last
-    return adv, adv + s.value[:steps]
 
 
 def learning_rate(config, iteration, env_steps=0):
@@ -170,15 +36,17 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True, filter_adv
     action, old_logp, old_value = batch["action"][idx], batch["logp"][idx], batch["value"][idx]
     adv, ret, teacher = batch["advantage"][idx], batch["return"][idx], batch["teacher"][idx]
     raw_adv = adv
+    own = batch.get("own")  # the student's own steps (None: all of them; the teacher's roll-in steps are not)
+    own_mean = (lambda x: x.mean()) if own is None else (lambda x: (x * own[idx]).sum() / own[idx].sum().clamp(min=1))
     if norm_adv:
         adv = (adv - batch["adv_mean"]) / (batch["adv_std"] + 1e-8)
     logp = dist.log_prob(action)
     log_ratio = logp - old_logp
     ratio = log_ratio.exp()
-    policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+    policy_loss = own_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)))
     v_clipped = old_value + (values - old_value).clamp(-clip, clip)
-    value_loss = torch.max((values - ret) ** 2, (v_clipped - ret) ** 2).mean()
-    entropy = dist.entropy().mean()
+    value_loss = own_mean(torch.max((values - ret) ** 2, (v_clipped - ret) ** 2))
+    entropy = own_mean(dist.entropy())
     log_probs = torch.log_softmax(logits, dim=-1)
     zero = torch.zeros((), device=logits.device)
     teacher_loss = teacher_kl = imitated = zero
@@ -199,8 +67,8 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True, filter_adv
         with torch.no_grad():  # KL(teacher || student) = cross-entropy - the teacher's entropy: still to learn
             teacher_kl = mean(cross_entropy) + mean(torch.special.xlogy(teacher, teacher).sum(-1))
     with torch.no_grad():
-        approx_kl = ((ratio - 1) - log_ratio).mean()
-        clipfrac = ((ratio - 1).abs() > clip).float().mean()
+        approx_kl = own_mean((ratio - 1) - log_ratio)
+        clipfrac = own_mean(((ratio - 1).abs() > clip).float())
     return dict(policy=policy_loss, value=value_loss, entropy=entropy, teacher=teacher_loss, teacher_kl=teacher_kl,
                 imitated=imitated, approx_kl=approx_kl, clipfrac=clipfrac)
 
@@ -218,8 +86,12 @@ class PPO:
             group["lr"] = self.config.lr if lr is None else lr
         steps, n = batch["action"].shape
         adv = batch["advantage"].reshape(-1)
+        guided = batch.get("guided")
+        own = None if guided is None or not bool(guided.any()) else ~guided  # roll-ins: RL on the student's steps
+        if own is not None:
+            adv = adv[own.reshape(-1)] if bool(own.any()) else adv
         batch = dict(batch, adv_mean=adv.mean(), adv_std=adv.std() if adv.numel() > 1 else torch.ones(()),
-                     all_taught=bool((batch["teacher"].sum(-1) > 0.5).all()))
+                     all_taught=bool((batch["teacher"].sum(-1) > 0.5).all()), own=own)
         logs = self._update_recurrent(batch, coef, generator) if self.model.recurrent else \
             self._update_flat(batch, steps * n, coef, generator)
         logs = _mean_logs(logs)
@@ -231,7 +103,8 @@ class PPO:
     def _update_flat(self, batch, total, coef, generator):
         flat = {k: batch[k].reshape((total,) + batch[k].shape[2:])
                 for k in ("obs", "action", "logp", "value", "advantage", "return", "teacher")}
-        flat.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"], all_taught=batch["all_taught"])
+        flat.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"], all_taught=batch["all_taught"],
+                    own=None if batch["own"] is None else batch["own"].reshape(-1).float())
         size = min(self.config.batch_size, total)
         logs = []
         for _ in range(self.config.epochs):
@@ -256,7 +129,8 @@ class PPO:
                                                batch["start"][:, part])
                 sub = {k: batch[k][:, part].reshape(-1, *batch[k].shape[2:])
                        for k in ("action", "logp", "value", "advantage", "return", "teacher")}
-                sub.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"], all_taught=batch["all_taught"])
+                sub.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"], all_taught=batch["all_taught"],
+                           own=None if batch["own"] is None else batch["own"][:, part].reshape(-1).float())
                 idx = torch.arange(sub["action"].shape[0], device=sub["action"].device)
                 logs.append(self._step(logits.reshape(-1, logits.shape[-1]), values.reshape(-1), sub, idx, coef))
         return logs

@@ -24,6 +24,11 @@ success     the clock until the student's success in the periodic evaluations (E
             even at a weight of 0.1, and PPO cannot explore again (bench/wrong_teacher.py).
 adaptive    either evidence: the teacher steps aside when the student has absorbed it or has caught up with it
             (the comparison that chose this: docs/teacher_schedule.md).
+jumpstart   adaptive's weight, and the teacher also acts: every episode begins with a teacher roll-in of 0..H steps
+            (algos/rollin.py), H = the teacher's mean episode length on the evaluation episodes x (1 - the student's
+            evaluation success EMA / (teacher_success_ratio x the teacher's success)), so the roll-ins shrink to nothing as the student
+            catches up: jump-start RL's curriculum (Uchendu et al. 2023), with a random switch step as in its
+            JSRL-Random, and the evidence of `success` deciding the horizon.
 
 Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor
 every iteration down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
@@ -33,7 +38,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-SCHEDULES = ("paper", "agreement", "success", "adaptive")
+SCHEDULES = ("paper", "agreement", "success", "adaptive", "jumpstart")
 EMA_KL = 0.1          # the KL's running mean: each iteration's value weighs 0.1
 KL_WINDOW = 50        # iterations over which the KL's fall is measured
 EMA_SUCCESS = 0.5     # the student's evaluation success: each evaluation weighs 0.5 (10 episodes each by default)
@@ -43,10 +48,12 @@ EMA_SUCCESS = 0.5     # the student's evaluation success: each evaluation weighs
 class Evidence:
     """What one iteration measured: kl, the mean KL(teacher || student) over its samples (None when the term was
     off); student_success, the periodic evaluation's success rate (None when it did not evaluate);
-    teacher_success, the teacher alone on the same evaluation episodes (None unless measured now)."""
+    teacher_success and teacher_length, the teacher alone on the same evaluation episodes: its success rate and
+    mean episode length (None unless measured now)."""
     kl: Optional[float] = None
     student_success: Optional[float] = None
     teacher_success: Optional[float] = None
+    teacher_length: Optional[float] = None
 
 
 def paper_coef(config, iteration, env_steps=0):
@@ -70,6 +77,7 @@ class TeacherSchedule:
         self.kl_history = []         # the running mean after each of the last KL_WINDOW + 1 iterations with a KL
         self.student_ema = None
         self.teacher_success = None
+        self.teacher_length = None
 
     # -- the weight -------------------------------------------------------------------------------------------
     def coef(self, iteration, env_steps=0):
@@ -79,6 +87,10 @@ class TeacherSchedule:
         if self.teacher_success == 0.0:  # a teacher that never succeeds is switched off, floor and all
             return 0.0
         return min(clock, max(self.config.teacher_coef * self.factor, self.config.teacher_coef_min))
+
+    def rollin_horizon(self):
+        """The longest teacher roll-in for episodes starting now (0: the student acts throughout)."""
+        return 0
 
     def needs_teacher_success(self):
         """Whether the trainer should measure the teacher alone on the evaluation episodes now."""
@@ -91,6 +103,8 @@ class TeacherSchedule:
             self.kl_history = (self.kl_history + [self.kl_ema])[-(KL_WINDOW + 1):]
         if evidence.teacher_success is not None:
             self.teacher_success = float(evidence.teacher_success)
+        if evidence.teacher_length is not None:
+            self.teacher_length = float(evidence.teacher_length)
         if evidence.student_success is not None:
             self.student_ema = _ema(self.student_ema, float(evidence.student_success), EMA_SUCCESS)
         if self.handover_at is not None:
@@ -124,11 +138,15 @@ class TeacherSchedule:
         return {"Schedule/Teacher KL EMA": self.kl_ema, "Schedule/Teacher KL Fall": fall,
                 "Schedule/Student Success EMA": self.student_ema,
                 "Schedule/Teacher Success": self.teacher_success,
-                "Schedule/Handed Over": float(self.handover_at is not None)}
+                "Schedule/Handed Over": float(self.handover_at is not None)} | self.rollin_metrics()
+
+    def rollin_metrics(self):
+        return {}
 
     def state_dict(self):
         return {"name": self.name, "handover_at": self.handover_at, "factor": self.factor, "kl_ema": self.kl_ema,
-                "kl_history": list(self.kl_history), "student_ema": self.student_ema, "teacher_success": self.teacher_success}
+                "kl_history": list(self.kl_history), "student_ema": self.student_ema, "teacher_success": self.teacher_success,
+                "teacher_length": self.teacher_length}
 
     def load_state_dict(self, state):
         """Restore a checkpoint's state; a state of another schedule (a --fork that changed --teacher_schedule)
@@ -140,8 +158,9 @@ class TeacherSchedule:
         self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
         self.factor = float(state["factor"])
         self.kl_history = [float(v) for v in state["kl_history"]]
-        for key in ("kl_ema", "student_ema", "teacher_success"):
-            setattr(self, key, None if state[key] is None else float(state[key]))
+        for key in ("kl_ema", "student_ema", "teacher_success", "teacher_length"):
+            value = state.get(key)  # teacher_length: absent from checkpoints written before jumpstart
+            setattr(self, key, None if value is None else float(value))
 
 
 class AgreementSchedule(TeacherSchedule):
@@ -165,10 +184,25 @@ class AdaptiveSchedule(TeacherSchedule):
         return self.absorbed() or self.caught_up()
 
 
+class JumpStartSchedule(AdaptiveSchedule):
+    name = "jumpstart"
+
+    def rollin_horizon(self):
+        target = self.config.teacher_success_ratio * (self.teacher_success or 0.0)
+        if target <= 0 or not self.teacher_length:  # unmeasured, a teacher that never succeeds, or nothing to reach
+            return 0
+        caught_up = min(1.0, (self.student_ema or 0.0) / target)
+        return int(round(self.teacher_length * (1.0 - caught_up)))
+
+    def rollin_metrics(self):
+        return {"Schedule/Teacher Length": self.teacher_length, "Schedule/Roll-in Horizon": self.rollin_horizon()}
+
+
 def _ema(mean, value, weight):
     return value if mean is None else (1 - weight) * mean + weight * value
 
 
 def make_schedule(config):
-    kinds = {cls.name: cls for cls in (TeacherSchedule, AgreementSchedule, SuccessSchedule, AdaptiveSchedule)}
+    kinds = {cls.name: cls for cls in (TeacherSchedule, AgreementSchedule, SuccessSchedule, AdaptiveSchedule,
+                                       JumpStartSchedule)}
     return kinds[config.teacher_schedule](config)

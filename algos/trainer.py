@@ -14,7 +14,8 @@ from algos.checkpoint import build_model, load_weights, rng_state, seed_everythi
 from algos.env_pool import EnvPool
 from algos.episodes import (eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise,
                             teacher_chooser, training_seeds)
-from algos.ppo import PPO, Rollout, collect, learning_rate
+from algos.ppo import PPO, learning_rate
+from algos.rollout import Rollout, collect
 from algos.schedule import Evidence, make_schedule
 from algos.stop_request import StopRequest
 from planner.stats import merge_stats, stat_tag
@@ -57,7 +58,8 @@ class Trainer:
                 self._restore(resume)
                 self.saved_iteration = self.iteration
             tags = list(self.schedule.metrics()) + [stat_tag(k) for k in self.pool.planner_stats()] + \
-                (["Teacher/Imitated Share"] if config.teacher_filter != "none" else [])
+                (["Teacher/Imitated Share"] if config.teacher_filter != "none" else []) + \
+                (["Train/Guided Share", "Train/Guided Episodes", "Train/Guided Success Rate"] if self.schedule.name == "jumpstart" else [])
             self.logger = RunLogger(run_dir, extra_tags=tags,
                                     resume_iteration=self.iteration if resume is not None else None,
                                     hyperparameters=config.public(),
@@ -171,8 +173,10 @@ class Trainer:
         c = self.config
         teacher_on = None
         if self.iteration == 0 and self.schedule.needs_teacher_success():  # what the teacher is worth, first
-            self.schedule.update(0, 0, Evidence(student_success=self.evaluate()["success"],
-                                                teacher_success=self.evaluate_teacher()["success"]))
+            student = self.evaluate()  # first: it opens the evaluation envs
+            teacher = self.evaluate_teacher()
+            self.schedule.update(0, 0, Evidence(student_success=student["success"],
+                                                teacher_success=teacher["success"], teacher_length=teacher["length"]))
         while not self.finished():
             torch.set_num_threads(self.share.threads())
             coef = self.schedule.coef(self.iteration, self.env_steps)
@@ -185,7 +189,8 @@ class Trainer:
             # with a live LLM, a stop request may cut the collection short: keep what a checkpoint needs
             snapshot = (rng_state(), self.pool.get_state()) if self.spec.config.uses_llm() else None
             try:
-                batch, episodes = collect(self.model, self.pool, self.storage, self.device, c)
+                batch, episodes = collect(self.model, self.pool, self.storage, self.device, c,
+                                          rollin_horizon=self.schedule.rollin_horizon() if teacher_on else 0)
             except WaitInterrupted:
                 self.save("latest", snapshot)  # the state after the previous iteration, exactly
                 self.logger.flush()
@@ -203,6 +208,8 @@ class Trainer:
             metrics, improved, evidence = self._metrics(episodes, losses, coef, lr, steps, t0, t1, t2)
             if coef > 0:  # the share of this iteration's samples that had the teacher's distribution
                 metrics["Teacher/Taught Share"] = float((batch["teacher"].sum(-1) > 0.5).float().mean())
+            if self.schedule.name == "jumpstart":  # the share of this iteration's steps the teacher acted
+                metrics["Train/Guided Share"] = float(batch["guided"].float().mean())
             self.schedule.update(self.iteration, self.env_steps, evidence)
             metrics.update(self.schedule.metrics())
             self.logger.log(self.iteration, self.env_steps, self.wall_time(), metrics)
@@ -224,7 +231,10 @@ class Trainer:
         return stopped
 
     def _metrics(self, episodes, losses, coef, lr, steps, t0, t1, t2):
-        # the episode figures only when an episode ended (with --rollout_steps an iteration may end none)
+        # the episode figures only when an episode ended (with --rollout_steps an iteration may end none), and
+        # only the student's own: episodes that began with a teacher roll-in are counted apart
+        guided = [e for e in episodes if e[3]]
+        episodes = [e for e in episodes if not e[3]]
         returns = np.array([e[0] for e in episodes])
         metrics = {
             "Train/Return Mean": float(returns.mean()) if episodes else None,
@@ -241,6 +251,9 @@ class Trainer:
             "charts/SPS": steps / max(t2 - t0, 1e-9), "charts/collect_SPS": steps / max(t1 - t0, 1e-9),
             "charts/update_seconds": t2 - t1,
         }
+        if guided:  # how the student does from where its teacher's roll-ins left it
+            metrics.update({"Train/Guided Episodes": len(guided),
+                            "Train/Guided Success Rate": float(np.mean([e[2] for e in guided]))})
         c, improved = self.config, False
         if c.teacher_filter != "none" and coef > 0:
             metrics["Teacher/Imitated Share"] = losses.get("imitated")
@@ -249,7 +262,8 @@ class Trainer:
             ev = self.last_eval = self.evaluate()
             evidence.student_success = ev["success"]
             if self.schedule.needs_teacher_success():
-                evidence.teacher_success = self.evaluate_teacher()["success"]
+                teacher = self.evaluate_teacher()
+                evidence.teacher_success, evidence.teacher_length = teacher["success"], teacher["length"]
             metrics.update({"Test/Return": ev["return"], "Test/Eplen": ev["length"], "Test/Success Rate": ev["success"]})
             if self.best is None or (ev["success"], ev["return"]) > tuple(self.best):
                 self.best, improved = [ev["success"], ev["return"]], True

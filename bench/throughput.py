@@ -16,7 +16,8 @@ import torch
 from algos.checkpoint import build_model
 from algos.config import Config
 from algos.env_pool import EnvPool
-from algos.ppo import PPO, Rollout, collect
+from algos.ppo import PPO
+from algos.rollout import Rollout, collect
 from utils.cpu_share import resolve_workers
 from teacher.policy import TeacherSpec
 from utils.cpu_share import CpuShare, cpu_cores

@@ -9,7 +9,7 @@ from minigrid.core.actions import Actions
 from algos.count_bonus import EpisodicCount
 from algos.env_pool import EnvPool
 from algos.config import Config
-from algos.ppo import Rollout, collect
+from algos.rollout import Rollout, collect
 from planner.tasks import task_config
 from teacher.policy import TeacherSpec
 
@@ -84,8 +84,8 @@ def test_the_bonus_is_in_the_training_reward_but_not_in_returns_or_success():
         batch, episodes = collect(model, p, storage, torch.device("cpu"), config)
         rewards = storage.reward[:len(batch["action"])]
         assert rewards.shape == (160, 2) and (rewards >= BETA / math.sqrt(160) - 1e-7).all()  # every step a bonus
-        assert episodes and all(ret == 0.0 for ret, _, success in episodes if not success)    # returns: extrinsic
-        assert all(ret > 0 for ret, _, success in episodes if success)
+        assert episodes and all(ret == 0.0 for ret, _, success, _ in episodes if not success)    # returns: extrinsic
+        assert all(ret > 0 for ret, _, success, _ in episodes if success)
     finally:
         p.close()
 

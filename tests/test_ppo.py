@@ -6,7 +6,8 @@ import torch
 
 from algos.config import Config
 from algos.model import ActorCritic
-from algos.ppo import PPO, Rollout, gae, ppo_losses
+from algos.ppo import PPO, ppo_losses
+from algos.rollout import Rollout, gae
 from algos.schedule import paper_coef as teacher_coef
 from utils.errors import Diverged
 

@@ -9,7 +9,7 @@ import main
 from algos.config import Config
 from algos.env_pool import EnvPool
 from algos.model import ActorCritic
-from algos.ppo import Rollout, collect
+from algos.rollout import Rollout, collect
 from teacher.policy import TeacherSpec
 from tests.helpers import read_metrics, tiny_train_args
 from planner.tasks import task_config
@@ -88,9 +88,9 @@ def test_training_with_rollout_steps_counts_env_steps_and_restarts_episodes_when
     fresh = []
     real = algos.trainer.collect
 
-    def spy(model, pool, storage, device, config):
+    def spy(model, pool, storage, device, config, **kw):
         fresh.append(storage.carry is None)
-        return real(model, pool, storage, device, config)
+        return real(model, pool, storage, device, config, **kw)
     monkeypatch.setattr(algos.trainer, "collect", spy)
     args = tiny_train_args(tmp_path, "r", n_itr=4, extra=["--rollout_steps", "5", "--teacher_off_after", "2"])
     assert main.main(args) == 0
