@@ -110,7 +110,12 @@ class Config(TeacherConfig):
     teacher_filter: str = option(
         "none", "which samples the teacher term imitates: none (every taught sample, the official) | advantage (a "
                 "sample only where its advantage agrees: the student took the teacher's action and did better than "
-                "expected, or another action and did worse; docs/teacher_schedule.md)", choices=("none", "advantage"))
+                "expected, or another action and did worse) | advisor (each sample weighted by how well an auxiliary "
+                "head trained only to imitate predicts the teacher there, exp(-teacher_gap_alpha x its cross-entropy): "
+                "where the teacher acts on what the student cannot see, the student is left to RL; "
+                "docs/teacher_schedule.md)", choices=("none", "advantage", "advisor"))
+    teacher_gap_alpha: float = option(4.0, "advisor: the imitation weight of a sample is exp(-alpha x the auxiliary "
+                                           "imitator's cross-entropy with the teacher there)", check=numbers(0))
     teacher_coef: float = option(10.0, "initial teacher coefficient (0: plain PPO)", check=numbers(0))
     teacher_coef_decay: float = option(0.005, "subtracted per iteration", check=numbers(0))
     teacher_coef_min: float = option(0.1, "floor of the coefficient", check=numbers(0))

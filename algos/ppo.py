@@ -4,6 +4,9 @@
 loss = clipped policy loss + vf_coef * clipped value loss - ent_coef * entropy
        + coef * mean(-sum_a teacher(a|s) log pi(a|s))      (cross-entropy = forward KL up to a constant)
 
+--teacher_filter advisor: + coef * mean(CE(teacher, imitator)), and each sample's cross-entropy above is weighted by
+w(s) = exp(-teacher_gap_alpha * CE(teacher, imitator)(s)) (not differentiated): ADVISOR's imitation-gap weight.
+
 Settings are read from the run's Config by their flag names (lr, adam_eps, clip, vf_coef, ent_coef,
 max_grad_norm, epochs, batch_size); the coefficient comes from the run's teacher schedule (algos/schedule.py).
 """
@@ -26,12 +29,15 @@ def learning_rate(config, iteration, env_steps=0):
     return config.lr * max(0.0, 1.0 - used)
 
 
-def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True, filter_advantage=False):
+def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True, filter_advantage=False, imitator_logits=None,
+               gap_alpha=4.0):
     """The named loss terms for one minibatch (flat indices idx into the flattened batch). filter_advantage: the
     teacher term imitates a sample only where its (raw GAE) advantage agrees with the teacher: the student took the
     teacher's most likely action and the outcome was at least as good as its critic expected, or it took another
     action and did worse; the other samples' terms are dropped (the binary advantage filter of Critic Regularized
-    Regression, Wang et al. 2020, with the teacher's action as the one to clone)."""
+    Regression, Wang et al. 2020, with the teacher's action as the one to clone). imitator_logits (advisor): the
+    imitator head's logits on the same samples; its own cross-entropy with the teacher joins the teacher term, and
+    each sample's imitation is weighted by exp(-gap_alpha x that cross-entropy) (ADVISOR, Weihs et al. 2021)."""
     dist = torch.distributions.Categorical(logits=logits)
     action, old_logp, old_value = batch["action"][idx], batch["logp"][idx], batch["value"][idx]
     adv, ret, teacher = batch["advantage"][idx], batch["return"][idx], batch["teacher"][idx]
@@ -57,7 +63,12 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True, filter_adv
         mean = (lambda x: x.mean()) if (bool(taught.all()) if all_taught is None else all_taught) else \
             (lambda x: (x * taught).sum() / taught.sum().clamp(min=1))
         cross_entropy = -(teacher * log_probs).sum(-1)
-        if filter_advantage:
+        if imitator_logits is not None:
+            imitator_ce = -(teacher * torch.log_softmax(imitator_logits, dim=-1)).sum(-1)
+            weight = torch.exp(-gap_alpha * imitator_ce.detach())
+            teacher_loss = mean(weight * cross_entropy) + mean(imitator_ce)
+            imitated = mean(weight).detach()
+        elif filter_advantage:
             took_teachers = teacher.gather(-1, action[:, None]).squeeze(-1) >= teacher.max(-1).values - 1e-6
             keep = taught & (took_teachers == (raw_adv >= 0))
             teacher_loss = (cross_entropy * keep).sum() / taught.sum().clamp(min=1)
@@ -112,7 +123,7 @@ class PPO:
             for start in range(0, total - size + 1, size):
                 idx = perm[start:start + size]
                 logits, values, _ = self.model(flat["obs"][idx])
-                logs.append(self._step(logits, values, flat, idx, coef))
+                logs.append(self._step(logits, values, flat, idx, coef, self._imitator(coef)))
         return logs
 
     def _update_recurrent(self, batch, coef, generator):
@@ -132,13 +143,21 @@ class PPO:
                 sub.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"], all_taught=batch["all_taught"],
                            own=None if batch["own"] is None else batch["own"][:, part].reshape(-1).float())
                 idx = torch.arange(sub["action"].shape[0], device=sub["action"].device)
-                logs.append(self._step(logits.reshape(-1, logits.shape[-1]), values.reshape(-1), sub, idx, coef))
+                logs.append(self._step(logits.reshape(-1, logits.shape[-1]), values.reshape(-1), sub, idx, coef,
+                                       self._imitator(coef)))
         return logs
 
-    def _step(self, logits, values, batch, idx, coef):
+    def _imitator(self, coef):
+        """The imitator head's logits for the last forward pass (None without the head, or with the term off)."""
+        if self.config.teacher_filter != "advisor" or coef <= 0:
+            return None
+        return self.model.imitator_logits()
+
+    def _step(self, logits, values, batch, idx, coef, imitator_logits=None):
         c = self.config
         terms = ppo_losses(logits, values, batch, idx, c.clip, coef,
-                           filter_advantage=c.teacher_filter == "advantage")
+                           filter_advantage=c.teacher_filter == "advantage", imitator_logits=imitator_logits,
+                           gap_alpha=c.teacher_gap_alpha)
         loss = terms["policy"] + c.vf_coef * terms["value"] - c.ent_coef * terms["entropy"] + coef * terms["teacher"]
         if not torch.isfinite(loss):
             bad = [k for k, v in terms.items() if not torch.isfinite(v)]
