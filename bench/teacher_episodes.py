@@ -6,9 +6,12 @@ opens it, or dies in lava, and how many steps each stage takes (mean over the ep
     python bench/teacher_episodes.py --tasks TwoDoor --episodes 200
     python bench/teacher_episodes.py --tasks TwoDoor --loaddir log/paper/ppo/TwoDoor/llm4teach-0   # the student acts
 
-With a student the last column is how often its sampled action is the teacher's most likely one.
+With a student the last column is how often its sampled action is the teacher's most likely one. --failed_texts N
+lists, per task, the N observation texts the episodes that failed spent most steps on, with the planner's plans for
+each (where a teacher loops).
 """
 import argparse
+import collections
 import sys
 
 import numpy as np
@@ -26,16 +29,18 @@ from planner.tasks import task_config, task_names
 DOOR = OBJECT_TO_IDX["door"]
 
 
-def episode(env, teacher, choose, seed, agree):
+def episode(env, teacher, choose, seed, agree, texts=None):
     """(steps to pick up the door's key, steps to see the door while holding it, steps to success, steps to an end
     without success before the time limit: lava) of one episode; None for a stage never reached. choose: an
     algos.episodes chooser (the teacher's or the student's); agree gets whether each action was the teacher's."""
     door_colours = key_at = door_at = done_at = lost_at = None
+    seen = collections.Counter()
     for step, (probs, action, obs, reward, terminated, truncated) in enumerate(
             teacher_episode(env, teacher, choose, seed), 1):
         if door_colours is None:  # the reset has made the grid (doors stay where they are)
             door_colours = {cell.color for cell in env.grid.grid if cell is not None and cell.type == "door"}
         agree.append(action == int(np.argmax(probs)))
+        seen[teacher.last_text] += 1
         holding = env.carrying is not None and env.carrying.type == "key" and env.carrying.color in door_colours
         if holding and key_at is None:
             key_at = step
@@ -44,6 +49,8 @@ def episode(env, teacher, choose, seed, agree):
         if terminated or truncated:
             done_at = step if terminated and reward > 0 else None
             lost_at = step if terminated and reward <= 0 else None
+    if texts is not None and done_at is None:
+        texts.update(seen)
     return key_at, door_at, done_at, lost_at
 
 
@@ -59,6 +66,8 @@ def main(argv=None):
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--env_seed", type=int, default=2_000_000)
     p.add_argument("--loaddir", help="a student (run folder or checkpoint) acts instead of the teacher")
+    p.add_argument("--failed_texts", type=int, default=0, metavar="N",
+                   help="list the N texts the failed episodes spent most steps on, with their plans")
     args = p.parse_args(argv)
     print("| task | picks up the door's key (steps) | sees the door holding it (steps) | opens it: success (steps) "
           "| dies in lava (steps) |" + (" student = teacher |" if args.loaddir else ""))
@@ -73,9 +82,14 @@ def main(argv=None):
         if args.loaddir:
             config = Config(task=task["name"], loaddir=args.loaddir, frame_stack=1)
             choose = student_chooser(load_student(config, task, "cpu", given={})[0], "cpu")
-        rows = [episode(env, teacher, choose, args.env_seed + i, agree) for i in range(args.episodes)]
+        planner, texts = teacher.planner, collections.Counter()
+        rows = [episode(env, teacher, choose, args.env_seed + i, agree, texts) for i in range(args.episodes)]
         print(f"| {task['name']} | " + " | ".join(stage([r[k] for r in rows], args.episodes) for k in range(4)) + " |"
               + (f" {np.mean(agree):.2f} |" if args.loaddir else ""), flush=True)
+        failed_steps = sum(texts.values())
+        for text, n in texts.most_common(args.failed_texts):
+            plans = "; ".join(f"{plan} ({p:.2f})" for plan, p in planner.plans(text) or [])
+            print(f"|   {n / max(failed_steps, 1):.0%} of the failed episodes' steps | {text} | {plans} |")
 
 
 if __name__ == "__main__":
