@@ -23,6 +23,7 @@ from utils.options import SEED, from_dict, integers, numbers, option
 SWEEP = ("sweep",)
 VARIANTS = {"llm4teach": {}, "llm4teach_soft": {"soft_planner": True}, "ppo": {"teacher_coef": 0.0},
             "sb3_ppo": {"policy": "sb3_ppo", "teacher_coef": 0.0},  # the zoo-tuned plain PPO (algos/sb3_train.py)
+            "sb3_ppo_ego": {"policy": "sb3_ppo", "teacher_coef": 0.0, "sb3_obs": "egocentric"},  # as the zoo wraps it
             "ppo_count": {"teacher_coef": 0.0, "count_bonus": 0.005}}  # with an exploration bonus (count_bonus.py)
 
 

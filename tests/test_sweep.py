@@ -176,3 +176,10 @@ def test_variants_and_grid_checks(tmp_path):
         plan_runs(Config(logdir=str(tmp_path)), SweepOptions(variants=["bad"], variants_file=str(extra)), {})
     with pytest.raises(UserError, match="--savedir"):
         plan_runs(Config(logdir=str(tmp_path), savedir="x"), SweepOptions(), {"savedir": "x"})
+
+
+def test_the_sb3_variants_differ_only_in_what_the_mlp_sees(tmp_path):
+    options = SweepOptions(tasks=["MiniGrid-DoorKey-5x5-v0"], variants=["sb3_ppo", "sb3_ppo_ego"])
+    runs = {r[1]: r[3] for r in plan_runs(Config(logdir=str(tmp_path)), options, {})}
+    assert runs["sb3_ppo"].sb3_obs == "memory" and runs["sb3_ppo_ego"].sb3_obs == "egocentric"
+    assert all(c.policy == "sb3_ppo" and c.teacher_coef == 0.0 for c in runs.values())
