@@ -26,9 +26,9 @@ adaptive    either evidence: the teacher steps aside when the student has absorb
             (the comparison that chose this: docs/teacher_schedule.md).
 jumpstart   adaptive's weight, and the teacher also acts: every episode begins with a teacher roll-in of 0..H steps
             (algos/rollin.py), H = the teacher's mean episode length on the evaluation episodes x (1 - the student's
-            evaluation success EMA / (teacher_success_ratio x the teacher's success)), so the roll-ins shrink to nothing as the student
-            catches up: jump-start RL's curriculum (Uchendu et al. 2023), with a random switch step as in its
-            JSRL-Random, and the evidence of `success` deciding the horizon.
+            evaluation success EMA / (teacher_success_ratio x the teacher's success)), so the roll-ins shrink to
+            nothing as the student catches up: jump-start RL's curriculum (Uchendu et al. 2023), with a random
+            switch step as in its JSRL-Random, and the evidence of `success` deciding the horizon.
 
 Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor
 every iteration down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
@@ -68,6 +68,7 @@ class TeacherSchedule:
     """The paper's clock; subclasses add a hand-over driven by evidence."""
     name = "paper"
     uses_kl = uses_success = False
+    rolls_in = False             # whether the teacher also acts (roll-ins at episode starts)
 
     def __init__(self, config):
         self.config = config
@@ -145,7 +146,8 @@ class TeacherSchedule:
 
     def state_dict(self):
         return {"name": self.name, "handover_at": self.handover_at, "factor": self.factor, "kl_ema": self.kl_ema,
-                "kl_history": list(self.kl_history), "student_ema": self.student_ema, "teacher_success": self.teacher_success,
+                "kl_history": list(self.kl_history), "student_ema": self.student_ema,
+                "teacher_success": self.teacher_success,
                 "teacher_length": self.teacher_length}
 
     def load_state_dict(self, state):
@@ -185,7 +187,7 @@ class AdaptiveSchedule(TeacherSchedule):
 
 
 class JumpStartSchedule(AdaptiveSchedule):
-    name = "jumpstart"
+    name, rolls_in = "jumpstart", True
 
     def rollin_horizon(self):
         target = self.config.teacher_success_ratio * (self.teacher_success or 0.0)

@@ -59,7 +59,8 @@ class Trainer:
                 self.saved_iteration = self.iteration
             tags = list(self.schedule.metrics()) + [stat_tag(k) for k in self.pool.planner_stats()] + \
                 (["Teacher/Imitated Share"] if config.teacher_filter != "none" else []) + \
-                (["Train/Guided Share", "Train/Guided Episodes", "Train/Guided Success Rate"] if self.schedule.name == "jumpstart" else [])
+                (["Train/Guided Share", "Train/Guided Episodes", "Train/Guided Success Rate"]
+                 if self.schedule.rolls_in else [])
             self.logger = RunLogger(run_dir, extra_tags=tags,
                                     resume_iteration=self.iteration if resume is not None else None,
                                     hyperparameters=config.public(),
@@ -208,7 +209,7 @@ class Trainer:
             metrics, improved, evidence = self._metrics(episodes, losses, coef, lr, steps, t0, t1, t2)
             if coef > 0:  # the share of this iteration's samples that had the teacher's distribution
                 metrics["Teacher/Taught Share"] = float((batch["teacher"].sum(-1) > 0.5).float().mean())
-            if self.schedule.name == "jumpstart":  # the share of this iteration's steps the teacher acted
+            if self.schedule.rolls_in:  # the share of this iteration's steps the teacher acted
                 metrics["Train/Guided Share"] = float(batch["guided"].float().mean())
             self.schedule.update(self.iteration, self.env_steps, evidence)
             metrics.update(self.schedule.metrics())
