@@ -8,6 +8,7 @@
 # One sweep per task; the last command prints the one table (results.md and results.csv in $LOGDIR, a figure per
 # task overlaying every variant's curves). Finished runs are not trained again and interrupted ones resume (an
 # interrupted sb3_ppo run starts again), so run it again to go on. Two runs at a time on a 2-core machine (NUM_CPUS).
+# SB3 on minigrid's egocentric view (registered MiniGrid ids only): TASKS=MiniGrid-... VARIANTS=sb3_ppo_ego.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOG=${LOGDIR:-log/baselines}
