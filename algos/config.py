@@ -112,8 +112,10 @@ class Config(TeacherConfig):
                 "sample only where its advantage agrees: the student took the teacher's action and did better than "
                 "expected, or another action and did worse) | advisor (each sample weighted by how well an auxiliary "
                 "head trained only to imitate predicts the teacher there, exp(-teacher_gap_alpha x its cross-entropy): "
-                "where the teacher acts on what the student cannot see, the student is left to RL; "
-                "docs/teacher_schedule.md)", choices=("none", "advantage", "advisor"))
+                "where the teacher acts on what the student cannot see, the student is left to RL) | trust (only "
+                "the samples of observation texts where the student's steps that took the teacher's action had at "
+                "least the mean advantage of those that did not, pooled over the text's visits; "
+                "docs/teacher_schedule.md)", choices=("none", "advantage", "advisor", "trust"))
     teacher_gap_alpha: float = option(4.0, "advisor: the imitation weight of a sample is exp(-alpha x the auxiliary "
                                            "imitator's cross-entropy with the teacher there)", check=numbers(0))
     teacher_coef: float = option(10.0, "initial teacher coefficient (0: plain PPO)", check=numbers(0))

@@ -10,7 +10,7 @@ from algos.count_bonus import EpisodicCount
 def make_arrays(n, obs_shape, buffer=None):
     """The per-step outputs of n envs as named numpy arrays (optionally views into one shared buffer)."""
     layout = [("obs", (n,) + tuple(obs_shape), np.uint8), ("final_obs", (n,) + tuple(obs_shape), np.uint8),
-              ("teacher", (n, len(Actions)), np.float32), ("reward", (n,), np.float32), ("bonus", (n,), np.float32),
+              ("teacher", (n, len(Actions)), np.float32), ("text", (n,), np.int64), ("reward", (n,), np.float32), ("bonus", (n,), np.float32),
               ("terminated", (n,), np.bool_), ("truncated", (n,), np.bool_),
               ("ep_return", (n,), np.float32), ("ep_length", (n,), np.int32), ("ep_success", (n,), np.bool_)]
     size = sum(int(np.prod(s)) * np.dtype(t).itemsize for _, s, t in layout)
@@ -57,12 +57,15 @@ class EnvGroup:
 
     def _teach(self, i, obs):
         """The teacher's distribution for env i's observation; all zeros (no distribution: the sample is trained
-        without the teacher term) when the teacher is off or its live LLM has not answered the text yet."""
-        probs = None
+        without the teacher term) when the teacher is off or its live LLM has not answered the text yet; and the
+        id of the observation's text (teacher.policy.text_id; 0 when the teacher is off)."""
+        probs, text = None, 0
         if self.use_teacher:
             e = self.envs[i]
             probs = self.teachers[i](obs, (e.agent_pos[0], e.agent_pos[1], e.agent_dir))
+            text = self.teachers[i].last_text_id
         self.arrays["teacher"][i] = 0.0 if probs is None else probs
+        self.arrays["text"][i] = text
 
     def _reset(self, i):
         seed, self.next_seeds[i] = self.next_seeds[i], None

@@ -6,6 +6,8 @@ loss = clipped policy loss + vf_coef * clipped value loss - ent_coef * entropy
 
 --teacher_filter advisor: + coef * mean(CE(teacher, imitator)), and each sample's cross-entropy above is weighted by
 w(s) = exp(-teacher_gap_alpha * CE(teacher, imitator)(s)) (not differentiated): ADVISOR's imitation-gap weight.
+--teacher_filter trust: each sample's cross-entropy is weighted by its observation text's trust, 0 or 1
+(algos/text_trust.py, computed by the trainer before the update as batch["trust"]).
 
 Settings are read from the run's Config by their flag names (lr, adam_eps, clip, vf_coef, ent_coef,
 max_grad_norm, epochs, batch_size); the coefficient comes from the run's teacher schedule (algos/schedule.py).
@@ -37,7 +39,8 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True, filter_adv
     action and did worse; the other samples' terms are dropped (the binary advantage filter of Critic Regularized
     Regression, Wang et al. 2020, with the teacher's action as the one to clone). imitator_logits (advisor): the
     imitator head's logits on the same samples; its own cross-entropy with the teacher joins the teacher term, and
-    each sample's imitation is weighted by exp(-gap_alpha x that cross-entropy) (ADVISOR, Weihs et al. 2021)."""
+    each sample's imitation is weighted by exp(-gap_alpha x that cross-entropy) (ADVISOR, Weihs et al. 2021).
+    batch["trust"] (--teacher_filter trust): per-sample weights of the teacher term, 0 on distrusted texts."""
     dist = torch.distributions.Categorical(logits=logits)
     action, old_logp, old_value = batch["action"][idx], batch["logp"][idx], batch["value"][idx]
     adv, ret, teacher = batch["advantage"][idx], batch["return"][idx], batch["teacher"][idx]
@@ -68,6 +71,10 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True, filter_adv
             weight = torch.exp(-gap_alpha * imitator_ce.detach())
             teacher_loss = mean(weight * cross_entropy) + mean(imitator_ce)
             imitated = mean(weight).detach()
+        elif "trust" in batch:  # --teacher_filter trust: the weights of the samples' texts (algos/text_trust.py)
+            keep = taught * batch["trust"][idx]
+            teacher_loss = (cross_entropy * keep).sum() / taught.sum().clamp(min=1)
+            imitated = (keep.sum() / taught.sum().clamp(min=1)).detach()
         elif filter_advantage:
             took_teachers = teacher.gather(-1, action[:, None]).squeeze(-1) >= teacher.max(-1).values - 1e-6
             keep = taught & (took_teachers == (raw_adv >= 0))
@@ -113,7 +120,7 @@ class PPO:
 
     def _update_flat(self, batch, total, coef, generator):
         flat = {k: batch[k].reshape((total,) + batch[k].shape[2:])
-                for k in ("obs", "action", "logp", "value", "advantage", "return", "teacher")}
+                for k in ("obs", "action", "logp", "value", "advantage", "return", "teacher", "trust") if k in batch}
         flat.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"], all_taught=batch["all_taught"],
                     own=None if batch["own"] is None else batch["own"].reshape(-1).float())
         size = min(self.config.batch_size, total)
@@ -139,7 +146,7 @@ class PPO:
                 logits, values, _ = self.model(batch["obs"][:, part], (h0[:, part], c0[:, part]),
                                                batch["start"][:, part])
                 sub = {k: batch[k][:, part].reshape(-1, *batch[k].shape[2:])
-                       for k in ("action", "logp", "value", "advantage", "return", "teacher")}
+                       for k in ("action", "logp", "value", "advantage", "return", "teacher", "trust") if k in batch}
                 sub.update(adv_mean=batch["adv_mean"], adv_std=batch["adv_std"], all_taught=batch["all_taught"],
                            own=None if batch["own"] is None else batch["own"][:, part].reshape(-1).float())
                 idx = torch.arange(sub["action"].shape[0], device=sub["action"].device)

@@ -17,6 +17,7 @@ from algos.episodes import (eval_pool, eval_seeds, record_video, run_episodes, s
 from algos.ppo import PPO, learning_rate
 from algos.rollout import Rollout, collect
 from algos.schedule import Evidence, make_schedule
+from algos.text_trust import TextTrust
 from algos.stop_request import StopRequest
 from planner.stats import merge_stats, stat_tag
 from utils.checkpoint import save_checkpoint
@@ -54,11 +55,13 @@ class Trainer:
             self.ppo = PPO(self.model, config)
             self.storage = Rollout(n, self.pool.obs_shape)
             self.schedule = make_schedule(config)
+            self.trust = TextTrust() if config.teacher_filter == "trust" else None
             if resume is not None:
                 self._restore(resume)
                 self.saved_iteration = self.iteration
             tags = list(self.schedule.metrics()) + [stat_tag(k) for k in self.pool.planner_stats()] + \
                 (["Teacher/Imitated Share"] if config.teacher_filter != "none" else []) + \
+                (list(self.trust.metrics()) if self.trust is not None else []) + \
                 (["Train/Guided Share", "Train/Guided Episodes", "Train/Guided Success Rate"]
                  if self.schedule.rolls_in else [])
             self.logger = RunLogger(run_dir, extra_tags=tags,
@@ -84,6 +87,7 @@ class Trainer:
                    "iteration": self.iteration, "env_steps": self.env_steps,
                    "teacher_coef": self.schedule.coef(self.iteration, self.env_steps),
                    "schedule": self.schedule.state_dict(),
+                   "text_trust": None if self.trust is None else self.trust.state_dict(),
                    "rng": rng, "envs": envs, "best": self.best,
                    "planner_stats": self.planner_stats(), "wall_time": self.wall_time(),
                    "config": self.config.public(), "obs_shape": list(self.pool.obs_shape),
@@ -105,6 +109,8 @@ class Trainer:
             set_rng_state(payload["rng"])
             if payload.get("schedule") is not None:  # checkpoints before --teacher_schedule have none: the clock
                 self.schedule.load_state_dict(payload["schedule"])
+            if self.trust is not None and payload.get("text_trust") is not None:  # a fork from another filter: fresh
+                self.trust.load_state_dict(payload["text_trust"])
             env_state = payload["envs"]
             if not all(len(v) == self.config.num_envs for v in env_state.values()):
                 raise ValueError(f"environment states for {self.config.num_envs} envs expected")
@@ -197,6 +203,8 @@ class Trainer:
                 self.logger.flush()
                 return self.stop_request.requested or "SIGINT"
             t1 = time.time()
+            if self.trust is not None and coef > 0:  # the texts' evidence, this iteration's included
+                batch["trust"] = self.trust.update(batch)
             try:
                 losses = self.ppo.update(batch, coef, lr)
             except Diverged as e:
@@ -258,6 +266,8 @@ class Trainer:
         c, improved = self.config, False
         if c.teacher_filter != "none" and coef > 0:
             metrics["Teacher/Imitated Share"] = losses.get("imitated")
+            if self.trust is not None:
+                metrics.update(self.trust.metrics())
         evidence = Evidence(kl=losses.get("teacher_kl") if coef > 0 else None)
         if c.eval_interval > 0 and self.iteration % c.eval_interval == 0:
             ev = self.last_eval = self.evaluate()

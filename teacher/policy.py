@@ -12,6 +12,7 @@ shortest way to the nearest pose that reveals unseen space (with views wider tha
 far to the side, and walking on can go back and forth), and drop first walks to a cell where the object blocks
 nothing.
 """
+import hashlib
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -26,6 +27,11 @@ N_ACTIONS = len(Actions)
 PICKUP, DROP, TOGGLE, DONE = int(Actions.pickup), int(Actions.drop), int(Actions.toggle), int(Actions.done)
 WAIT = DONE  # the wait option: minigrid's `done`, which changes nothing in these tasks
 PRIMITIVE = {"pickup": PICKUP, "drop": DROP, "toggle": TOGGLE}
+
+
+def text_id(text):
+    """A stable nonzero 63-bit id of an observation text, the same in every process and run (0 means no text)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1 or 1
 
 
 class OptionPolicies:
@@ -118,6 +124,8 @@ class TeacherPolicy:
         self.rng = rng if rng is not None else np.random.default_rng()
         self.options = OptionPolicies(goto_through_lava=goto_through_lava, paths=paths, careful=careful)
         self.last_text = None
+        self.last_text_id = 0  # text_id(last_text)
+        self._ids = {}  # text -> text_id(text)
         self._cdf = {}  # text -> cumulative plan probabilities (a text's plans are fixed for a run)
 
     def reset(self, mission=None):
@@ -138,7 +146,8 @@ class TeacherPolicy:
         observation's text yet (a non-blocking live LLM still asking)."""
         agent = agent_state(obs) if agent is None else (int(agent[0]), int(agent[1]), int(agent[2]))
         description = self.mediator.describe(obs, agent)
-        self.last_text = description.text
+        self.last_text = text = description.text
+        self.last_text_id = self._ids.get(text) or self._ids.setdefault(text, text_id(text))
         plans = self.planner.plans(description.text)
         if plans is None:
             return None
