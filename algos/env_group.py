@@ -10,7 +10,8 @@ from algos.count_bonus import EpisodicCount
 def make_arrays(n, obs_shape, buffer=None):
     """The per-step outputs of n envs as named numpy arrays (optionally views into one shared buffer)."""
     layout = [("obs", (n,) + tuple(obs_shape), np.uint8), ("final_obs", (n,) + tuple(obs_shape), np.uint8),
-              ("teacher", (n, len(Actions)), np.float32), ("text", (n,), np.int64), ("reward", (n,), np.float32), ("bonus", (n,), np.float32),
+              ("teacher", (n, len(Actions)), np.float32), ("text", (n,), np.int64), ("reward", (n,), np.float32),
+              ("bonus", (n,), np.float32),
               ("terminated", (n,), np.bool_), ("truncated", (n,), np.bool_),
               ("ep_return", (n,), np.float32), ("ep_length", (n,), np.int32), ("ep_success", (n,), np.bool_)]
     size = sum(int(np.prod(s)) * np.dtype(t).itemsize for _, s, t in layout)

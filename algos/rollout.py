@@ -118,8 +118,8 @@ def collect(model, pool, storage, device, config, rollin_horizon=0):
     advantages, returns = gae(storage, steps, next_value, running, config.gamma, config.lam)
     batch = {
         "obs": storage.obs[:steps], "action": storage.action[:steps], "logp": storage.logp[:steps],
-        "value": storage.value[:steps], "teacher": storage.teacher[:steps], "text": storage.text[:steps], "start": storage.start[:steps],
-        "guided": storage.guided[:steps], "advantage": advantages, "return": returns,
+        "value": storage.value[:steps], "teacher": storage.teacher[:steps], "text": storage.text[:steps],
+        "start": storage.start[:steps], "guided": storage.guided[:steps], "advantage": advantages, "return": returns,
     }
     batch = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
     batch["init_state"] = init_state

@@ -28,7 +28,7 @@ import torch
 TRUST_DECAY = 0.9         # each iteration, a text's running sums and counts are multiplied by this first
 TRUST_MIN_SAMPLES = 20.0  # decayed count of each kind (followed, not followed) before a text's verdict changes
 TRUST_Z = 2.0             # distrust only when deviate - follow exceeds this many standard errors of the difference
-TRUST_MARGIN = 0.01       # ... and this much (a hundredth of a full reward: an untrained critic's noise is not evidence)
+TRUST_MARGIN = 0.01       # ... and this much (a hundredth of a full reward: a critic's noise is not evidence)
 
 
 class TextTrust:
@@ -59,9 +59,10 @@ class TextTrust:
             fresh[:, column] = np.bincount(where, weights=mask * values, minlength=len(self.ids))
         self.sums = TRUST_DECAY * self.sums + fresh
         (m_f, v_f, n_f), (m_o, v_o, n_o) = _moments(self.sums[:, :3]), _moments(self.sums[:, 3:])
-        judged = (n_f >= TRUST_MIN_SAMPLES) & (n_o >= TRUST_MIN_SAMPLES)
+        judged = self._judged()
         gap = m_o - m_f
-        worse = judged & (gap > TRUST_MARGIN) & (gap > TRUST_Z * np.sqrt(v_f / np.maximum(n_f, 1) + v_o / np.maximum(n_o, 1)))
+        stderr = np.sqrt(v_f / np.maximum(n_f, 1) + v_o / np.maximum(n_o, 1))
+        worse = judged & (gap > TRUST_MARGIN) & (gap > TRUST_Z * stderr)
         self.trusted = np.where(worse, False, np.where(judged & (gap <= 0), True, self.trusted))
         weights = self.weights(text)
         return torch.from_numpy(weights.reshape(batch["action"].shape)).to(batch["action"].device)
@@ -82,9 +83,13 @@ class TextTrust:
             self.sums = np.concatenate([self.sums, np.zeros((len(new), 6))])[order]
             self.trusted = np.concatenate([self.trusted, np.ones(len(new), bool)])[order]
 
+    def _judged(self):
+        """Per text: whether it has enough evidence of both kinds (followed, not followed) to be judged."""
+        return (self.sums[:, 0] >= TRUST_MIN_SAMPLES) & (self.sums[:, 3] >= TRUST_MIN_SAMPLES)
+
     def metrics(self):
-        return {"Teacher/Distrusted Texts": int((~self.trusted).sum()), "Teacher/Judged Texts": int(
-            ((self.sums[:, 0] >= TRUST_MIN_SAMPLES) & (self.sums[:, 3] >= TRUST_MIN_SAMPLES)).sum())}
+        return {"Teacher/Distrusted Texts": int((~self.trusted).sum()),
+                "Teacher/Judged Texts": int(self._judged().sum())}
 
     def state_dict(self):
         return {"ids": self.ids.tolist(), "sums": self.sums.tolist(), "trusted": self.trusted.tolist()}
