@@ -7,7 +7,7 @@ loss = clipped policy loss + vf_coef * clipped value loss - ent_coef * entropy
 --teacher_filter advisor: + coef * mean(CE(teacher, imitator)), and each sample's cross-entropy above is weighted by
 w(s) = exp(-teacher_gap_alpha * CE(teacher, imitator)(s)) (not differentiated): ADVISOR's imitation-gap weight.
 --teacher_filter trust: each sample's cross-entropy is weighted by its observation text's trust, 0 or 1
-(algos/text_trust.py, computed by the trainer before the update as batch["trust"]).
+(algos/text_trust.py, updated with each batch's evidence before the update as batch["trust"]).
 
 Settings are read from the run's Config by their flag names (lr, adam_eps, clip, vf_coef, ent_coef,
 max_grad_norm, epochs, batch_size); the coefficient comes from the run's teacher schedule (algos/schedule.py).
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from algos.text_trust import TextTrust
 from utils.errors import Diverged
 
 
@@ -95,6 +96,7 @@ class PPO:
     def __init__(self, model, config):
         self.model, self.config = model, config
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps)
+        self.trust = TextTrust() if config.teacher_filter == "trust" else None  # its state: in the checkpoints
 
     def update(self, batch, coef, lr=None, generator=None):
         """Epochs of shuffled minibatches (the last partial one dropped, as in the official code), at learning rate
@@ -102,6 +104,8 @@ class PPO:
         saved)."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr if lr is None else lr
+        if self.trust is not None and coef > 0:  # the texts' evidence, this iteration's included
+            batch = dict(batch, trust=self.trust.update(batch))
         steps, n = batch["action"].shape
         adv = batch["advantage"].reshape(-1)
         guided = batch.get("guided")

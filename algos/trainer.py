@@ -17,9 +17,8 @@ from algos.episodes import (eval_pool, eval_seeds, record_video, run_episodes, s
 from algos.ppo import PPO, learning_rate
 from algos.rollout import Rollout, collect
 from algos.schedule import Evidence, make_schedule
-from algos.text_trust import TextTrust
 from algos.stop_request import StopRequest
-from planner.stats import merge_stats, stat_tag
+from planner.stats import merge_stats, progress_state, stat_tag
 from utils.checkpoint import save_checkpoint
 from utils.cpu_share import CpuShare
 from utils.errors import Diverged, Interrupted, UserError, WorkerError
@@ -55,13 +54,12 @@ class Trainer:
             self.ppo = PPO(self.model, config)
             self.storage = Rollout(n, self.pool.obs_shape)
             self.schedule = make_schedule(config)
-            self.trust = TextTrust() if config.teacher_filter == "trust" else None
             if resume is not None:
                 self._restore(resume)
                 self.saved_iteration = self.iteration
             tags = list(self.schedule.metrics()) + [stat_tag(k) for k in self.pool.planner_stats()] + \
                 (["Teacher/Imitated Share"] if config.teacher_filter != "none" else []) + \
-                (list(self.trust.metrics()) if self.trust is not None else []) + \
+                (list(self.ppo.trust.metrics()) if self.ppo.trust is not None else []) + \
                 (["Train/Guided Share", "Train/Guided Episodes", "Train/Guided Success Rate"]
                  if self.schedule.rolls_in else [])
             self.logger = RunLogger(run_dir, extra_tags=tags,
@@ -87,7 +85,7 @@ class Trainer:
                    "iteration": self.iteration, "env_steps": self.env_steps,
                    "teacher_coef": self.schedule.coef(self.iteration, self.env_steps),
                    "schedule": self.schedule.state_dict(),
-                   "text_trust": None if self.trust is None else self.trust.state_dict(),
+                   "text_trust": None if self.ppo.trust is None else self.ppo.trust.state_dict(),
                    "rng": rng, "envs": envs, "best": self.best,
                    "planner_stats": self.planner_stats(), "wall_time": self.wall_time(),
                    "config": self.config.public(), "obs_shape": list(self.pool.obs_shape),
@@ -109,8 +107,8 @@ class Trainer:
             set_rng_state(payload["rng"])
             if payload.get("schedule") is not None:  # checkpoints before --teacher_schedule have none: the clock
                 self.schedule.load_state_dict(payload["schedule"])
-            if self.trust is not None and payload.get("text_trust") is not None:  # a fork from another filter: fresh
-                self.trust.load_state_dict(payload["text_trust"])
+            if self.ppo.trust is not None and payload.get("text_trust") is not None:  # forked from another filter
+                self.ppo.trust.load_state_dict(payload["text_trust"])
             env_state = payload["envs"]
             if not all(len(v) == self.config.num_envs for v in env_state.values()):
                 raise ValueError(f"environment states for {self.config.num_envs} envs expected")
@@ -203,8 +201,6 @@ class Trainer:
                 self.logger.flush()
                 return self.stop_request.requested or "SIGINT"
             t1 = time.time()
-            if self.trust is not None and coef > 0:  # the texts' evidence, this iteration's included
-                batch["trust"] = self.trust.update(batch)
             try:
                 losses = self.ppo.update(batch, coef, lr)
             except Diverged as e:
@@ -266,8 +262,8 @@ class Trainer:
         c, improved = self.config, False
         if c.teacher_filter != "none" and coef > 0:
             metrics["Teacher/Imitated Share"] = losses.get("imitated")
-            if self.trust is not None:
-                metrics.update(self.trust.metrics())
+            if self.ppo.trust is not None:
+                metrics.update(self.ppo.trust.metrics())
         evidence = Evidence(kl=losses.get("teacher_kl") if coef > 0 else None)
         if c.eval_interval > 0 and self.iteration % c.eval_interval == 0:
             ev = self.last_eval = self.evaluate()
@@ -283,16 +279,9 @@ class Trainer:
         return metrics, improved, evidence
 
     def _teacher_state(self, metrics):
-        """A live LLM teacher's state for the progress line: texts answered, pending, the taught share."""
-        if not self.spec.config.uses_llm():
-            return None
-        stats = self.pool.planner_stats()
-        parts = [f"llm {stats.get('texts', 0)} texts"]
-        if "pending" in stats:
-            parts.append(f"{stats['pending']} pending")
-        if metrics.get("Teacher/Taught Share") is not None:
-            parts.append(f"taught {metrics['Teacher/Taught Share']:.2f}")
-        return ", ".join(parts)
+        """A live LLM teacher's state for the progress line (None without a live LLM)."""
+        return progress_state(self.pool.planner_stats(), metrics.get("Teacher/Taught Share")) \
+            if self.spec.config.uses_llm() else None
 
     def close(self, abort=False):
         """Release envs, workers, logs and the CPU share; abort=True after an error or a second Ctrl-C."""

@@ -38,6 +38,16 @@ def summary_line(stats):
     return "LLM: " + ", ".join(parts)
 
 
+def progress_state(stats, taught_share=None):
+    """A live LLM teacher's state for a progress line: texts answered, pending, the taught share."""
+    parts = [f"llm {stats.get('texts', 0)} texts"]
+    if "pending" in stats:
+        parts.append(f"{stats['pending']} pending")
+    if taught_share is not None:
+        parts.append(f"taught {taught_share:.2f}")
+    return ", ".join(parts)
+
+
 def stat_tag(key):
     """Logging tag of a planner counter: the recorded table's missing texts under Teacher/, an LLM's under LLM/."""
     if key.startswith("missing_"):

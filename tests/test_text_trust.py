@@ -111,7 +111,6 @@ def train_two_states(teacher_filter, iterations=100, n=128):
     config = dataclasses.replace(Config(), teacher_filter=teacher_filter, lr=0.01, epochs=4, batch_size=64)
     model = TwoStates()
     ppo = PPO(model, config)
-    trust = TextTrust()
     state = torch.arange(n) % 2
     teacher = torch.zeros(n, 1, N_ACTIONS)
     teacher[..., 0] = 1.0
@@ -126,10 +125,8 @@ def train_two_states(teacher_filter, iterations=100, n=128):
         batch = {"obs": state.float()[:, None, None], "action": action[:, None], "logp": logp[:, None],
                  "value": value[:, None], "advantage": (reward - value)[:, None], "return": reward[:, None],
                  "teacher": teacher, "text": (state + 1)[:, None]}
-        if teacher_filter == "trust":
-            batch["trust"] = trust.update(batch)
-        ppo.update(batch, coef=10.0, generator=torch.Generator().manual_seed(2))
-    return torch.softmax(model.logits.detach(), -1), trust
+        ppo.update(batch, coef=10.0, generator=torch.Generator().manual_seed(2))  # (trust: ppo.trust's weights)
+    return torch.softmax(model.logits.detach(), -1), ppo.trust
 
 
 def test_the_student_learns_past_its_teacher_on_the_text_where_it_is_wrong_and_follows_it_where_it_is_right():
