@@ -1,4 +1,4 @@
-"""Teacher roll-ins (--teacher_schedule jumpstart): the teacher acts for the first h steps of an episode and the
+"""Teacher roll-ins (--teacher_schedule adaptive): the teacher acts for the first h steps of an episode and the
 student from there on, h drawn uniformly from 0..horizon at every episode start. A student that cannot yet reach
 the reward on its own then starts its part of many episodes where its teacher has taken it (near a key, past a
 door), sees the reward, and learns backwards from it. This is jump-start RL's random-switch form (Uchendu et al.

@@ -22,13 +22,14 @@ success     the clock until the student's success in the periodic evaluations (E
             loss shrinks instead. A teacher that never succeeds is switched off at once, floor and all: a student
             that imitates a deterministic teacher that cannot succeed loses its entropy within a few iterations,
             even at a weight of 0.1, and PPO cannot explore again (bench/wrong_teacher.py).
-adaptive    either evidence: the teacher steps aside when the student has absorbed it or has caught up with it
-            (the comparison that chose this: docs/teacher_schedule.md).
-jumpstart   adaptive's weight, and the teacher also acts: every episode begins with a teacher roll-in of 0..H steps
+handover    either evidence: the teacher steps aside when the student has absorbed it or has caught up with it.
+adaptive    handover's weight, and the teacher also acts: every episode begins with a teacher roll-in of 0..H steps
             (algos/rollin.py), H = the teacher's mean episode length on the evaluation episodes x (1 - the student's
             evaluation success EMA / (teacher_success_ratio x the teacher's success)), so the roll-ins shrink to
             nothing as the student catches up: jump-start RL's curriculum (Uchendu et al. 2023), with a random
-            switch step as in its JSRL-Random, and the evidence of `success` deciding the horizon.
+            switch step as in its JSRL-Random, and the evidence of `success` deciding the horizon. The best of these
+            designs on ColoredDoorKey and the one --teacher_schedule adaptive names (the comparison:
+            docs/teacher_schedule.md).
 
 Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor
 every iteration down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
@@ -38,7 +39,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-SCHEDULES = ("paper", "agreement", "success", "adaptive", "jumpstart")
+SCHEDULES = ("paper", "agreement", "success", "handover", "adaptive")
 EMA_KL = 0.1          # the KL's running mean: each iteration's value weighs 0.1
 KL_WINDOW = 50        # iterations over which the KL's fall is measured
 EMA_SUCCESS = 0.5     # the student's evaluation success: each evaluation weighs 0.5 (10 episodes each by default)
@@ -161,7 +162,7 @@ class TeacherSchedule:
         self.factor = float(state["factor"])
         self.kl_history = [float(v) for v in state["kl_history"]]
         for key in ("kl_ema", "student_ema", "teacher_success", "teacher_length"):
-            value = state.get(key)  # teacher_length: absent from checkpoints written before jumpstart
+            value = state.get(key)  # teacher_length: absent from checkpoints written before the roll-ins
             setattr(self, key, None if value is None else float(value))
 
 
@@ -179,15 +180,15 @@ class SuccessSchedule(TeacherSchedule):
         return self.caught_up()
 
 
-class AdaptiveSchedule(TeacherSchedule):
-    name, uses_kl, uses_success = "adaptive", True, True
+class HandoverSchedule(TeacherSchedule):
+    name, uses_kl, uses_success = "handover", True, True
 
     def ready(self):
         return self.absorbed() or self.caught_up()
 
 
-class JumpStartSchedule(AdaptiveSchedule):
-    name, rolls_in = "jumpstart", True
+class AdaptiveSchedule(HandoverSchedule):
+    name, rolls_in = "adaptive", True
 
     def rollin_horizon(self):
         target = self.config.teacher_success_ratio * (self.teacher_success or 0.0)
@@ -205,6 +206,6 @@ def _ema(mean, value, weight):
 
 
 def make_schedule(config):
-    kinds = {cls.name: cls for cls in (TeacherSchedule, AgreementSchedule, SuccessSchedule, AdaptiveSchedule,
-                                       JumpStartSchedule)}
+    kinds = {cls.name: cls for cls in (TeacherSchedule, AgreementSchedule, SuccessSchedule, HandoverSchedule,
+                                       AdaptiveSchedule)}
     return kinds[config.teacher_schedule](config)

@@ -36,15 +36,15 @@ if [ "${TWODOOR_FULL:-0}" = 1 ]; then
     python main.py sweep --tasks TwoDoor --anneal_lr "${PROTOCOL[@]}" --variants llm4teach --seeds 0 1 \
         --logdir "${LOG}_twodoor_full"
 fi
-# The evidence-driven teacher weight (--teacher_schedule adaptive, docs/teacher_schedule.md) on the four tasks with
-# no per-task schedule flags: 3 seeds, 1M env steps each, --anneal_lr; only with ADAPTIVE=1, in its own log folder.
-# Not yet run as a whole (measured so far: ColoredDoorKey and LavaDoorKey, seed 0, docs/results_log.md); from single
-# runs' times, an estimated 4 h for the four tasks x 3 seeds on 2 cores (TwoDoor ~1.5 h per 1M env steps).
+# The evidence-driven teacher weight (--teacher_schedule adaptive: the KL-or-success hand-over with teacher roll-ins,
+# docs/teacher_schedule.md) on the four tasks with no per-task schedule flags: 3 seeds, 1M env steps each,
+# --anneal_lr; only with ADAPTIVE=1, in its own log folder. TwoDoor first: its runs are the longest (about 1 h per 1M
+# env steps here), so the other tasks' runs fill the second core around them.
 if [ "${ADAPTIVE:-0}" = 1 ]; then
-    python main.py sweep --tasks SimpleDoorKey LavaDoorKey ColoredDoorKey TwoDoor --max_env_steps 1000000 \
-        --anneal_lr --variants adaptive --variants_file bench/teacher_schedules.json --seeds 0 1 2 \
-        --logdir "${LOG}_adaptive"
-    python main.py sweep --tasks SimpleDoorKey LavaDoorKey ColoredDoorKey TwoDoor --report --variants adaptive \
+    ADAPTIVE_TASKS=(TwoDoor ColoredDoorKey LavaDoorKey SimpleDoorKey)
+    python main.py sweep --tasks "${ADAPTIVE_TASKS[@]}" --max_env_steps 1000000 --anneal_lr --variants adaptive \
+        --variants_file bench/teacher_schedules.json --seeds 0 1 2 --logdir "${LOG}_adaptive"
+    python main.py sweep --tasks "${ADAPTIVE_TASKS[@]}" --report --variants adaptive \
         --variants_file bench/teacher_schedules.json --seeds 0 1 2 --logdir "${LOG}_adaptive"
 fi
 python main.py sweep --tasks all --report --variants llm4teach ppo "${SEEDS[@]}"

@@ -2,8 +2,8 @@
 distribution over every plan the vocabulary offers for it: `--llm_candidates all`'s candidates) teaches a task that
 plain PPO learns on its own; plain PPO, the paper's clock and the paper's clock with `--teacher_filter advantage`
 run with the same budget and seeds, and `--teacher_schedule adaptive` (which hands over once the student does as
-well as its teacher: at once for a teacher that never succeeds), the students and the teacher alone on the same
-held-out episodes.
+well as its teacher, and rolls the teacher in at episode starts until then: for a teacher that never succeeds, at
+once and never), the students and the teacher alone on the same held-out episodes.
 
     python bench/wrong_teacher.py                      # MiniGrid-DoorKey-5x5-v0, 300k env steps, seeds 0 1
     python bench/wrong_teacher.py --task T --texts_from TABLE_TASK --max_env_steps N --seeds 0

@@ -1,4 +1,4 @@
-"""Teacher roll-ins (--teacher_schedule jumpstart): the teacher acts for the first steps of episodes, the RL terms
+"""Teacher roll-ins (--teacher_schedule adaptive): the teacher acts for the first steps of episodes, the RL terms
 leave those steps out, and the horizon shrinks as the student catches up (algos/rollin.py, algos/schedule.py)."""
 import os
 
@@ -117,7 +117,7 @@ def test_the_rl_terms_leave_the_teachers_steps_out_and_the_teacher_term_keeps_th
 
 
 def test_the_horizon_shrinks_as_the_student_catches_up():
-    schedule = make_schedule(Config(teacher_schedule="jumpstart"))
+    schedule = make_schedule(Config(teacher_schedule="adaptive"))
     assert schedule.rollin_horizon() == 0  # the teacher not measured yet
     schedule.update(0, 0, Evidence(student_success=0.0, teacher_success=0.8, teacher_length=40.0))
     assert schedule.rollin_horizon() == 40
@@ -128,17 +128,17 @@ def test_the_horizon_shrinks_as_the_student_catches_up():
     schedule.update(30, 30_000, Evidence(student_success=1.0))     # past the teacher: the student acts alone
     assert schedule.rollin_horizon() == 0
     assert schedule.metrics()["Schedule/Roll-in Horizon"] == 0
-    wrong = make_schedule(Config(teacher_schedule="jumpstart"))
+    wrong = make_schedule(Config(teacher_schedule="adaptive"))
     wrong.update(0, 0, Evidence(student_success=0.0, teacher_success=0.0, teacher_length=150.0))
     assert wrong.rollin_horizon() == 0 and wrong.coef(1) == 0.0      # a teacher that never succeeds never acts
-    assert make_schedule(Config(teacher_schedule="adaptive")).rollin_horizon() == 0
+    assert make_schedule(Config(teacher_schedule="handover")).rollin_horizon() == 0
 
 
-def test_a_jumpstart_run_logs_its_roll_ins_and_resumes_exactly(tmp_path):
+def test_an_adaptive_run_logs_its_roll_ins_and_resumes_exactly(tmp_path):
     """SimpleDoorKey's teacher always succeeds and the tiny student never does: every iteration has roll-ins.
     Stopped after 2 iterations and resumed to 4, the run logs exactly the straight run's rows (the roll-in lengths
     are drawn from the checkpointed random state)."""
-    extra = ["--teacher_schedule", "jumpstart", "--num_eval", "3"]
+    extra = ["--teacher_schedule", "adaptive", "--num_eval", "3"]
     assert main.main(tiny_train_args(tmp_path, "straight", n_itr=4, extra=extra)) == 0
     assert main.main(tiny_train_args(tmp_path, "part", n_itr=2, extra=extra)) == 0
     task_dir = os.path.join(tmp_path, "ppo", "SimpleDoorKey")

@@ -33,7 +33,7 @@ def test_paper_is_the_official_clock_whatever_the_evidence():
     assert schedule.metrics() == {}  # the clock reads no evidence: nothing to log
 
 
-@pytest.mark.parametrize("name", ["agreement", "adaptive"])
+@pytest.mark.parametrize("name", ["agreement", "handover", "adaptive"])
 def test_the_teacher_hands_over_once_the_kl_stops_falling(name):
     config = Config(teacher_schedule=name)
     schedule = make_schedule(config)
