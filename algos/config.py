@@ -106,7 +106,8 @@ class Config(TeacherConfig):
                  "student's evaluation success reaches --teacher_success_ratio x the teacher's, then hand over) | "
                  "handover (either); hand over: x --teacher_handover_factor per iteration down to --teacher_coef_min | "
                  "adaptive (handover, and every episode begins with a teacher roll-in that shrinks as the student "
-                 "catches up: jump-start RL; docs/teacher_schedule.md)", choices=SCHEDULES)
+                 "catches up: jump-start RL; docs/teacher_schedule.md) | jsrl (success, with adaptive's roll-ins)",
+        choices=SCHEDULES)
     teacher_filter: str = option(
         "none", "which samples the teacher term imitates: none (every taught sample, the official) | advantage (a "
                 "sample only where its advantage agrees: the student took the teacher's action and did better than "
@@ -132,7 +133,7 @@ class Config(TeacherConfig):
         0.15, "agreement, handover, adaptive: hand over once the KL's running mean fell by less than this fraction "
               "over the last 50 iterations (it has stopped falling)", check=numbers(0, 1))
     teacher_success_ratio: float = option(
-        1.0, "success, handover, adaptive: hand over once the student's evaluation success (running mean) is at "
+        1.0, "success, handover, adaptive, jsrl: hand over once the student's evaluation success (running mean) is at "
              "least this x the teacher's on the same episodes", check=numbers(0))
     teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per iteration once handing over",
                                             check=numbers(0, 1))

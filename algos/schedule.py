@@ -30,6 +30,10 @@ adaptive    handover's weight, and the teacher also acts: every episode begins w
             switch step as in its JSRL-Random, and the evidence of `success` deciding the horizon. The best of these
             designs on ColoredDoorKey and the one --teacher_schedule adaptive names (the comparison:
             docs/teacher_schedule.md).
+jsrl        success's weight with adaptive's roll-ins: the teacher steps aside only once the student has caught up
+            with it, never because the KL has flattened (jump-start RL's own hand-over test). On a task where the
+            student keeps improving under its teacher long after the KL has flattened (LavaDoorKey), the KL test
+            hands over too early.
 
 Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor
 every iteration down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
@@ -39,7 +43,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-SCHEDULES = ("paper", "agreement", "success", "handover", "adaptive")
+SCHEDULES = ("paper", "agreement", "success", "handover", "adaptive", "jsrl")
 EMA_KL = 0.1          # the KL's running mean: each iteration's value weighs 0.1
 KL_WINDOW = 50        # iterations over which the KL's fall is measured
 EMA_SUCCESS = 0.5     # the student's evaluation success: each evaluation weighs 0.5 (10 episodes each by default)
@@ -187,8 +191,9 @@ class HandoverSchedule(TeacherSchedule):
         return self.absorbed() or self.caught_up()
 
 
-class AdaptiveSchedule(HandoverSchedule):
-    name, rolls_in = "adaptive", True
+class RollIns:
+    """The roll-in horizon of the schedules whose teacher also acts (mixed in before a hand-over schedule)."""
+    rolls_in = True
 
     def rollin_horizon(self):
         target = self.config.teacher_success_ratio * (self.teacher_success or 0.0)
@@ -201,11 +206,19 @@ class AdaptiveSchedule(HandoverSchedule):
         return {"Schedule/Teacher Length": self.teacher_length, "Schedule/Roll-in Horizon": self.rollin_horizon()}
 
 
+class AdaptiveSchedule(RollIns, HandoverSchedule):
+    name = "adaptive"
+
+
+class JsrlSchedule(RollIns, SuccessSchedule):
+    name = "jsrl"
+
+
 def _ema(mean, value, weight):
     return value if mean is None else (1 - weight) * mean + weight * value
 
 
 def make_schedule(config):
     kinds = {cls.name: cls for cls in (TeacherSchedule, AgreementSchedule, SuccessSchedule, HandoverSchedule,
-                                       AdaptiveSchedule)}
+                                       AdaptiveSchedule, JsrlSchedule)}
     return kinds[config.teacher_schedule](config)
