@@ -105,8 +105,9 @@ class Config(TeacherConfig):
                  "KL(teacher || student) stops falling, then hand over) | success (the clock until the "
                  "student's evaluation success reaches --teacher_success_ratio x the teacher's, then hand over) | "
                  "handover (either); hand over: x --teacher_handover_factor per iteration down to --teacher_coef_min | "
-                 "adaptive (handover, and every episode begins with a teacher roll-in that shrinks as the student "
-                 "catches up: jump-start RL; docs/teacher_schedule.md) | jsrl (success, with adaptive's roll-ins)",
+                 "handover_rollin (handover, and every episode begins with a teacher roll-in that shrinks as the "
+                 "student catches up: jump-start RL) | adaptive (success, with those roll-ins; "
+                 "docs/teacher_schedule.md)",
         choices=SCHEDULES)
     teacher_filter: str = option(
         "none", "which samples the teacher term imitates: none (every taught sample, the official) | advantage (a "
@@ -127,14 +128,14 @@ class Config(TeacherConfig):
         0, "count the schedule's iterations in units of this many env steps instead of PPO iterations "
            "(0: PPO iterations, the official); makes the schedule independent of --num_envs", check=integers(0))
     teacher_kl_target: float = option(
-        0.1, "agreement, handover, adaptive: hand over once the running mean of KL(teacher || student) is at most this "
-             "many nats (or has stopped falling)", check=numbers(0))
+        0.1, "agreement, handover, handover_rollin: hand over once the running mean of KL(teacher || student) is at "
+             "most this many nats (or has stopped falling)", check=numbers(0))
     teacher_kl_plateau: float = option(
-        0.15, "agreement, handover, adaptive: hand over once the KL's running mean fell by less than this fraction "
-              "over the last 50 iterations (it has stopped falling)", check=numbers(0, 1))
+        0.15, "agreement, handover, handover_rollin: hand over once the KL's running mean fell by less than this "
+              "fraction over the last 50 iterations (it has stopped falling)", check=numbers(0, 1))
     teacher_success_ratio: float = option(
-        1.0, "success, handover, adaptive, jsrl: hand over once the student's evaluation success (running mean) is at "
-             "least this x the teacher's on the same episodes", check=numbers(0))
+        1.0, "success, handover, handover_rollin, adaptive: hand over once the student's evaluation success (running "
+             "mean) is at least this x the teacher's on the same episodes", check=numbers(0))
     teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per iteration once handing over",
                                             check=numbers(0, 1))
 

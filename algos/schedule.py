@@ -23,17 +23,17 @@ success     the clock until the student's success in the periodic evaluations (E
             that imitates a deterministic teacher that cannot succeed loses its entropy within a few iterations,
             even at a weight of 0.1, and PPO cannot explore again (bench/wrong_teacher.py).
 handover    either evidence: the teacher steps aside when the student has absorbed it or has caught up with it.
-adaptive    handover's weight, and the teacher also acts: every episode begins with a teacher roll-in of 0..H steps
+handover_rollin
+            handover's weight, and the teacher also acts: every episode begins with a teacher roll-in of 0..H steps
             (algos/rollin.py), H = the teacher's mean episode length on the evaluation episodes x (1 - the student's
             evaluation success EMA / (teacher_success_ratio x the teacher's success)), so the roll-ins shrink to
             nothing as the student catches up: jump-start RL's curriculum (Uchendu et al. 2023), with a random
-            switch step as in its JSRL-Random, and the evidence of `success` deciding the horizon. The best of these
-            designs on ColoredDoorKey and the one --teacher_schedule adaptive names (the comparison:
-            docs/teacher_schedule.md).
-jsrl        success's weight with adaptive's roll-ins: the teacher steps aside only once the student has caught up
-            with it, never because the KL has flattened (jump-start RL's own hand-over test). On a task where the
-            student keeps improving under its teacher long after the KL has flattened (LavaDoorKey), the KL test
-            hands over too early.
+            switch step as in its JSRL-Random, and the evidence of `success` deciding the horizon.
+adaptive    success's weight with the same roll-ins: the teacher steps aside only once the student has caught up
+            with it, never because the KL has flattened, as in jump-start RL itself. On LavaDoorKey the student
+            keeps improving under its teacher long after the KL has flattened, and handover_rollin's KL test handed
+            over too early there. The best of these designs on LavaDoorKey and ColoredDoorKey and the one
+            --teacher_schedule adaptive names (the comparison: docs/teacher_schedule.md).
 
 Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor
 every iteration down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
@@ -43,9 +43,12 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-SCHEDULES = ("paper", "agreement", "success", "handover", "adaptive", "jsrl")
+SCHEDULES = ("paper", "agreement", "success", "handover", "handover_rollin", "adaptive")
 EMA_KL = 0.1          # the KL's running mean: each iteration's value weighs 0.1
 KL_WINDOW = 50        # iterations over which the KL's fall is measured
+# what a schedule name meant in checkpoints written before states held their design: adaptive handed over on the
+# KL too until 2026-11-25 (that design is handover_rollin now)
+FORMER_DESIGNS = {"adaptive": {"kl": True, "success": True, "rollins": True}}
 EMA_SUCCESS = 0.5     # the student's evaluation success: each evaluation weighs 0.5 (10 episodes each by default)
 
 
@@ -153,7 +156,12 @@ class TeacherSchedule:
         return {"name": self.name, "handover_at": self.handover_at, "factor": self.factor, "kl_ema": self.kl_ema,
                 "kl_history": list(self.kl_history), "student_ema": self.student_ema,
                 "teacher_success": self.teacher_success,
-                "teacher_length": self.teacher_length}
+                "teacher_length": self.teacher_length, "design": self.design()}
+
+    def design(self):
+        """What this schedule reads and does, saved with its state: a name that came to mean another design is
+        not resumed as the new one."""
+        return {"kl": self.uses_kl, "success": self.uses_success, "rollins": self.rolls_in}
 
     def load_state_dict(self, state):
         """Restore a checkpoint's state; a state of another schedule (a --fork that changed --teacher_schedule)
@@ -162,6 +170,10 @@ class TeacherSchedule:
             raise ValueError("the teacher schedule's state is not a dict with a name")
         if state["name"] != self.name:
             return
+        design = state.get("design", FORMER_DESIGNS.get(self.name, self.design()))
+        if design != self.design():
+            raise ValueError(f"its {self.name} schedule is an earlier design of that name ({_describe(design)}; "
+                             f"today's: {_describe(self.design())}); fork it to start a schedule afresh")
         self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
         self.factor = float(state["factor"])
         self.kl_history = [float(v) for v in state["kl_history"]]
@@ -206,12 +218,16 @@ class RollIns:
         return {"Schedule/Teacher Length": self.teacher_length, "Schedule/Roll-in Horizon": self.rollin_horizon()}
 
 
-class AdaptiveSchedule(RollIns, HandoverSchedule):
+class HandoverRollinSchedule(RollIns, HandoverSchedule):
+    name = "handover_rollin"
+
+
+class AdaptiveSchedule(RollIns, SuccessSchedule):
     name = "adaptive"
 
 
-class JsrlSchedule(RollIns, SuccessSchedule):
-    name = "jsrl"
+def _describe(design):
+    return ", ".join(f"{'' if on else 'no '}{what}" for what, on in sorted(design.items()))
 
 
 def _ema(mean, value, weight):
@@ -220,5 +236,5 @@ def _ema(mean, value, weight):
 
 def make_schedule(config):
     kinds = {cls.name: cls for cls in (TeacherSchedule, AgreementSchedule, SuccessSchedule, HandoverSchedule,
-                                       AdaptiveSchedule, JsrlSchedule)}
+                                       HandoverRollinSchedule, AdaptiveSchedule)}
     return kinds[config.teacher_schedule](config)

@@ -33,7 +33,7 @@ def test_paper_is_the_official_clock_whatever_the_evidence():
     assert schedule.metrics() == {}  # the clock reads no evidence: nothing to log
 
 
-@pytest.mark.parametrize("name", ["agreement", "handover", "adaptive"])
+@pytest.mark.parametrize("name", ["agreement", "handover", "handover_rollin"])
 def test_the_teacher_hands_over_once_the_kl_stops_falling(name):
     config = Config(teacher_schedule=name)
     schedule = make_schedule(config)
@@ -76,17 +76,18 @@ def test_success_waits_for_the_student_to_reach_the_teacher():
     assert not schedule.needs_teacher_success()
 
 
-def test_jsrl_keeps_the_clock_through_a_kl_plateau_and_hands_over_once_caught_up():
-    """jsrl hands over on the student's success alone: a flat KL (which hands adaptive over) does not move it."""
-    config = Config(teacher_schedule="jsrl")
+def test_adaptive_keeps_the_clock_through_a_kl_plateau_and_hands_over_once_caught_up():
+    """adaptive hands over on the student's success alone: a flat KL (which hands handover_rollin over) does not
+    move it."""
+    config = Config(teacher_schedule="adaptive")
     every10 = lambda value: (lambda i: value if i % 10 == 0 else None)  # noqa: E731  (an evaluation every 10)
-    jsrl, adaptive = make_schedule(config), make_schedule(Config(teacher_schedule="adaptive"))
+    jsrl, kl = make_schedule(config), make_schedule(Config(teacher_schedule="handover_rollin"))
     coefs = {}
-    for schedule in (jsrl, adaptive):
+    for schedule in (jsrl, kl):
         schedule.update(0, 0, Evidence(student_success=0.4, teacher_success=0.8, teacher_length=40.0))  # as trained
         coefs[schedule.name] = feed(schedule, 300, kl=lambda i: 1.2, student=every10(0.4))  # a flat KL
-    assert adaptive.handover_at is not None
-    assert jsrl.handover_at is None and coefs["jsrl"] == [paper_coef(config, i) for i in range(1, 301)]
+    assert kl.handover_at is not None
+    assert jsrl.handover_at is None and coefs["adaptive"] == [paper_coef(config, i) for i in range(1, 301)]
     assert jsrl.rollin_horizon() == 20                        # the teacher still rolls in: the student is behind
     feed(jsrl, 20, kl=lambda i: 1.2, student=every10(1.0), start=301)
     assert jsrl.handover_at == 320                           # EMA 0.4 -> 0.7 -> 0.85 >= 0.8 at the 2nd
@@ -115,6 +116,23 @@ def test_state_dict_restores_the_schedule_exactly(name):
     feed(second, 150, student=every10, start=151)
     assert second.state_dict() == straight.state_dict() and second.metrics() == straight.metrics()
     assert second.coef(300, 300_000) == straight.coef(300, 300_000)
+
+
+def test_a_name_that_changed_its_design_is_not_resumed_as_the_new_one():
+    """adaptive handed over on the KL too until 2026-11-25 (now handover_rollin): its older states, which hold no
+    design, are refused rather than resumed as today's adaptive; handover_rollin's own states load."""
+    old = make_schedule(Config(teacher_schedule="handover_rollin"))
+    feed(old, 100)
+    state = dict(old.state_dict(), name="adaptive")
+    del state["design"]                                    # as checkpoints before the design was saved
+    with pytest.raises(ValueError, match="earlier design"):
+        make_schedule(Config(teacher_schedule="adaptive")).load_state_dict(state)
+    again = make_schedule(Config(teacher_schedule="handover_rollin"))
+    again.load_state_dict(old.state_dict())
+    assert again.state_dict() == old.state_dict()
+    undesigned = {k: v for k, v in make_schedule(Config(teacher_schedule="handover")).state_dict().items()
+                  if k != "design"}
+    make_schedule(Config(teacher_schedule="handover")).load_state_dict(undesigned)  # unchanged names load as before
 
 
 def test_a_fork_to_another_schedule_starts_it_afresh_and_junk_is_refused():
