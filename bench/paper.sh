@@ -36,11 +36,11 @@ if [ "${TWODOOR_FULL:-0}" = 1 ]; then
     python main.py sweep --tasks TwoDoor --anneal_lr "${PROTOCOL[@]}" --variants llm4teach --seeds 0 1 \
         --logdir "${LOG}_twodoor_full"
 fi
-# The evidence-driven teacher weight (--teacher_schedule adaptive: the KL-or-success hand-over with teacher roll-ins,
-# docs/teacher_schedule.md) on the four tasks with no per-task schedule flags: 3 seeds, 1M env steps each,
-# --anneal_lr; only with ADAPTIVE=1, in its own log folder. TwoDoor first: its runs are the longest (about 1 h per 1M
-# env steps here), so the other tasks' runs fill the second core around them: about 2.95 h on a 2-core machine
-# (computed from the 12 runs' measured wall times, docs/results.md).
+# The evidence-driven teacher weight (--teacher_schedule adaptive: teacher roll-ins, and the hand-over once the
+# student's success has reached its teacher's, docs/teacher_schedule.md) on the four tasks with no per-task schedule
+# flags: 3 seeds, 1M env steps each, --anneal_lr; only with ADAPTIVE=1, in its own log folder. TwoDoor first: its runs
+# are the longest (about 1 h per 1M env steps here), so the other tasks' runs fill the second core around them
+# (docs/results.md gives the runs' measured wall times).
 if [ "${ADAPTIVE:-0}" = 1 ]; then
     ADAPTIVE_TASKS=(TwoDoor ColoredDoorKey LavaDoorKey SimpleDoorKey)
     python main.py sweep --tasks "${ADAPTIVE_TASKS[@]}" --max_env_steps 1000000 --anneal_lr --variants adaptive \
