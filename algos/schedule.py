@@ -32,8 +32,9 @@ handover_rollin
 adaptive    success's weight with the same roll-ins: the teacher steps aside only once the student has caught up
             with it, never because the KL has flattened, as in jump-start RL itself. On LavaDoorKey the student
             keeps improving under its teacher long after the KL has flattened, and handover_rollin's KL test handed
-            over too early there. The best of these designs on LavaDoorKey and ColoredDoorKey and the one
-            --teacher_schedule adaptive names (the comparison: docs/teacher_schedule.md).
+            over too early there. Better than handover_rollin on LavaDoorKey, level with it on ColoredDoorKey,
+            and the one --teacher_schedule adaptive names (the comparison: docs/teacher_schedule.md). A teacher
+            that succeeds in every evaluation episode is caught up with only by a student that does too.
 
 Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor
 every iteration down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
