@@ -174,7 +174,8 @@ class TeacherSchedule:
         design = state.get("design", FORMER_DESIGNS.get(self.name, self.design()))
         if design != self.design():
             raise ValueError(f"its {self.name} schedule is an earlier design of that name ({_describe(design)}; "
-                             f"today's: {_describe(self.design())}); fork it to start a schedule afresh")
+                             f"today's: {_describe(self.design())}); fork it with another --teacher_schedule, "
+                             "which starts afresh")
         self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
         self.factor = float(state["factor"])
         self.kl_history = [float(v) for v in state["kl_history"]]
