@@ -81,17 +81,17 @@ def test_adaptive_keeps_the_clock_through_a_kl_plateau_and_hands_over_once_caugh
     move it."""
     config = Config(teacher_schedule="adaptive")
     every10 = lambda value: (lambda i: value if i % 10 == 0 else None)  # noqa: E731  (an evaluation every 10)
-    jsrl, kl = make_schedule(config), make_schedule(Config(teacher_schedule="handover_rollin"))
+    adaptive, kl = make_schedule(config), make_schedule(Config(teacher_schedule="handover_rollin"))
     coefs = {}
-    for schedule in (jsrl, kl):
+    for schedule in (adaptive, kl):
         schedule.update(0, 0, Evidence(student_success=0.4, teacher_success=0.8, teacher_length=40.0))  # as trained
         coefs[schedule.name] = feed(schedule, 300, kl=lambda i: 1.2, student=every10(0.4))  # a flat KL
     assert kl.handover_at is not None
-    assert jsrl.handover_at is None and coefs["adaptive"] == [paper_coef(config, i) for i in range(1, 301)]
-    assert jsrl.rollin_horizon() == 20                        # the teacher still rolls in: the student is behind
-    feed(jsrl, 20, kl=lambda i: 1.2, student=every10(1.0), start=301)
-    assert jsrl.handover_at == 320                           # EMA 0.4 -> 0.7 -> 0.85 >= 0.8 at the 2nd
-    assert jsrl.rollin_horizon() == 0 and jsrl.coef(320) < paper_coef(config, 320)
+    assert adaptive.handover_at is None and coefs["adaptive"] == [paper_coef(config, i) for i in range(1, 301)]
+    assert adaptive.rollin_horizon() == 20                        # the teacher still rolls in: the student is behind
+    feed(adaptive, 20, kl=lambda i: 1.2, student=every10(1.0), start=301)
+    assert adaptive.handover_at == 320                           # EMA 0.4 -> 0.7 -> 0.85 >= 0.8 at the 2nd
+    assert adaptive.rollin_horizon() == 0 and adaptive.coef(320) < paper_coef(config, 320)
 
 
 def test_a_teacher_that_never_succeeds_hands_over_at_the_first_evaluation():
