@@ -34,16 +34,10 @@ declare -A EXTRA=(
     [MiniGrid-BlockedUnlockPickup-v0]="$PICKUP"
     [MiniGrid-DoorKey-16x16-v0]="--rollout_steps 128 --eval_interval 50"
 )
-TASKS=(KeyInBox RandomBoxKey MiniGrid-UnlockPickup-v0 MiniGrid-BlockedUnlockPickup-v0 MiniGrid-DoorKey-16x16-v0)
-if [ "${1:-}" != "--report" ]; then
-    for task in "${TASKS[@]}"; do
-        # shellcheck disable=SC2086  # EXTRA's flags are words
-        python main.py sweep --tasks "$task" --max_env_steps "${STEPS[$task]}" "${COMMON[@]}" ${EXTRA[$task]:-}
-    done
-fi
 # The evidence-driven teacher weight (--teacher_schedule adaptive, docs/teacher_schedule.md) on the same tasks with
 # the settings of bench/paper.sh's adaptive rows and none of the per-task flags above: 1M env steps, --anneal_lr,
-# 16 envs; only with ADAPTIVE=1 (seeds: ADAPTIVE_SEEDS, default 0 1 2), in its own log folder; the longest runs first.
+# 16 envs; only with ADAPTIVE=1, which runs these alone (seeds: ADAPTIVE_SEEDS, default 0 1 2), in its own log
+# folder; the longest runs first.
 if [ "${ADAPTIVE:-0}" = 1 ]; then
     TASKS=(MiniGrid-DoorKey-16x16-v0 MiniGrid-BlockedUnlockPickup-v0 MiniGrid-UnlockPickup-v0 RandomBoxKey KeyInBox)
     ADAPTIVE_RUNS=(--seeds ${ADAPTIVE_SEEDS:-0 1 2} --variants adaptive --variants_file bench/teacher_schedules.json
@@ -53,5 +47,12 @@ if [ "${ADAPTIVE:-0}" = 1 ]; then
     fi
     python main.py sweep --tasks "${TASKS[@]}" --report "${ADAPTIVE_RUNS[@]}"
     exit 0
+fi
+TASKS=(KeyInBox RandomBoxKey MiniGrid-UnlockPickup-v0 MiniGrid-BlockedUnlockPickup-v0 MiniGrid-DoorKey-16x16-v0)
+if [ "${1:-}" != "--report" ]; then
+    for task in "${TASKS[@]}"; do
+        # shellcheck disable=SC2086  # EXTRA's flags are words
+        python main.py sweep --tasks "$task" --max_env_steps "${STEPS[$task]}" "${COMMON[@]}" ${EXTRA[$task]:-}
+    done
 fi
 python main.py sweep --tasks "${TASKS[@]}" "${COMMON[@]}" --report
