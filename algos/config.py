@@ -135,7 +135,8 @@ class Config(TeacherConfig):
               "fraction over the last 50 iterations (it has stopped falling)", check=numbers(0, 1))
     teacher_success_ratio: float = option(
         1.0, "success, handover, handover_rollin, adaptive: hand over once the student's evaluation success (running "
-             "mean) is at least this x the teacher's on the same episodes", check=numbers(0))
+             "mean) is at least this x the teacher's on the same episodes (never above (n + 1) / (n + 2) for n "
+             "evaluation episodes: 0.917 for 10)", check=numbers(0))
     teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per iteration once handing over",
                                             check=numbers(0, 1))
 

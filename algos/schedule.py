@@ -26,15 +26,20 @@ handover    either evidence: the teacher steps aside when the student has absorb
 handover_rollin
             handover's weight, and the teacher also acts: every episode begins with a teacher roll-in of 0..H steps
             (algos/rollin.py), H = the teacher's mean episode length on the evaluation episodes x (1 - the student's
-            evaluation success EMA / (teacher_success_ratio x the teacher's success)), so the roll-ins shrink to
+            evaluation success EMA / the success target, below), so the roll-ins shrink to
             nothing as the student catches up: jump-start RL's curriculum (Uchendu et al. 2023), with a random
             switch step as in its JSRL-Random, and the evidence of `success` deciding the horizon.
 adaptive    success's weight with the same roll-ins: the teacher steps aside only once the student has caught up
             with it, never because the KL has flattened, as in jump-start RL itself. On LavaDoorKey the student
             keeps improving under its teacher long after the KL has flattened, and handover_rollin's KL test handed
             over too early there. Better than handover_rollin on LavaDoorKey, level with it on ColoredDoorKey,
-            and the one --teacher_schedule adaptive names (the comparison: docs/teacher_schedule.md). A teacher
-            that succeeds in every evaluation episode is caught up with only by a student that does too.
+            and the one --teacher_schedule adaptive names (the comparison: docs/teacher_schedule.md).
+
+Caught up: the student's evaluation success EMA is at least teacher_success_ratio x the teacher's success on the n
+evaluation episodes, a target never above (n + 1) / (n + 2) (Laplace's estimate for a perfect record: 0.917 for
+10). An EMA reaches a perfect teacher's raw 1.0 only after an unbroken run of perfect evaluations (about 50 in
+double precision), so without the cap such a teacher was caught up with hundreds of thousands of env steps after
+the student had matched it (SimpleDoorKey, 2026-11-25); a teacher that failed once or more is unaffected.
 
 Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor
 every iteration down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
@@ -51,6 +56,7 @@ KL_WINDOW = 50        # iterations over which the KL's fall is measured
 # KL too until 2026-11-25 (that design is handover_rollin now)
 FORMER_DESIGNS = {"adaptive": {"kl": True, "success": True, "rollins": True}}
 EMA_SUCCESS = 0.5     # the student's evaluation success: each evaluation weighs 0.5 (10 episodes each by default)
+TARGET_RULE = "laplace"  # the success target's rule, saved with the state: capped at (n + 1) / (n + 2) since 2026-11-25
 
 
 @dataclass
@@ -134,8 +140,19 @@ class TeacherSchedule:
         return plateau or self.kl_ema <= self.config.teacher_kl_target
 
     def caught_up(self):
-        return (self.uses_success and self.teacher_success is not None and self.student_ema is not None
-                and self.student_ema >= self.config.teacher_success_ratio * self.teacher_success)
+        target = self.success_target()
+        return self.uses_success and target is not None and self.student_ema is not None and self.student_ema >= target
+
+    def success_target(self, teacher_success=None, rule=TARGET_RULE):
+        """The student's evaluation success EMA that has caught up with the teacher (None: not measured yet):
+        teacher_success_ratio x the teacher's success (this schedule's, unless given), at most (n + 1) / (n + 2) for n
+        evaluation episodes under today's rule; the raw product under the rule of earlier checkpoints."""
+        teacher = self.teacher_success if teacher_success is None else teacher_success
+        if teacher is None:
+            return None
+        raw = self.config.teacher_success_ratio * teacher
+        n = self.config.num_eval
+        return min(raw, (n + 1) / (n + 2)) if rule == TARGET_RULE else raw
 
     # -- logs and checkpoints ---------------------------------------------------------------------------------
     def metrics(self):
@@ -157,7 +174,7 @@ class TeacherSchedule:
         return {"name": self.name, "handover_at": self.handover_at, "factor": self.factor, "kl_ema": self.kl_ema,
                 "kl_history": list(self.kl_history), "student_ema": self.student_ema,
                 "teacher_success": self.teacher_success,
-                "teacher_length": self.teacher_length, "design": self.design()}
+                "teacher_length": self.teacher_length, "design": self.design(), "target_rule": TARGET_RULE}
 
     def design(self):
         """What this schedule reads and does, saved with its state: a name that came to mean another design is
@@ -175,6 +192,13 @@ class TeacherSchedule:
         if design != self.design():
             raise ValueError(f"its {self.name} schedule is an earlier design of that name ({_describe(design)}; "
                              f"today's: {_describe(self.design())}); fork it with another --teacher_schedule, "
+                             "which starts afresh")
+        rule, teacher = state.get("target_rule"), state.get("teacher_success")
+        if self.uses_success and rule != TARGET_RULE and teacher is not None and \
+                self.success_target(float(teacher), rule) != self.success_target(float(teacher)):
+            raise ValueError(f"its {self.name} schedule hands over at the teacher's raw success "
+                             f"{self.success_target(float(teacher), rule):g}, an earlier rule (today's target: "
+                             f"{self.success_target(float(teacher)):.3f}); fork it with another --teacher_schedule, "
                              "which starts afresh")
         self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
         self.factor = float(state["factor"])
@@ -210,7 +234,7 @@ class RollIns:
     rolls_in = True
 
     def rollin_horizon(self):
-        target = self.config.teacher_success_ratio * (self.teacher_success or 0.0)
+        target = self.success_target() or 0.0
         if target <= 0 or not self.teacher_length:  # unmeasured, a teacher that never succeeds, or nothing to reach
             return 0
         caught_up = min(1.0, (self.student_ema or 0.0) / target)

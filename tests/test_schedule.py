@@ -94,6 +94,27 @@ def test_adaptive_keeps_the_clock_through_a_kl_plateau_and_hands_over_once_caugh
     assert adaptive.rollin_horizon() == 0 and adaptive.coef(320) < paper_coef(config, 320)
 
 
+def test_a_perfect_teacher_is_caught_up_with_by_a_student_at_laplaces_estimate_of_it():
+    """A teacher that succeeded in all 10 evaluation episodes sets a target of 11/12, not 1.0, which an EMA reaches
+    only after an unbroken run of perfect evaluations; a teacher that failed once keeps its own success."""
+    every10 = lambda values: (lambda i: values[i // 10 - 1] if i % 10 == 0 else None)  # noqa: E731
+    perfect = make_schedule(Config(teacher_schedule="adaptive"))
+    perfect.update(0, 0, Evidence(student_success=0.5, teacher_success=1.0, teacher_length=30.0))
+    feed(perfect, 30, kl=None, student=every10([0.9, 1.0, 1.0]))
+    assert perfect.success_target() == pytest.approx(11 / 12)
+    assert perfect.handover_at == 30                    # EMA 0.5 -> 0.7 -> 0.85 -> 0.925 >= 0.917 at the last
+    assert perfect.rollin_horizon() == 0
+    raw = perfect.success_target(1.0, rule=None)        # the rule of earlier checkpoints: the raw 1.0
+    assert raw == 1.0 and perfect.student_ema < raw
+    imperfect = make_schedule(Config(teacher_schedule="adaptive"))
+    imperfect.update(0, 0, Evidence(student_success=0.5, teacher_success=0.9, teacher_length=30.0))
+    assert imperfect.success_target() == 0.9          # a teacher that failed once: its own success, as before
+    feed(imperfect, 30, kl=None, student=every10([0.9, 0.9, 0.8]))
+    assert imperfect.handover_at is None              # EMA 0.7 -> 0.8 -> 0.8 < 0.9
+    small = make_schedule(Config(teacher_schedule="success", num_eval=4))
+    assert small.success_target(1.0) == pytest.approx(5 / 6)
+
+
 def test_a_teacher_that_never_succeeds_hands_over_at_the_first_evaluation():
     config = Config(teacher_schedule="adaptive")
     schedule = make_schedule(config)
@@ -133,6 +154,17 @@ def test_a_name_that_changed_its_design_is_not_resumed_as_the_new_one():
     undesigned = {k: v for k, v in make_schedule(Config(teacher_schedule="handover")).state_dict().items()
                   if k != "design"}
     make_schedule(Config(teacher_schedule="handover")).load_state_dict(undesigned)  # unchanged names load as before
+    # a state from before the success target was capped loads where the cap changes nothing, and is refused where
+    # its teacher was perfect (its target was the raw 1.0)
+    for teacher, refused in ((0.8, False), (1.0, True)):
+        before = make_schedule(Config(teacher_schedule="adaptive"))
+        before.update(0, 0, Evidence(student_success=0.5, teacher_success=teacher, teacher_length=30.0))
+        state = {k: v for k, v in before.state_dict().items() if k != "target_rule"}
+        if refused:
+            with pytest.raises(ValueError, match="raw success 1, an earlier rule"):
+                make_schedule(Config(teacher_schedule="adaptive")).load_state_dict(state)
+        else:
+            make_schedule(Config(teacher_schedule="adaptive")).load_state_dict(state)
 
 
 def test_a_fork_to_another_schedule_starts_it_afresh_and_junk_is_refused():
