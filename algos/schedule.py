@@ -193,13 +193,14 @@ class TeacherSchedule:
             raise ValueError(f"its {self.name} schedule is an earlier design of that name ({_describe(design)}; "
                              f"today's: {_describe(self.design())}); fork it with another --teacher_schedule, "
                              "which starts afresh")
-        rule, teacher = state.get("target_rule"), state.get("teacher_success")
-        if self.uses_success and rule != TARGET_RULE and teacher is not None and \
-                self.success_target(float(teacher), rule) != self.success_target(float(teacher)):
-            raise ValueError(f"its {self.name} schedule hands over at the teacher's raw success "
-                             f"{self.success_target(float(teacher), rule):g}, an earlier rule (today's target: "
-                             f"{self.success_target(float(teacher)):.3f}); fork it with another --teacher_schedule, "
-                             "which starts afresh")
+        teacher = state.get("teacher_success")
+        if self.uses_success and teacher is not None:
+            saved = self.success_target(float(teacher), state.get("target_rule"))
+            today = self.success_target(float(teacher))
+            if saved != today:
+                raise ValueError(f"its {self.name} schedule hands over at the teacher's raw success {saved:g}, an "
+                                 f"earlier rule (today's target: {today:.3f}); fork it with another "
+                                 "--teacher_schedule, which starts afresh")
         self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
         self.factor = float(state["factor"])
         self.kl_history = [float(v) for v in state["kl_history"]]
