@@ -137,6 +137,11 @@ class Config(TeacherConfig):
         1.0, "success, handover, handover_rollin, adaptive: hand over once the student's evaluation success (running "
              "mean) is at least this x the teacher's on the same episodes (never above (n + 1) / (n + 2) for n "
              "evaluation episodes: 0.917 for 10)", check=numbers(0))
+    teacher_eval_max: int = option(
+        50, "success, handover, handover_rollin, adaptive: a teacher that succeeds in none of the --num_eval "
+            "evaluation episodes is measured on the next --num_eval too, and so on up to this many episodes in all, "
+            "and switched off only if it succeeds in none of them (a teacher that succeeds 14% of the time fails 10 "
+            "in a row in 22% of runs, 50 in a row in 0.05%)", check=integers(0))
     teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per iteration once handing over",
                                             check=numbers(0, 1))
 

@@ -21,7 +21,10 @@ success     the clock until the student's success in the periodic evaluations (E
             of each episode shrinks once the student matches the guide's return; here the guide's weight in the
             loss shrinks instead. A teacher that never succeeds is switched off at once, floor and all: a student
             that imitates a deterministic teacher that cannot succeed loses its entropy within a few iterations,
-            even at a weight of 0.1, and PPO cannot explore again (bench/wrong_teacher.py).
+            even at a weight of 0.1, and PPO cannot explore again (bench/wrong_teacher.py). Never succeeding means
+            in none of up to teacher_eval_max episodes: one that fails all n evaluation episodes is measured on the
+            next n too, and so on (ten episodes switched off BlockedUnlockPickup's teacher, which succeeds 14% of
+            the time, 2026-11-25).
 handover    either evidence: the teacher steps aside when the student has absorbed it or has caught up with it.
 handover_rollin
             handover's weight, and the teacher also acts: every episode begins with a teacher roll-in of 0..H steps
@@ -64,11 +67,12 @@ class Evidence:
     """What one iteration measured: kl, the mean KL(teacher || student) over its samples (None when the term was
     off); student_success, the periodic evaluation's success rate (None when it did not evaluate);
     teacher_success and teacher_length, the teacher alone on the same evaluation episodes: its success rate and
-    mean episode length (None unless measured now)."""
+    mean episode length (None unless measured now), over teacher_episodes episodes."""
     kl: Optional[float] = None
     student_success: Optional[float] = None
     teacher_success: Optional[float] = None
     teacher_length: Optional[float] = None
+    teacher_episodes: Optional[int] = None
 
 
 def paper_coef(config, iteration, env_steps=0):
@@ -94,6 +98,7 @@ class TeacherSchedule:
         self.student_ema = None
         self.teacher_success = None
         self.teacher_length = None
+        self.teacher_episodes = None  # how many episodes teacher_success was measured on
 
     # -- the weight -------------------------------------------------------------------------------------------
     def coef(self, iteration, env_steps=0):
@@ -121,6 +126,8 @@ class TeacherSchedule:
             self.teacher_success = float(evidence.teacher_success)
         if evidence.teacher_length is not None:
             self.teacher_length = float(evidence.teacher_length)
+        if evidence.teacher_episodes is not None:
+            self.teacher_episodes = int(evidence.teacher_episodes)
         if evidence.student_success is not None:
             self.student_ema = _ema(self.student_ema, float(evidence.student_success), EMA_SUCCESS)
         if self.handover_at is not None:
@@ -165,6 +172,7 @@ class TeacherSchedule:
         return {"Schedule/Teacher KL EMA": self.kl_ema, "Schedule/Teacher KL Fall": fall,
                 "Schedule/Student Success EMA": self.student_ema,
                 "Schedule/Teacher Success": self.teacher_success,
+                "Schedule/Teacher Episodes": self.teacher_episodes,
                 "Schedule/Handed Over": float(self.handover_at is not None)} | self.rollin_metrics()
 
     def rollin_metrics(self):
@@ -174,7 +182,8 @@ class TeacherSchedule:
         return {"name": self.name, "handover_at": self.handover_at, "factor": self.factor, "kl_ema": self.kl_ema,
                 "kl_history": list(self.kl_history), "student_ema": self.student_ema,
                 "teacher_success": self.teacher_success,
-                "teacher_length": self.teacher_length, "design": self.design(), "target_rule": TARGET_RULE}
+                "teacher_length": self.teacher_length, "teacher_episodes": self.teacher_episodes,
+                "design": self.design(), "target_rule": TARGET_RULE}
 
     def design(self):
         """What this schedule reads and does, saved with its state: a name that came to mean another design is
@@ -201,12 +210,20 @@ class TeacherSchedule:
                 raise ValueError(f"its {self.name} schedule hands over at the teacher's raw success {saved:g}, an "
                                  f"earlier rule (today's target: {today:.3f}); fork it with another "
                                  "--teacher_schedule, which starts afresh")
+            if teacher == 0 and state.get("teacher_episodes") is None and \
+                    self.config.teacher_eval_max > self.config.num_eval:
+                raise ValueError(f"its {self.name} schedule switched its teacher off after {self.config.num_eval} "
+                                 "episodes without a success, an earlier rule (today's: up to --teacher_eval_max "
+                                 f"{self.config.teacher_eval_max}); fork it with another --teacher_schedule, which "
+                                 "starts afresh")
         self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
         self.factor = float(state["factor"])
         self.kl_history = [float(v) for v in state["kl_history"]]
         for key in ("kl_ema", "student_ema", "teacher_success", "teacher_length"):
             value = state.get(key)  # teacher_length: absent from checkpoints written before the roll-ins
             setattr(self, key, None if value is None else float(value))
+        episodes = state.get("teacher_episodes")  # absent from checkpoints written before the longer measurement
+        self.teacher_episodes = None if episodes is None else int(episodes)
 
 
 class AgreementSchedule(TeacherSchedule):

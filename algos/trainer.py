@@ -149,12 +149,17 @@ class Trainer:
         return result
 
     def evaluate_teacher(self):
-        """The teacher alone on the periodic evaluation's episodes (the evidence of the success schedules)."""
+        """The teacher alone on the periodic evaluation's episodes (the evidence of the success schedules); one that
+        succeeds in none is measured on the next num_eval episodes too, up to teacher_eval_max in all, before it
+        counts as never succeeding."""
         c = self.config
-        seeds = eval_seeds(c.env_seed_list[0], c.num_eval)
+        choose, results = teacher_chooser(np.random.default_rng(c.seed)), []
         self.eval_pool.set_teacher(True)
         try:
-            return summarise(run_episodes(self.eval_pool, teacher_chooser(np.random.default_rng(c.seed)), seeds))
+            while not results or (not any(r[2] for r in results) and len(results) + c.num_eval <= c.teacher_eval_max):
+                results += run_episodes(self.eval_pool, choose, eval_seeds(c.env_seed_list[0] + len(results),
+                                                                           c.num_eval))
+            return summarise(results)
         finally:
             self.eval_pool.set_teacher(False)
 
@@ -180,8 +185,9 @@ class Trainer:
         if self.iteration == 0 and self.schedule.needs_teacher_success():  # what the teacher is worth, first
             student = self.evaluate()  # first: it opens the evaluation envs
             teacher = self.evaluate_teacher()
-            self.schedule.update(0, 0, Evidence(student_success=student["success"],
-                                                teacher_success=teacher["success"], teacher_length=teacher["length"]))
+            self.schedule.update(0, 0, Evidence(student_success=student["success"], teacher_success=teacher["success"],
+                                                teacher_length=teacher["length"],
+                                                teacher_episodes=teacher["episodes"]))
         while not self.finished():
             torch.set_num_threads(self.share.threads())
             coef = self.schedule.coef(self.iteration, self.env_steps)
@@ -271,6 +277,7 @@ class Trainer:
             if self.schedule.needs_teacher_success():
                 teacher = self.evaluate_teacher()
                 evidence.teacher_success, evidence.teacher_length = teacher["success"], teacher["length"]
+                evidence.teacher_episodes = teacher["episodes"]
             metrics.update({"Test/Return": ev["return"], "Test/Eplen": ev["length"], "Test/Success Rate": ev["success"]})
             if self.best is None or (ev["success"], ev["return"]) > tuple(self.best):
                 self.best, improved = [ev["success"], ev["return"]], True

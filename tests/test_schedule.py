@@ -165,6 +165,14 @@ def test_a_name_that_changed_its_design_is_not_resumed_as_the_new_one():
                 make_schedule(Config(teacher_schedule="adaptive")).load_state_dict(state)
         else:
             make_schedule(Config(teacher_schedule="adaptive")).load_state_dict(state)
+    # a state whose teacher was switched off after the n evaluation episodes alone (before --teacher_eval_max) is
+    # refused; one measured under today's rule loads
+    off = make_schedule(Config(teacher_schedule="adaptive"))
+    off.update(0, 0, Evidence(student_success=0.0, teacher_success=0.0, teacher_length=300.0, teacher_episodes=50))
+    make_schedule(Config(teacher_schedule="adaptive")).load_state_dict(off.state_dict())
+    with pytest.raises(ValueError, match="switched its teacher off after 10 episodes"):
+        make_schedule(Config(teacher_schedule="adaptive")).load_state_dict(
+            {k: v for k, v in off.state_dict().items() if k != "teacher_episodes"})
 
 
 def test_a_fork_to_another_schedule_starts_it_afresh_and_junk_is_refused():
@@ -207,9 +215,32 @@ def test_a_teacher_that_never_succeeds_is_handed_over_in_a_real_run(tmp_path):
     assert main.main(tiny_train_args(tmp_path, "bad", n_itr=4, extra=extra)) == 0
     rows = read_metrics(os.path.join(tmp_path, "ppo", "SimpleDoorKey", "bad-0"))
     assert [float(r["Schedule/Teacher Success"]) for r in rows] == [0.0] * 4
+    most = Config().teacher_eval_max  # measured on batches of the 3 evaluation episodes, as many as fit in that
+    assert [int(r["Schedule/Teacher Episodes"]) for r in rows] == [most // 3 * 3] * 4
     assert [float(r["Schedule/Handed Over"]) for r in rows] == [1.0] * 4
     assert [float(r["Train/Kickstarting Coef"]) for r in rows] == [0.0] * 4
     assert all(r["Train/Teacher KL"] == "" for r in rows)  # no teacher term, no KL logged
+
+
+def test_a_teacher_that_fails_the_evaluation_episodes_is_measured_on_more_before_it_is_switched_off(tmp_path):
+    """UnlockPickup's teacher succeeds about one time in five; on env seeds 1,000,006 and 1,000,007 it fails. With
+    the measurement cut at those two episodes (--teacher_eval_max 2) it counts as never succeeding and is switched
+    off; with up to 8 it is measured on the next two episodes too, succeeds there, and keeps teaching."""
+    task_dir = os.path.join(tmp_path, "ppo", "MiniGrid-UnlockPickup-v0")
+    rows = {}
+    for most in (2, 8):
+        extra = ["--task", "MiniGrid-UnlockPickup-v0", "--teacher_schedule", "adaptive", "--env_seed_list", "1000006",
+                 "--teacher_eval_max", str(most)]
+        assert main.main(tiny_train_args(tmp_path, f"most{most}", n_itr=1, extra=extra)) == 0
+        rows[most] = read_metrics(os.path.join(task_dir, f"most{most}-0"))[0]
+    cut, longer = rows[2], rows[8]
+    assert (float(cut["Schedule/Teacher Success"]), int(cut["Schedule/Teacher Episodes"])) == (0.0, 2)
+    assert float(cut["Train/Kickstarting Coef"]) == 0.0 and float(cut["Schedule/Handed Over"]) == 1.0
+    episodes = int(longer["Schedule/Teacher Episodes"])
+    assert 2 < episodes <= 8 and episodes % 2 == 0          # whole batches of the 2 evaluation episodes
+    assert float(longer["Schedule/Teacher Success"]) * episodes >= 1  # it succeeded in the later batch
+    assert float(longer["Train/Kickstarting Coef"]) == Config().teacher_coef
+    assert float(longer["Schedule/Handed Over"]) == 0.0
 
 
 def test_resume_and_fork_restore_the_schedule(tmp_path):
