@@ -15,6 +15,15 @@ def eval_seeds(env_seed, num_eval):
     return [env_seed + i for i in range(num_eval)]
 
 
+def until_a_success(run, env_seed, num_eval, max_episodes):
+    """run(seeds) on batches of num_eval evaluation episodes from env_seed, the next batch only while none has
+    succeeded and it fits within max_episodes; all the episodes' results."""
+    results = []
+    while not results or (not any(r[2] for r in results) and len(results) + num_eval <= max_episodes):
+        results += run(eval_seeds(env_seed + len(results), num_eval))
+    return results
+
+
 def training_seeds(seed, n):
     """First-reset env seeds of a run's n training envs: seed * 100_003 + i (the official runs' seeds for seeds
     0-9), folded below TRAIN_SEED_SPAN, so a training episode never has an evaluation episode's layout."""

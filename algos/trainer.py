@@ -13,7 +13,7 @@ import torch
 from algos.checkpoint import build_model, load_weights, rng_state, seed_everything, set_rng_state
 from algos.env_pool import EnvPool
 from algos.episodes import (eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise,
-                            teacher_chooser, training_seeds)
+                            teacher_chooser, training_seeds, until_a_success)
 from algos.ppo import PPO, learning_rate
 from algos.rollout import Rollout, collect
 from algos.schedule import Evidence, make_schedule
@@ -153,13 +153,11 @@ class Trainer:
         succeeds in none is measured on the next num_eval episodes too, up to teacher_eval_max in all, before it
         counts as never succeeding."""
         c = self.config
-        choose, results = teacher_chooser(np.random.default_rng(c.seed)), []
+        choose = teacher_chooser(np.random.default_rng(c.seed))
         self.eval_pool.set_teacher(True)
         try:
-            while not results or (not any(r[2] for r in results) and len(results) + c.num_eval <= c.teacher_eval_max):
-                results += run_episodes(self.eval_pool, choose, eval_seeds(c.env_seed_list[0] + len(results),
-                                                                           c.num_eval))
-            return summarise(results)
+            return summarise(until_a_success(lambda seeds: run_episodes(self.eval_pool, choose, seeds),
+                                             c.env_seed_list[0], c.num_eval, c.teacher_eval_max))
         finally:
             self.eval_pool.set_teacher(False)
 
