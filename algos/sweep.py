@@ -122,10 +122,10 @@ def sweep(config, options, given=None):
 
 def report(logdir, runs, options, result):
     """results.csv, results.md and <Task>.png in logdir from the run folders of `runs`."""
-    from algos.plot import plot_runs
+    from algos.plot import load_run, plot_runs
     from algos.results import run_row, teacher_results, write_results
     from utils.run_dir import run_dir_path, task_dir
-    rows, dirs = [], {}
+    rows, tasks, dirs = [], {}, {}
     for task, variant, seed, run in runs:
         path = run_dir_path(run.logdir, task, variant, seed)
         if os.path.isfile(os.path.join(path, "metrics.csv")):
@@ -133,11 +133,16 @@ def report(logdir, runs, options, result):
                 rows.append(run_row(path, options.threshold))
             except UserError:  # a run that never finished an iteration
                 continue
+            tasks[task] = task_dir(os.path.abspath(logdir), task)
+            try:
+                load_run(path)
+            except UserError:  # in the table, but no curve yet: no episode has ended (a sweep stopped early)
+                continue
             dirs.setdefault(task, []).append(path)
     if not rows:
         raise UserError(f"no run of this sweep has results in {logdir} yet")
     result.unevaluated = sum(row.final_success is None for row in rows)
-    teachers = teacher_results({task: task_dir(os.path.abspath(logdir), task) for task in dirs})
+    teachers = teacher_results(tasks)
     result.csv, result.markdown = write_results(logdir, rows, teachers, options.threshold)
     for task, paths in dirs.items():
         out, _ = plot_runs(paths, out=os.path.join(logdir, f"{task}.png"))

@@ -183,3 +183,26 @@ def test_the_sb3_variants_differ_only_in_what_the_mlp_sees(tmp_path):
     runs = {r[1]: r[3] for r in plan_runs(Config(logdir=str(tmp_path)), options, {})}
     assert runs["sb3_ppo"].sb3_obs == "memory" and runs["sb3_ppo_ego"].sb3_obs == "egocentric"
     assert all(c.policy == "sb3_ppo" and c.teacher_coef == 0.0 for c in runs.values())
+
+
+def test_the_report_of_a_sweep_stopped_before_a_run_ended_an_episode(tmp_path):
+    """A run stopped in its first iteration (no episode ended, no evaluation yet) is a row of the tables and no
+    curve; the other runs' figure is still drawn."""
+    from algos.sweep import sweep
+    from utils.run_dir import run_dir_path
+    header = "iteration,env_steps,wall_time,Train/Success Rate,Test/Success Rate\n"
+    lines = {0: "1,4096,9.5,0.25,0.5\n2,8192,19.0,0.5,0.75\n", 1: "1,4096,10.0,,\n"}
+    for seed, body in lines.items():
+        path = run_dir_path(str(tmp_path), "SimpleDoorKey", "ppo", seed)
+        os.makedirs(path)
+        with open(os.path.join(path, "metrics.csv"), "w") as f:
+            f.write(header + body)
+        with open(os.path.join(path, "config.json"), "w") as f:
+            json.dump({"task": "SimpleDoorKey", "seed": seed, "savedir": "ppo"}, f)
+    result = sweep(Config(logdir=str(tmp_path)), SweepOptions(tasks=["SimpleDoorKey"], seeds=[0, 1],
+                                                               variants=["ppo"], report=True))
+    with open(tmp_path / "results.csv", newline="") as f:
+        rows = {r["seed"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"0", "1"} and rows["0"]["env_steps"] == "8192" and rows["1"]["env_steps"] == "4096"
+    assert result.unevaluated == 2 and result.figures == [str(tmp_path / "SimpleDoorKey.png")]
+    assert (tmp_path / "SimpleDoorKey.png").stat().st_size > 0
