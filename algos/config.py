@@ -144,6 +144,10 @@ class Config(TeacherConfig):
             "in a row in 22% of runs, 50 in a row in 0.05%)", check=integers(0))
     teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per iteration once handing over",
                                             check=numbers(0, 1))
+    teacher_handover_steps: int = option(
+        0, "with N > 0 the hand-over's --teacher_handover_factor applies per N env steps instead of per iteration, "
+           "so it takes as many env steps on a task of long iterations (the pickup tasks: 4,500-9,200 env steps "
+           "each) as on one of short ones (DoorKey: ~450)", check=integers(0))
 
     count_bonus: float = option(0.0, "beta of an episodic count exploration bonus, beta / sqrt(visits of the state "
                                      "this episode) added to the training reward (E3B's episodic-count baseline; "

@@ -45,7 +45,8 @@ double precision), so without the cap such a teacher was caught up with hundreds
 the student had matched it (SimpleDoorKey, 2026-11-25); a teacher that failed once or more is unaffected.
 
 Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor
-every iteration down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
+every iteration (with teacher_handover_steps N > 0: by teacher_handover_factor ** (the iteration's env steps / N))
+down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
 off), never above the paper clock (so it is also 0 after teacher_off_after). The hand-over is not taken back.
 """
 import math
@@ -99,6 +100,7 @@ class TeacherSchedule:
         self.teacher_success = None
         self.teacher_length = None
         self.teacher_episodes = None  # how many episodes teacher_success was measured on
+        self.env_steps = None        # the env-step count after the last update (the hand-over's pace per env step)
 
     # -- the weight -------------------------------------------------------------------------------------------
     def coef(self, iteration, env_steps=0):
@@ -130,12 +132,23 @@ class TeacherSchedule:
             self.teacher_episodes = int(evidence.teacher_episodes)
         if evidence.student_success is not None:
             self.student_ema = _ema(self.student_ema, float(evidence.student_success), EMA_SUCCESS)
+        step = self.handover_step(env_steps)
+        self.env_steps = int(env_steps)
         if self.handover_at is not None:
-            self.factor *= self.config.teacher_handover_factor
+            self.factor *= step
         elif self.ready():
             self.handover_at = iteration  # from the clock's weight now, the first step down
             clock = paper_coef(self.config, iteration, env_steps) / max(self.config.teacher_coef, 1e-12)
-            self.factor = min(1.0, clock) * self.config.teacher_handover_factor
+            self.factor = min(1.0, clock) * step
+
+    def handover_step(self, env_steps):
+        """The hand-over's multiplier for the iteration that ended at env_steps: teacher_handover_factor, or with
+        teacher_handover_steps N > 0 that factor per N of the iteration's env steps (one factor when the previous
+        count is unknown: a state saved before it was kept)."""
+        factor, per = self.config.teacher_handover_factor, self.config.teacher_handover_steps
+        if per <= 0 or self.env_steps is None:
+            return factor
+        return factor ** (max(0, int(env_steps) - self.env_steps) / per)
 
     def ready(self):
         return False
@@ -183,7 +196,7 @@ class TeacherSchedule:
                 "kl_history": list(self.kl_history), "student_ema": self.student_ema,
                 "teacher_success": self.teacher_success,
                 "teacher_length": self.teacher_length, "teacher_episodes": self.teacher_episodes,
-                "design": self.design(), "target_rule": TARGET_RULE}
+                "env_steps": self.env_steps, "design": self.design(), "target_rule": TARGET_RULE}
 
     def design(self):
         """What this schedule reads and does, saved with its state: a name that came to mean another design is
@@ -224,6 +237,8 @@ class TeacherSchedule:
             setattr(self, key, None if value is None else float(value))
         episodes = state.get("teacher_episodes")  # absent from checkpoints written before the longer measurement
         self.teacher_episodes = None if episodes is None else int(episodes)
+        steps = state.get("env_steps")  # absent from checkpoints written before --teacher_handover_steps
+        self.env_steps = None if steps is None else int(steps)
 
 
 class AgreementSchedule(TeacherSchedule):

@@ -227,7 +227,9 @@ class Trainer:
             if self.progress is not None:
                 self.progress.update(self.iteration, self.env_steps, metrics.get("charts/SPS"),
                                      metrics.get("Train/Success Rate"), metrics.get("Test/Success Rate"), coef,
-                                     self._teacher_state(metrics))
+                                     # a live LLM teacher's state for the progress line (None without one)
+                                     progress_state(self.pool.planner_stats(), metrics.get("Teacher/Taught Share"))
+                                     if self.spec.config.uses_llm() else None)
             if (c.save_interval > 0 and self.iteration % c.save_interval == 0) or \
                     (c.save_minutes > 0 and time.monotonic() - self.saved_at >= 60 * c.save_minutes):
                 self.save("latest")
@@ -282,11 +284,6 @@ class Trainer:
         if self.iteration % max(1, c.eval_interval) == 0:
             metrics.update({stat_tag(k): v for k, v in self.planner_stats().items()})
         return metrics, improved, evidence
-
-    def _teacher_state(self, metrics):
-        """A live LLM teacher's state for the progress line (None without a live LLM)."""
-        return progress_state(self.pool.planner_stats(), metrics.get("Teacher/Taught Share")) \
-            if self.spec.config.uses_llm() else None
 
     def close(self, abort=False):
         """Release envs, workers, logs and the CPU share; abort=True after an error or a second Ctrl-C."""

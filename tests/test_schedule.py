@@ -124,9 +124,33 @@ def test_a_teacher_that_never_succeeds_hands_over_at_the_first_evaluation():
     assert schedule.coef(11) == 0.0  # nothing to hand over: the term is off at once, floor and all
 
 
+def weight_after_a_hand_over(config, iteration_steps, env_steps=25_000):
+    """The weight of an adaptive schedule whose student caught up at iteration 1, after the iteration that ends at
+    env_steps, with iterations of iteration_steps env steps each."""
+    schedule = make_schedule(config)
+    schedule.update(0, 0, Evidence(teacher_success=0.5, teacher_length=50.0, teacher_episodes=10))
+    for i in range(1, env_steps // iteration_steps + 1):
+        schedule.update(i, i * iteration_steps, Evidence(kl=1.0, student_success=0.9 if i == 1 else None))
+    assert schedule.handover_at == 1
+    return schedule.coef(i, i * iteration_steps)
+
+
+def test_the_hand_over_takes_as_many_env_steps_on_long_iterations_with_teacher_handover_steps():
+    """Per iteration (the default), a hand-over on iterations of 5,000 env steps (the pickup tasks) takes 10x the env
+    steps of one on iterations of 500 (DoorKey); with --teacher_handover_steps 500 it takes the same env steps."""
+    per_iteration = Config(teacher_schedule="adaptive")
+    short, long = (weight_after_a_hand_over(per_iteration, n) for n in (500, 5000))
+    assert short == pytest.approx(10 * 0.9995 * 0.95 ** 50) and long == pytest.approx(10 * 0.9995 * 0.95 ** 5)
+    per_steps = Config(teacher_schedule="adaptive", teacher_handover_steps=500)
+    assert weight_after_a_hand_over(per_steps, 500) == pytest.approx(short)  # 500-step iterations: as before
+    assert weight_after_a_hand_over(per_steps, 5000) == pytest.approx(short)
+    assert weight_after_a_hand_over(per_steps, 5000, 100_000) == per_steps.teacher_coef_min  # down to the floor
+
+
+@pytest.mark.parametrize("handover_steps", [0, 700])
 @pytest.mark.parametrize("name", SCHEDULES)
-def test_state_dict_restores_the_schedule_exactly(name):
-    config = Config(teacher_schedule=name)
+def test_state_dict_restores_the_schedule_exactly(name, handover_steps):
+    config = Config(teacher_schedule=name, teacher_handover_steps=handover_steps)
     every10 = lambda i: (0.02 * i if i % 10 == 0 else None)  # noqa: E731
     straight = make_schedule(config)
     feed(straight, 300, student=every10, teacher=lambda i: 0.9 if i == 10 else None)
