@@ -104,7 +104,8 @@ class Config(TeacherConfig):
         "paper", "the teacher coefficient's schedule: paper (the official clock below) | agreement (the clock until "
                  "KL(teacher || student) stops falling, then hand over) | success (the clock until the "
                  "student's evaluation success reaches --teacher_success_ratio x the teacher's, then hand over) | "
-                 "handover (either); hand over: x --teacher_handover_factor per iteration down to --teacher_coef_min | "
+                 "handover (either); hand over: x --teacher_handover_factor per --teacher_handover_steps env steps "
+                 "down to --teacher_coef_min | "
                  "handover_rollin (handover, and every episode begins with a teacher roll-in that shrinks as the "
                  "student catches up: jump-start RL) | adaptive (success, with those roll-ins; "
                  "docs/teacher_schedule.md)",
@@ -142,12 +143,13 @@ class Config(TeacherConfig):
             "evaluation episodes is measured on the next --num_eval too, and so on up to this many episodes in all, "
             "and switched off only if it succeeds in none of them (a teacher that succeeds 14% of the time fails 10 "
             "in a row in 22% of runs, 50 in a row in 0.05%)", check=integers(0))
-    teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per iteration once handing over",
+    teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per --teacher_handover_steps env "
+                                                  "steps once handing over",
                                             check=numbers(0, 1))
     teacher_handover_steps: int = option(
-        0, "with N > 0 the hand-over's --teacher_handover_factor applies per N env steps instead of per iteration, "
-           "so it takes as many env steps on a task of long iterations (the pickup tasks: 4,500-9,200 env steps "
-           "each) as on one of short ones (DoorKey: ~450)", check=integers(0))
+        500, "the hand-over's --teacher_handover_factor applies per this many env steps (0: per iteration, as "
+             "before 2026-11-26), so it takes as many env steps on a task of long iterations (the pickup tasks: "
+             "4,500-9,200 env steps each) as on one of short ones (DoorKey: ~450-500)", check=integers(0), before=0)
 
     count_bonus: float = option(0.0, "beta of an episodic count exploration bonus, beta / sqrt(visits of the state "
                                      "this episode) added to the training reward (E3B's episodic-count baseline; "

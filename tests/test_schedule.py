@@ -8,6 +8,7 @@ import main
 from algos.config import Config
 from algos.schedule import SCHEDULES, Evidence, make_schedule, paper_coef
 from tests.helpers import read_metrics, tiny_train_args
+from utils.options import from_dict
 
 
 def falling_then_flat(i, flat_from=100):
@@ -15,13 +16,16 @@ def falling_then_flat(i, flat_from=100):
     return 1.0 + max(0, flat_from - i) / flat_from
 
 
+ITERATION_STEPS = 500  # env steps per iteration in feed: the hand-over's default pace is x0.95 per 500 env steps
+
+
 def feed(schedule, iterations, kl=falling_then_flat, student=None, teacher=None, start=1):
     coefs = []
     for i in range(start, start + iterations):
-        schedule.update(i, 1000 * i, Evidence(kl=kl(i) if kl else None,
-                                              student_success=student(i) if student else None,
-                                              teacher_success=teacher(i) if teacher else None))
-        coefs.append(schedule.coef(i, 1000 * i))
+        schedule.update(i, ITERATION_STEPS * i, Evidence(kl=kl(i) if kl else None,
+                                                         student_success=student(i) if student else None,
+                                                         teacher_success=teacher(i) if teacher else None))
+        coefs.append(schedule.coef(i, ITERATION_STEPS * i))
     return coefs
 
 
@@ -136,12 +140,14 @@ def weight_after_a_hand_over(config, iteration_steps, env_steps=25_000):
 
 
 def test_the_hand_over_takes_as_many_env_steps_on_long_iterations_with_teacher_handover_steps():
-    """Per iteration (the default), a hand-over on iterations of 5,000 env steps (the pickup tasks) takes 10x the env
-    steps of one on iterations of 500 (DoorKey); with --teacher_handover_steps 500 it takes the same env steps."""
-    per_iteration = Config(teacher_schedule="adaptive")
+    """Per iteration (--teacher_handover_steps 0, before 2026-11-26), a hand-over on iterations of 5,000 env steps
+    (the pickup tasks) takes 10x the env steps of one on iterations of 500 (DoorKey); per 500 env steps (the
+    default) it takes the same env steps on both."""
+    per_iteration = Config(teacher_schedule="adaptive", teacher_handover_steps=0)
     short, long = (weight_after_a_hand_over(per_iteration, n) for n in (500, 5000))
     assert short == pytest.approx(10 * 0.9995 * 0.95 ** 50) and long == pytest.approx(10 * 0.9995 * 0.95 ** 5)
-    per_steps = Config(teacher_schedule="adaptive", teacher_handover_steps=500)
+    per_steps = Config(teacher_schedule="adaptive")  # the default: x0.95 per 500 env steps
+    assert per_steps.teacher_handover_steps == 500
     assert weight_after_a_hand_over(per_steps, 500) == pytest.approx(short)  # 500-step iterations: as before
     assert weight_after_a_hand_over(per_steps, 5000) == pytest.approx(short)
     assert weight_after_a_hand_over(per_steps, 5000, 100_000) == per_steps.teacher_coef_min  # down to the floor
@@ -283,9 +289,20 @@ def test_resume_and_fork_restore_the_schedule(tmp_path):
     assert main.main(["train", "--resume", part, "--n_itr", "6"]) == 0
     want = read_metrics(os.path.join(task_dir, "straight-0"))
     coefs = [float(r["Train/Kickstarting Coef"]) for r in want]
-    assert coefs == pytest.approx([Config().teacher_coef * 0.95 ** k for k in range(1, 7)])
+    steps_before = [0] + [int(r["env_steps"]) for r in want[:-1]]  # x0.95 at the hand-over, then per 500 env steps
+    assert coefs == pytest.approx([Config().teacher_coef * 0.95 * 0.95 ** (n / Config().teacher_handover_steps)
+                                   for n in steps_before])
     assert read_metrics(part) == want
     assert read_metrics(os.path.join(task_dir, "fork-0")) == want
     paper = read_metrics(os.path.join(task_dir, "paper-0"))
     assert paper[:3] == [{k: r[k] for k in p} for r, p in zip(want[:3], paper[:3])]  # (no Schedule/ columns)
     assert [float(r["Train/Kickstarting Coef"]) for r in paper[3:]] == [paper_coef(Config(), i) for i in (3, 4, 5)]
+
+
+def test_a_run_saved_before_the_hand_over_pace_existed_resumes_with_its_per_iteration_pace():
+    """A checkpoint's or config.json's settings without teacher_handover_steps were written when the hand-over
+    went per iteration: they read as 0 (that pace), not as today's default of 500 env steps."""
+    saved = Config(teacher_schedule="adaptive").public()
+    assert from_dict(Config, saved, "a new run").teacher_handover_steps == 500
+    older = {k: v for k, v in saved.items() if k != "teacher_handover_steps"}
+    assert from_dict(Config, older, "an older run").teacher_handover_steps == 0
