@@ -45,10 +45,10 @@ double precision), so without the cap such a teacher was caught up with hundreds
 the student had matched it (SimpleDoorKey, 2026-11-25); a teacher that failed once or more is unaffected.
 
 Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor
-** (the iteration's env steps / teacher_handover_steps) every iteration (teacher_handover_steps 0: by the factor
-itself, per iteration, as before 2026-11-26: a hand-over then took 36k-86k env steps on the DoorKey tasks but more
-than the whole 1M budget on the pickup tasks, whose iterations are 10-20x longer) down to teacher_coef_min (the floor stays on: students of the pickup tasks collapsed with the term
-off), never above the paper clock (so it is also 0 after teacher_off_after). The hand-over is not taken back.
+** (the iteration's env steps / teacher_handover_steps) every iteration, down to teacher_coef_min (the floor stays
+on: students of the pickup tasks collapsed with the term off), never above the paper clock (so it is also 0 after
+teacher_off_after). It is not taken back. teacher_handover_steps 0: per iteration, as before 2026-11-26 (36k-86k
+env steps on the DoorKey tasks, more than 1M on the pickup tasks, whose iterations are 10-20x longer).
 """
 import math
 from dataclasses import dataclass
