@@ -151,6 +151,17 @@ class Config(TeacherConfig):
              "before 2026-11-26), so it takes as many env steps on a task of long iterations (the pickup tasks: "
              "4,500-9,200 env steps each) as on one of short ones (DoorKey: ~450-500)", check=integers(0), before=0)
 
+    teacher_eval_min: int = option(
+        0, "success, handover, handover_rollin, adaptive: the teacher is measured on at least this many evaluation "
+           "episodes (the --num_eval ones first, then the next ones in batches of --num_eval; 0: --num_eval): its "
+           "success is the student's target, and one batch of 10 can be far off (TwoDoor's teacher: 0.2 on the "
+           "first 10, 0.06 on 100)", check=integers(0))
+    teacher_smoothing: float = option(
+        0.0, "the target the student imitates is (1 - this) x the teacher's distribution + this x the uniform one "
+             "(label smoothing): a deterministic teacher's one-hot target otherwise drives the student's entropy to "
+             "~0 (TwoDoor: 0.001-0.01 nats), where PPO cannot explore again; 0.05 keeps about 0.25 nats over 7 "
+             "actions. 0: none (the paper)", check=numbers(0, 1))
+
     count_bonus: float = option(0.0, "beta of an episodic count exploration bonus, beta / sqrt(visits of the state "
                                      "this episode) added to the training reward (E3B's episodic-count baseline; "
                                      "algos/count_bonus.py); 0: none", check=numbers(0))

@@ -4,6 +4,7 @@
 loss = clipped policy loss + vf_coef * clipped value loss - ent_coef * entropy
        + coef * mean(-sum_a teacher(a|s) log pi(a|s))      (cross-entropy = forward KL up to a constant)
 
+--teacher_smoothing eps: teacher(a|s) above is (1 - eps) x the teacher's distribution + eps / |A| (label smoothing).
 --teacher_filter advisor: + coef * mean(CE(teacher, imitator)), and each sample's cross-entropy above is weighted by
 w(s) = exp(-teacher_gap_alpha * CE(teacher, imitator)(s)) (not differentiated): ADVISOR's imitation-gap weight.
 --teacher_filter trust: each sample's cross-entropy is weighted by its observation text's trust, 0 or 1
@@ -92,6 +93,13 @@ def ppo_losses(logits, values, batch, idx, clip, coef, norm_adv=True, filter_adv
                 imitated=imitated, approx_kl=approx_kl, clipfrac=clipfrac)
 
 
+def smoothed(teacher, eps):
+    """(1 - eps) x each taught row + eps x the uniform distribution (label smoothing); rows that were not taught
+    (all zeros) stay zeros."""
+    taught = teacher.sum(-1, keepdim=True) > 0.5
+    return torch.where(taught, (1 - eps) * teacher + eps / teacher.shape[-1], teacher)
+
+
 class PPO:
     def __init__(self, model, config):
         self.model, self.config = model, config
@@ -104,6 +112,8 @@ class PPO:
         saved)."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr if lr is None else lr
+        if self.config.teacher_smoothing > 0:
+            batch = dict(batch, teacher=smoothed(batch["teacher"], self.config.teacher_smoothing))
         if self.trust is not None and coef > 0:  # the texts' evidence, this iteration's included
             batch = dict(batch, trust=self.trust.update(batch))
         steps, n = batch["action"].shape

@@ -151,13 +151,14 @@ class Trainer:
     def evaluate_teacher(self):
         """The teacher alone on the periodic evaluation's episodes (the evidence of the success schedules); one that
         succeeds in none is measured on the next num_eval episodes too, up to teacher_eval_max in all, before it
-        counts as never succeeding."""
+        counts as never succeeding; every teacher on at least teacher_eval_min."""
         c = self.config
         choose = teacher_chooser(np.random.default_rng(c.seed))
         self.eval_pool.set_teacher(True)
         try:
             return summarise(until_a_success(lambda seeds: run_episodes(self.eval_pool, choose, seeds),
-                                             c.env_seed_list[0], c.num_eval, c.teacher_eval_max))
+                                             c.env_seed_list[0], c.num_eval, c.teacher_eval_max,
+                                             c.teacher_eval_min))
         finally:
             self.eval_pool.set_teacher(False)
 
