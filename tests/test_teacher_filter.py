@@ -5,13 +5,10 @@ import dataclasses
 
 import pytest
 import torch
-from torch import nn
 
 from algos.config import Config
 from algos.ppo import PPO, ppo_losses
-
-N_ACTIONS = 7
-
+from tests.bandit import N_ACTIONS, Bandit
 
 def test_the_filter_keeps_exactly_the_samples_whose_advantage_agrees_with_the_teacher():
     teacher = torch.zeros(5, N_ACTIONS)
@@ -30,20 +27,6 @@ def test_the_filter_keeps_exactly_the_samples_whose_advantage_agrees_with_the_te
     assert float(filtered["teacher"]) == pytest.approx(float((ce[0] + ce[3]) / 4))
     assert float(filtered["imitated"]) == pytest.approx(0.5)
     assert float(filtered["teacher_kl"]) == pytest.approx(float(plain["teacher_kl"]))  # KL: every taught sample
-
-
-class Bandit(nn.Module):
-    """One state, a policy and a value as free parameters."""
-    recurrent = False
-
-    def __init__(self):
-        super().__init__()
-        self.logits = nn.Parameter(torch.zeros(N_ACTIONS))
-        self.v = nn.Parameter(torch.zeros(()))
-
-    def forward(self, obs):
-        n = obs.shape[0]
-        return self.logits.expand(n, N_ACTIONS), self.v.expand(n), None
 
 
 def train_against_a_wrong_teacher(teacher_filter, iterations=80, n=128):

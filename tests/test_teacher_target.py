@@ -7,16 +7,13 @@ import os
 
 import pytest
 import torch
-from torch import nn
 
 import main
 from algos.config import Config
 from algos.episodes import until_a_success
 from algos.ppo import PPO, ppo_losses, smoothed
+from tests.bandit import N_ACTIONS, Bandit
 from tests.helpers import read_metrics, tiny_train_args
-
-N_ACTIONS = 7
-
 
 def test_smoothing_mixes_taught_rows_with_the_uniform_distribution_and_leaves_untaught_rows_empty():
     teacher = torch.zeros(3, N_ACTIONS)
@@ -39,20 +36,6 @@ def test_the_smoothed_cross_entropy_is_smallest_at_the_smoothed_target_not_at_th
     at_target = torch.log(batch["teacher"])
     sharper = torch.tensor([[8.0] + [0.0] * (N_ACTIONS - 1)])
     assert teacher_term(at_target) < teacher_term(sharper)
-
-
-class Bandit(nn.Module):
-    """One state, a policy and a value as free parameters."""
-    recurrent = False
-
-    def __init__(self):
-        super().__init__()
-        self.logits = nn.Parameter(torch.zeros(N_ACTIONS))
-        self.v = nn.Parameter(torch.zeros(()))
-
-    def forward(self, obs):
-        n = obs.shape[0]
-        return self.logits.expand(n, N_ACTIONS), self.v.expand(n), None
 
 
 def imitate_then_hand_over(smoothing, imitate=150, after=150, n=32):
