@@ -8,7 +8,7 @@ import torch
 
 from algos.config import Config
 from algos.ppo import PPO, ppo_losses
-from tests.bandit import N_ACTIONS, Bandit
+from tests.bandit import N_ACTIONS, Bandit, one_step_batch, sample
 
 def test_the_filter_keeps_exactly_the_samples_whose_advantage_agrees_with_the_teacher():
     teacher = torch.zeros(5, N_ACTIONS)
@@ -38,17 +38,10 @@ def train_against_a_wrong_teacher(teacher_filter, iterations=80, n=128):
     teacher[..., 0] = 1.0                    # the teacher always says action 0 ...
     gen = torch.Generator().manual_seed(1)
     for _ in range(iterations):
-        with torch.no_grad():
-            logits, value, _ = model(torch.zeros(n, 1))
-            dist = torch.distributions.Categorical(logits=logits)
-            action = torch.multinomial(dist.probs, 1, generator=gen).squeeze(-1)
-            logp = dist.log_prob(action)
-            value = value.clone()
+        _, action, logp, value = sample(model, n, gen)
         reward = (action == 1).float()       # ... but only action 1 is rewarded
-        batch = {"obs": torch.zeros(n, 1, 1), "action": action[:, None], "logp": logp[:, None],
-                 "value": value[:, None], "advantage": (reward - value)[:, None], "return": reward[:, None],
-                 "teacher": teacher}
-        ppo.update(batch, coef=10.0, generator=torch.Generator().manual_seed(2))
+        ppo.update(one_step_batch(action, logp, value, reward, teacher), coef=10.0,
+                   generator=torch.Generator().manual_seed(2))
     return torch.softmax(model.logits.detach(), -1)
 
 

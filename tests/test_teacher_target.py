@@ -12,7 +12,7 @@ import main
 from algos.config import Config
 from algos.episodes import until_a_success
 from algos.ppo import PPO, ppo_losses, smoothed
-from tests.bandit import N_ACTIONS, Bandit
+from tests.bandit import N_ACTIONS, Bandit, one_step_batch, sample
 from tests.helpers import read_metrics, tiny_train_args
 
 def test_smoothing_mixes_taught_rows_with_the_uniform_distribution_and_leaves_untaught_rows_empty():
@@ -51,19 +51,12 @@ def imitate_then_hand_over(smoothing, imitate=150, after=150, n=32):
     gen = torch.Generator().manual_seed(1)
     entropy = None
     for i in range(imitate + after):
-        with torch.no_grad():
-            logits, value, _ = model(torch.zeros(n, 1))
-            dist = torch.distributions.Categorical(logits=logits)
-            action = torch.multinomial(dist.probs, 1, generator=gen).squeeze(-1)
-            logp = dist.log_prob(action)
-            value = value.clone()
+        dist, action, logp, value = sample(model, n, gen)
         if i == imitate:
             entropy = float(dist.entropy()[0])
         reward = (action == 1).float() * (i >= imitate)
-        batch = {"obs": torch.zeros(n, 1, 1), "action": action[:, None], "logp": logp[:, None],
-                 "value": value[:, None], "advantage": (reward - value)[:, None], "return": reward[:, None],
-                 "teacher": teacher}
-        ppo.update(batch, coef=10.0 if i < imitate else 0.1, generator=torch.Generator().manual_seed(2))
+        ppo.update(one_step_batch(action, logp, value, reward, teacher), coef=10.0 if i < imitate else 0.1,
+                   generator=torch.Generator().manual_seed(2))
     return entropy, torch.softmax(model.logits.detach(), -1)
 
 
