@@ -3,7 +3,7 @@ parameters."""
 import torch
 from torch import nn
 
-N_ACTIONS = 7
+from teacher.policy import N_ACTIONS
 
 
 class Bandit(nn.Module):

@@ -11,9 +11,8 @@ from torch import nn
 import main
 from algos.config import Config
 from algos.ppo import PPO, ppo_losses
+from teacher.policy import N_ACTIONS
 from tests.helpers import read_metrics, tiny_train_args
-
-N_ACTIONS = 7
 
 
 def test_each_sample_is_weighted_by_how_well_the_imitator_predicts_the_teacher():

@@ -10,6 +10,7 @@ from algos.config import Config
 from algos.ppo import PPO, ppo_losses
 from tests.bandit import N_ACTIONS, Bandit, one_step_batch, sample
 
+
 def test_the_filter_keeps_exactly_the_samples_whose_advantage_agrees_with_the_teacher():
     teacher = torch.zeros(5, N_ACTIONS)
     teacher[:4, 0] = 1.0                     # the teacher's action is 0; the last sample was not taught

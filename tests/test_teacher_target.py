@@ -15,6 +15,7 @@ from algos.ppo import PPO, ppo_losses, smoothed
 from tests.bandit import N_ACTIONS, Bandit, one_step_batch, sample
 from tests.helpers import read_metrics, tiny_train_args
 
+
 def test_smoothing_mixes_taught_rows_with_the_uniform_distribution_and_leaves_untaught_rows_empty():
     teacher = torch.zeros(3, N_ACTIONS)
     teacher[0, 2] = 1.0

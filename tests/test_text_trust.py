@@ -12,10 +12,10 @@ import main
 from algos.config import Config
 from algos.ppo import PPO
 from algos.text_trust import TRUST_MIN_SAMPLES, TextTrust
+from teacher.policy import N_ACTIONS
 from tests.helpers import read_metrics, tiny_train_args
 from utils.checkpoint import load_checkpoint
 
-N_ACTIONS = 7
 GOOD, BAD = 11, 22  # two text ids
 
 
