@@ -18,7 +18,7 @@ from typing import Optional
 
 from algos.config import Config
 from utils.errors import UserError
-from utils.options import SEED, from_dict, integers, numbers, option
+from utils.options import SEED, from_dict, integers, numbers, option, settings
 
 SWEEP = ("sweep",)
 VARIANTS = {"llm4teach": {}, "llm4teach_soft": {"soft_planner": True}, "ppo": {"teacher_coef": 0.0},
@@ -37,6 +37,10 @@ class SweepOptions:
                                  commands=SWEEP, metavar="NAME")
     variants_file: Optional[str] = option(None, "JSON file of more variants: {\"name\": {\"setting\": value, ...}}",
                                           commands=SWEEP, metavar="FILE")
+    task_settings: Optional[list[str]] = option(
+        None, "settings of one task's runs, over the variant's (as rl-zoo's per-env hyperparameters), e.g. "
+              "TwoDoor:precision=bf16; VALUE as in a variants file (a number, true, false, a word)", commands=SWEEP,
+        metavar="TASK:SETTING=VALUE")
     ray_address: Optional[str] = option(None, "join this Ray cluster (e.g. auto, or ray://HEAD:10001) instead of "
                                               "starting a local Ray", commands=SWEEP, metavar="ADDRESS")
     num_cpus: int = option(0, "CPUs of the local Ray (0: every core)", commands=SWEEP, check=integers(0))
@@ -69,18 +73,52 @@ def load_variants(options):
         extra = load_json(options.variants_file, "variants file")
         if not isinstance(extra, dict) or not all(isinstance(v, dict) for v in extra.values()):
             raise UserError(f"variants file {options.variants_file}: expected {{\"name\": {{\"setting\": value}}}}")
-        for name, settings in extra.items():
+        for name, values in extra.items():
             from utils.run_dir import plain_name
             plain_name(name, "variant")
-            unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(Config)})
+            unknown = sorted(set(values) - {f.name for f in dataclasses.fields(Config)})
             if unknown:
                 raise UserError(f"variants file {options.variants_file}: variant {name}: unknown setting "
                                 f"{', '.join(unknown)}")
-            known[name] = settings
+            known[name] = values
     missing = [v for v in options.variants if v not in known]
     if missing:
         raise UserError(f"unknown variant {', '.join(missing)}; known: {', '.join(known)}")
     return {v: known[v] for v in dict.fromkeys(options.variants)}
+
+
+RUN_IDENTITY = ("task", "seed", "seed_list", "savedir", "logdir", "resume", "fork")  # the sweep sets these
+
+
+def load_task_settings(options, tasks):
+    """{task: {setting: value}} from --task_settings TASK:SETTING=VALUE: each task one of the sweep's, each setting
+    a train flag; the value is read as JSON (0.05, true, [1, 2]) or else taken as text, and checked with the run."""
+    import json
+    from planner.tasks import task_config
+    names = {f.name for f, *_ in settings(Config, "sweep")}
+    text = {f.name for f, scalar, is_list, _ in settings(Config, "sweep") if scalar is str and not is_list}
+    out = {}
+    for item in options.task_settings or []:
+        task, colon, assignment = item.partition(":")
+        name, equals, written = assignment.partition("=")
+        if not (colon and equals and task and name):
+            raise UserError(f"--task_settings {item}: expected TASK:SETTING=VALUE, e.g. TwoDoor:precision=bf16")
+        task = task_config(task)["name"]
+        if task not in tasks:
+            raise UserError(f"--task_settings {item}: {task} is not a task of this sweep ({', '.join(tasks)})")
+        if name in RUN_IDENTITY:
+            raise UserError(f"--task_settings {item}: the sweep sets {name} of each run itself")
+        if name not in names:
+            raise UserError(f"--task_settings {item}: no setting {name} (the settings: main.py sweep --help)")
+        if name in text:
+            value = written
+        else:
+            try:
+                value = json.loads(written)
+            except ValueError:
+                value = written  # a word where a number was expected: the run's check names the setting
+        out.setdefault(task, {})[name] = value
+    return out
 
 
 def plan_runs(config, options, given):
@@ -92,16 +130,19 @@ def plan_runs(config, options, given):
     tasks = task_names() if [t.lower() for t in options.tasks] == ["all"] else \
         list(dict.fromkeys(task_config(t)["name"] for t in options.tasks))
     variants = load_variants(options)
+    per_task = load_task_settings(options, tasks)
     logdir = os.path.abspath(config.logdir)
     runs = []
     for task in tasks:
-        for variant, settings in variants.items():
+        for variant, variant_settings in variants.items():
+            own = {**variant_settings, **per_task.get(task, {})}
+            where = f"variant {variant}" + (f", --task_settings of {task}" if task in per_task else "")
             for seed in options.seeds:
                 data = {**dataclasses.asdict(config), "task": task, "seed": seed, "seed_list": [seed],
-                        "savedir": variant, "logdir": logdir, **settings}
-                if "workers" not in given and "workers" not in settings:  # a run has its CPU share, not the machine
+                        "savedir": variant, "logdir": logdir, **own}
+                if "workers" not in given and "workers" not in own:  # a run has its CPU share, not the machine
                     data["workers"] = 0 if options.cpus_per_run <= 2 else options.cpus_per_run // 2
-                run = from_dict(Config, data, f"variant {variant}")
+                run = from_dict(Config, data, where)
                 run.validate()
                 runs.append((task, variant, seed, run))
     return runs

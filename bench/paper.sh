@@ -38,25 +38,19 @@ if [ "${TWODOOR_FULL:-0}" = 1 ]; then
 fi
 # The evidence-driven teacher weight (--teacher_schedule adaptive: teacher roll-ins, and the hand-over once the
 # student's success has reached its teacher's, docs/teacher_schedule.md) on the four tasks with no per-task schedule
-# flags: 3 seeds, 1M env steps each, --anneal_lr; only with ADAPTIVE=1, in its own log folder. TwoDoor's student
-# (a 20x20 memory map) costs about 4x the others' per env step: its runs use bf16 where the CPU has AVX-512 BF16
-# or AMX (about 1.7x faster there, and about 10x slower without: docs/reproducing.md) and run in a sweep of their own
-# on half the cores, beside the other tasks' sweep on the other half (docs/results.md gives the wall times).
+# flags: 3 seeds, 1M env steps each, --anneal_lr; only with ADAPTIVE=1, in its own log folder. One sweep, one run
+# per core, the longest first: TwoDoor's student (a 20x20 memory map) costs about 2-4x the others' per env step, so
+# its three runs start first and the nine shorter ones fill the cores as they free. TwoDoor's runs use bf16 where
+# the CPU has AVX-512 BF16 or AMX (about 1.7x faster there, and about 10x slower without: docs/reproducing.md).
 if [ "${ADAPTIVE:-0}" = 1 ]; then
-    ADAPTIVE_RUNS=(--max_env_steps 1000000 --anneal_lr --variants adaptive --variants_file bench/teacher_schedules.json
-                   --seeds 0 1 2 --logdir "${LOG}_adaptive")
-    TWODOOR_PRECISION=()
-    if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then TWODOOR_PRECISION=(--precision bf16); fi
-    CPUS=$(nproc)
-    python main.py sweep --tasks TwoDoor "${ADAPTIVE_RUNS[@]}" "${TWODOOR_PRECISION[@]}" \
-        --num_cpus $(( (CPUS + 1) / 2 )) &
-    TWODOOR_SWEEP=$!
-    STATUS=0
-    python main.py sweep --tasks ColoredDoorKey LavaDoorKey SimpleDoorKey "${ADAPTIVE_RUNS[@]}" \
-        --num_cpus $(( CPUS > 1 ? CPUS / 2 : 1 )) || STATUS=$?
-    wait "$TWODOOR_SWEEP" || STATUS=$?
-    [ "$STATUS" = 0 ] || exit "$STATUS"
-    python main.py sweep --tasks TwoDoor ColoredDoorKey LavaDoorKey SimpleDoorKey --report "${ADAPTIVE_RUNS[@]}"
+    ADAPTIVE_RUNS=(--tasks TwoDoor ColoredDoorKey LavaDoorKey SimpleDoorKey --max_env_steps 1000000 --anneal_lr
+                   --variants adaptive --variants_file bench/teacher_schedules.json --seeds 0 1 2
+                   --logdir "${LOG}_adaptive")
+    TWODOOR_BF16=()
+    if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
+        TWODOOR_BF16=(--task_settings TwoDoor:precision=bf16)
+    fi
+    python main.py sweep "${ADAPTIVE_RUNS[@]}" "${TWODOOR_BF16[@]}"
 fi
 python main.py sweep --tasks all --report --variants llm4teach ppo "${SEEDS[@]}"
 python main.py sweep --tasks ColoredDoorKey --report --variants llm4teach --seeds 0 1 --logdir "${LOG}_anneal"

@@ -178,6 +178,31 @@ def test_variants_and_grid_checks(tmp_path):
         plan_runs(Config(logdir=str(tmp_path), savedir="x"), SweepOptions(), {"savedir": "x"})
 
 
+def test_task_settings_change_one_tasks_runs_over_the_variant(tmp_path):
+    """--task_settings TASK:SETTING=VALUE: that task's runs of every variant get it (over the variant's own value),
+    the other tasks' keep theirs; a task outside the sweep, the run's identity, an unknown setting or a bad value
+    is one UserError naming it."""
+    extra = tmp_path / "variants.json"
+    extra.write_text(json.dumps({"fast": {"teacher_coef_decay": 0.05}}))
+    options = SweepOptions(tasks=["twodoor", "SimpleDoorKey"], seeds=[0, 1], variants=["llm4teach", "fast"],
+                           variants_file=str(extra),
+                           task_settings=["TwoDoor:precision=bf16", "TwoDoor:teacher_coef_decay=0.01",
+                                          "SimpleDoorKey:device=cpu"])
+    runs = plan_runs(Config(logdir=str(tmp_path)), options, {})
+    assert len(runs) == 2 * 2 * 2
+    for task, variant, _, run in runs:
+        assert run.precision == ("bf16" if task == "TwoDoor" else "fp32")
+        assert run.device == ("cpu" if task == "SimpleDoorKey" else "auto")
+        assert run.teacher_coef_decay == (0.01 if task == "TwoDoor" else 0.05 if variant == "fast" else 0.005)
+    for item, problem in [("LavaDoorKey:lr=0.1", "not a task of this sweep"), ("TwoDoor:seed=3", "sets seed"),
+                          ("TwoDoor:savedir=x", "sets savedir"), ("TwoDoor:nope=1", "no setting nope"),
+                          ("TwoDoor=precision", "expected TASK:SETTING=VALUE"),
+                          ("TwoDoor:precision=fp16", "TwoDoor: precision = 'fp16'"),
+                          ("TwoDoor:lr=fast", "TwoDoor: lr = 'fast'"), ("TwoDoor:anneal_lr=1", "anneal_lr")]:
+        with pytest.raises(UserError, match=problem):
+            plan_runs(Config(logdir=str(tmp_path)), SweepOptions(tasks=["TwoDoor"], task_settings=[item]), {})
+
+
 def test_the_sb3_variants_differ_only_in_what_the_mlp_sees(tmp_path):
     options = SweepOptions(tasks=["MiniGrid-DoorKey-5x5-v0"], variants=["sb3_ppo", "sb3_ppo_ego"])
     runs = {r[1]: r[3] for r in plan_runs(Config(logdir=str(tmp_path)), options, {})}
