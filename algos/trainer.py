@@ -99,7 +99,7 @@ class Trainer:
     def _restore(self, payload):
         load_weights(self.model, payload, f"run {self.run_dir}", self.config.task)
         try:
-            self.ppo.optimizer.load_state_dict(payload["optimizer"])
+            self.ppo.load_optimizer(payload["optimizer"])
             self.iteration, self.env_steps = int(payload["iteration"]), int(payload["env_steps"])
             self.best, self.wall_offset = payload.get("best"), float(payload.get("wall_time", 0.0))
             stats = payload.get("planner_stats") or {}

@@ -3,6 +3,7 @@
     python bench/throughput.py                      # SimpleDoorKey and TwoDoor, --num_envs 1 and the default
     python bench/throughput.py --tasks TwoDoor --num_envs 1 16 32 --iterations 5
     python bench/throughput.py --tasks TwoDoor --num_envs 10 --precision fp32 bf16   # --precision's speed-up
+    python bench/throughput.py --optimizer          # one Adam step: torch's per-tensor loop against the fused kernel
 
 Collection follows the training loop exactly (fresh episodes each iteration, the student's sampled actions, the
 teacher's distribution per step); the student is untrained, so episodes mostly run to the 150-step limit. Torch
@@ -53,6 +54,29 @@ def measure(task, num_envs, workers, iterations, seed=0, precision="fp32"):
         pool.close()
 
 
+def optimizer_step_ms(task, steps=200):
+    """{kernel: ms per Adam step} on the task's student with gradients set (one thread): torch's per-tensor loop,
+    its CPU default, against the fused kernel algos/ppo.py uses."""
+    config = Config(task=task)
+    pool = EnvPool(task_config(task)["env_id"], [0], [[0, 0]], TeacherSpec(task_config(task)), workers=0)
+    try:
+        model = build_model(config, pool.obs_shape, "cpu")
+    finally:
+        pool.close()
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+    out = {}
+    for kernel, flags in (("per-tensor", {"foreach": False}), ("fused", {"fused": True})):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, **flags)
+        for _ in range(5):
+            optimizer.step()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            optimizer.step()
+        out[kernel] = (time.perf_counter() - t0) / steps * 1e3
+    return sum(p.numel() for p in model.parameters()), out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", nargs="+", default=["SimpleDoorKey", "TwoDoor"])
@@ -60,7 +84,18 @@ def main(argv=None):
     p.add_argument("--iterations", type=int, default=4)
     p.add_argument("--workers", type=int, default=-1, help="-1: as main.py train chooses for this machine")
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    p.add_argument("--optimizer", action="store_true", help="only time one Adam step per task, both kernels")
     args = p.parse_args(argv)
+    if args.optimizer:
+        torch.set_num_threads(1)
+        print(f"machine: {cpu_cores()} cores, torch {torch.__version__}, one thread")
+        print("| task | weights | Adam step, per-tensor loop (ms) | fused (ms) | speed-up |")
+        print("|---|---|---|---|---|")
+        for task in args.tasks:
+            n, ms = optimizer_step_ms(task)
+            print(f"| {task} | {n:,} | {ms['per-tensor']:.2f} | {ms['fused']:.2f} | "
+                  f"{ms['per-tensor'] / ms['fused']:.1f}x |", flush=True)
+        return
     print(f"machine: {cpu_cores()} cores, torch {torch.__version__}, threads as a run alone (utils.cpu_share)")
     print("| task | --num_envs | workers | --precision | collection env steps/s (teacher on) | end-to-end env steps/s "
           "| steps measured |")
