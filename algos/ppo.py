@@ -104,9 +104,7 @@ class PPO:
     def __init__(self, model, config):
         self.model, self.config = model, config
         # torch's fused kernel: one pass over each tensor, where on a CPU torch otherwise loops over Adam's ops per
-        # tensor; the same update up to float rounding. One step (bench/throughput.py --optimizer): 7.0x faster on
-        # TwoDoor's 3.3M weights, 2.8x on the 0.84M of the 10x10 tasks; whole iterations about 10% (fp32) to 19%
-        # (TwoDoor in bf16) faster (docs/reproducing.md, Speed)
+        # tensor; the same update up to float rounding, and iterations 10-19% faster (docs/reproducing.md, Speed)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps, fused=True)
         self.trust = TextTrust() if config.teacher_filter == "trust" else None  # its state: in the checkpoints
 
