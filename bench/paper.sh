@@ -7,6 +7,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LOG=${LOGDIR:-log/paper}
 SEEDS=(--seeds 0 1 --logdir "$LOG")
+# The evidence-driven teacher weight (--teacher_schedule adaptive: teacher roll-ins, and the hand-over once the
+# student's success has reached its teacher's, docs/teacher_schedule.md) on the four tasks with no per-task schedule
+# flags: 3 seeds, 1M env steps each, --anneal_lr; only with ADAPTIVE=1 (after the rest) or
+# ADAPTIVE=only (nothing else), in its own log folder. One sweep, one run
+# per core, the longest first: TwoDoor's student (a 20x20 memory map) costs about 2-4x the others' per env step, so
+# its three runs start first and the nine shorter ones fill the cores as they free. TwoDoor's runs use bf16 where
+# the CPU has AVX-512 BF16 or AMX (about 1.7x faster there, and about 10x slower without: docs/reproducing.md).
+adaptive_rows() {
+    ADAPTIVE_RUNS=(--tasks TwoDoor ColoredDoorKey LavaDoorKey SimpleDoorKey --max_env_steps 1000000 --anneal_lr
+                   --variants adaptive --variants_file bench/teacher_schedules.json --seeds 0 1 2
+                   --logdir "${LOG}_adaptive")
+    TWODOOR_BF16=()
+    if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
+        TWODOOR_BF16=(--task_settings TwoDoor:precision=bf16)
+    fi
+    python main.py sweep "${ADAPTIVE_RUNS[@]}" "${TWODOOR_BF16[@]}"
+}
+if [ "${ADAPTIVE:-0}" = only ]; then
+    adaptive_rows
+    exit 0
+fi
 # SimpleDoorKey: the defaults, 200k env steps
 python main.py sweep --tasks SimpleDoorKey --max_env_steps 200000 --variants llm4teach ppo "${SEEDS[@]}"
 # The official protocol (recorded LLM answers, hard planner, teacher coefficient 10 -> -0.005/iteration -> 0.1,
@@ -36,21 +57,8 @@ if [ "${TWODOOR_FULL:-0}" = 1 ]; then
     python main.py sweep --tasks TwoDoor --anneal_lr "${PROTOCOL[@]}" --variants llm4teach --seeds 0 1 \
         --logdir "${LOG}_twodoor_full"
 fi
-# The evidence-driven teacher weight (--teacher_schedule adaptive: teacher roll-ins, and the hand-over once the
-# student's success has reached its teacher's, docs/teacher_schedule.md) on the four tasks with no per-task schedule
-# flags: 3 seeds, 1M env steps each, --anneal_lr; only with ADAPTIVE=1, in its own log folder. One sweep, one run
-# per core, the longest first: TwoDoor's student (a 20x20 memory map) costs about 2-4x the others' per env step, so
-# its three runs start first and the nine shorter ones fill the cores as they free. TwoDoor's runs use bf16 where
-# the CPU has AVX-512 BF16 or AMX (about 1.7x faster there, and about 10x slower without: docs/reproducing.md).
 if [ "${ADAPTIVE:-0}" = 1 ]; then
-    ADAPTIVE_RUNS=(--tasks TwoDoor ColoredDoorKey LavaDoorKey SimpleDoorKey --max_env_steps 1000000 --anneal_lr
-                   --variants adaptive --variants_file bench/teacher_schedules.json --seeds 0 1 2
-                   --logdir "${LOG}_adaptive")
-    TWODOOR_BF16=()
-    if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
-        TWODOOR_BF16=(--task_settings TwoDoor:precision=bf16)
-    fi
-    python main.py sweep "${ADAPTIVE_RUNS[@]}" "${TWODOOR_BF16[@]}"
+    adaptive_rows
 fi
 python main.py sweep --tasks all --report --variants llm4teach ppo "${SEEDS[@]}"
 python main.py sweep --tasks ColoredDoorKey --report --variants llm4teach --seeds 0 1 --logdir "${LOG}_anneal"
