@@ -95,8 +95,9 @@ def load_task_settings(options, tasks):
     a train flag; the value is read as JSON (0.05, true, [1, 2]) or else taken as text, and checked with the run."""
     import json
     from planner.tasks import task_config
-    names = {f.name for f, *_ in settings(Config, "sweep")}
-    text = {f.name for f, scalar, is_list, _ in settings(Config, "sweep") if scalar is str and not is_list}
+    fields = settings(Config, "sweep")
+    names = {f.name for f, *_ in fields}
+    text = {f.name for f, scalar, is_list, _ in fields if scalar is str and not is_list}
     out = {}
     for item in options.task_settings or []:
         task, colon, assignment = item.partition(":")

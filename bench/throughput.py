@@ -16,6 +16,7 @@ import torch
 
 from algos.checkpoint import build_model
 from algos.config import Config
+from algos.env_group import observation_shape
 from algos.env_pool import EnvPool
 from algos.ppo import PPO
 from algos.rollout import Rollout, collect
@@ -55,19 +56,16 @@ def measure(task, num_envs, workers, iterations, seed=0, precision="fp32"):
 
 
 def optimizer_step_ms(task, steps=200):
-    """{kernel: ms per Adam step} on the task's student with gradients set (one thread): torch's per-tensor loop,
-    its CPU default, against the fused kernel algos/ppo.py uses."""
+    """(weights, {kernel: ms per Adam step}) on the task's student with gradients set (one thread): torch's
+    per-tensor loop, its CPU default, against the optimizer algos/ppo.py trains with (the fused kernel)."""
     config = Config(task=task)
-    pool = EnvPool(task_config(task)["env_id"], [0], [[0, 0]], TeacherSpec(task_config(task)), workers=0)
-    try:
-        model = build_model(config, pool.obs_shape, "cpu")
-    finally:
-        pool.close()
+    model = build_model(config, observation_shape(task_config(task)["env_id"]), "cpu")
     for p in model.parameters():
         p.grad = torch.randn_like(p)
     out = {}
-    for kernel, flags in (("per-tensor", {"foreach": False}), ("fused", {"fused": True})):
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, **flags)
+    for kernel, optimizer in (
+            ("per-tensor", torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps, foreach=False)),
+            ("fused", PPO(model, config).optimizer)):
         for _ in range(5):
             optimizer.step()
         t0 = time.perf_counter()
