@@ -8,7 +8,7 @@
     python main.py tasks
 
 The command line only: every setting is a field of algos.config.Config (flags are made from those fields); the
-work is done by library functions (algos.train, algos.evaluate, algos.sweep, algos.plot) that return data.
+work is done by library functions (algos.run.train, algos.run.evaluate, algos.experiments.sweep, algos.experiments.plot) that return data.
 Exit status: 0 ok, 2 bad input (one `error: ...` line), 1 a worker process died, 128 + N stopped by signal N.
 """
 import argparse
@@ -30,9 +30,9 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser():
     from algos.config import Config
-    from algos.sweep import SweepOptions
+    from algos.experiments.sweep import SweepOptions
     from utils.options import add_arguments
-    from algos.plot import add_plot_arguments
+    from algos.experiments.plot import add_plot_arguments
     parser = Parser(prog="main.py", description="LLM4Teach: an LLM as a policy teacher for RL")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_arguments(sub.add_parser("train", help="train a student (PPO + teacher term)"), Config, "train")
@@ -50,8 +50,8 @@ def say(text, err=False):
 
 
 def run_train(config, given, ns=None):
-    from algos.train import train_seeds
-    from planner.stats import summary_line
+    from algos.run.train import train_seeds
+    from planner.live.stats import summary_line
     for r in train_seeds(config, given):
         if r.trained == 0 and r.finished:
             say(f"run {r.run_dir} already has {r.iterations} iterations and {r.env_steps} env steps (--n_itr "
@@ -70,8 +70,8 @@ def run_train(config, given, ns=None):
 
 
 def run_eval(config, given, ns=None):
-    from algos.evaluate import evaluate, result_file
-    from planner.stats import summary_line
+    from algos.run.evaluate import evaluate, result_file
+    from planner.live.stats import summary_line
     r = evaluate(config, given)
     for line in ([f"video: {r.video}"] if r.video else []) + r.lines(config.num_eval):
         say(line)
@@ -83,7 +83,7 @@ def run_eval(config, given, ns=None):
 
 
 def run_sweep(config, given, ns):
-    from algos.sweep import SweepOptions, sweep
+    from algos.experiments.sweep import SweepOptions, sweep
     from utils.options import from_namespace
     result = sweep(config, from_namespace(ns, SweepOptions, "sweep")[0], given)
     say(f"results: {result.csv} {result.markdown} " + " ".join(result.figures))
@@ -113,7 +113,7 @@ def main(argv=None):
     try:
         ns = build_parser().parse_args(argv)
         if ns.command == "plot":
-            from algos.plot import run_plot
+            from algos.experiments.plot import run_plot
             return run_plot(ns)
         if ns.command == "tasks":
             return run_tasks()

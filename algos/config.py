@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
-from algos.schedule import SCHEDULES
+from algos.learner.schedule import SCHEDULES
 from teacher.config import TeacherConfig
 from utils.errors import UserError
 from utils.options import ALL, SEED, integers, numbers, option
@@ -64,7 +64,7 @@ class Config(TeacherConfig):
     # -- the learner ----------------------------------------------------------------------------------------------
     policy: str = option(
         "ppo", "the RL algorithm: ppo (the project's PPO, with the teacher term or without: --teacher_coef 0) | sb3_ppo "
-               "(Stable-Baselines3's PPO with RL Baselines3 Zoo's MiniGrid hyperparameters, algos/sb3_train.py: the "
+               "(Stable-Baselines3's PPO with RL Baselines3 Zoo's MiniGrid hyperparameters, algos/run/sb3_trainer.py: the "
                "tuned plain-PPO baseline; needs --teacher_coef 0; the collection, PPO and teacher flags do not apply, "
                "the budget, seed and evaluation flags do; it cannot be resumed, a finished run is never retrained)",
         commands=ALL, choices=("ppo", "sb3_ppo"))
@@ -164,7 +164,7 @@ class Config(TeacherConfig):
 
     count_bonus: float = option(0.0, "beta of an episodic count exploration bonus, beta / sqrt(visits of the state "
                                      "this episode) added to the training reward (E3B's episodic-count baseline; "
-                                     "algos/count_bonus.py); 0: none", check=numbers(0))
+                                     "algos/vec_env/count_bonus.py); 0: none", check=numbers(0))
 
     # -- evaluation, checkpoints, videos --------------------------------------------------------------------------
     eval_interval: int = option(10, "iterations between evaluations (0: never)", check=integers(0))
@@ -188,7 +188,7 @@ class Config(TeacherConfig):
     def public(self):
         """The settings as plain data to write down (config.json, checkpoints, TensorBoard): a password in
         --llm_url is replaced by ***; API keys are never settings at all."""
-        from planner.urls import redact
+        from planner.llm.urls import redact
         data = dataclasses.asdict(self)
         if data["llm_url"]:
             data["llm_url"] = redact(data["llm_url"])

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The LLM4Teach student against the baselines a reviewer trusts, on the same held-out episodes (100, env seeds
 # 2,000,000+): Stable-Baselines3's PPO with RL Zoo's MiniGrid hyperparameters on the memory map (sb3_ppo,
-# algos/sb3_train.py) and the project's PPO with an episodic count exploration bonus (ppo_count,
-# algos/count_bonus.py), 2 seeds each. Every run gets at least 3x the env steps the student needed to reach 0.9
+# algos/run/sb3_trainer.py) and the project's PPO with an episodic count exploration bonus (ppo_count,
+# algos/vec_env/count_bonus.py), 2 seeds each. Every run gets at least 3x the env steps the student needed to reach 0.9
 # (docs/results.md), capped at 3M (ColoredDoorKey's student needs 3.2M: the baselines' runs are capped there, and the
 # student runs bench/paper.sh's protocol, 4000 iterations of 10 envs, about 4.2M, so its curve reaches 0.9). The
 # student and ppo_count run with the task's own flags (those of bench/paper.sh and bench/more_tasks.sh); sb3_ppo with

@@ -5,13 +5,13 @@
 
 The same as `python main.py sweep --tasks T --variants llm4teach ppo --max_env_steps B --num_eval 30 --logdir
 log/bench`: default settings otherwise, evaluation on 30 episodes every 10 iterations, then each final student on
-100 held-out episodes; prints the results table (log/bench/results.md) of algos.results.
+100 held-out episodes; prints the results table (log/bench/results.md) of algos.experiments.results.
 """
 import argparse
 import sys
 
 from algos.config import Config
-from algos.sweep import SweepOptions, sweep
+from algos.experiments.sweep import SweepOptions, sweep
 from utils.errors import UserError
 
 

@@ -16,7 +16,7 @@ one row per run: wall seconds, texts asked, the share of samples trained with th
 LLM was asked for (summed over its requests), the wall time over the full-cache run's and, with --held_out N, the
 final student's success on N held-out episodes (env seeds 2,000,000+, as in a sweep). With --llm_url the runs use
 that server (started by the caller, e.g. shared by two benches) instead of starting their own. --stack fastchat
-serves SmolLM2 under FastChat (python -m planner.fastchat_local) and trains with the flags that command prints
+serves SmolLM2 under FastChat (python -m planner.servers.fastchat) and trains with the flags that command prints
 (sampled answers, --n_ask 10, one answer per request) in place of llama-server with --llm_plans logprobs.
 """
 import argparse
@@ -27,10 +27,11 @@ import shutil
 import sys
 
 from algos.config import Config
-from algos.final_eval import evaluate_final
-from algos.sweep import SweepOptions
-from algos.train import train
-from planner import fastchat_local, local_llm
+from algos.experiments.final_eval import evaluate_final
+from algos.experiments.sweep import SweepOptions
+from algos.run.train import train
+from planner.servers import fastchat as fastchat_local
+from planner.servers import llama as local_llm
 from utils.errors import UserError
 from utils.machine import machine_line
 from utils.options import add_arguments, from_namespace

@@ -1,6 +1,6 @@
 """The live LLM teacher table: for tasks x models x planner modes x candidate sets, the parse rate, the agreement
 with the recorded answers, seconds per text, distinct texts asked and the teacher alone on held-out episodes
-(env seeds 2,000,000+); the recorded tables (--answers NAME) beside them. Columns: algos/teacher_table.py.
+(env seeds 2,000,000+); the recorded tables (--answers NAME) beside them. Columns: algos/experiments/teacher_table.py.
 
     python bench/llm.py                                        # the four paper tasks, SmolLM2-135M and Gemma 3 270M
     python bench/llm.py --tasks SimpleDoorKey --models smollm2 --modes logprobs --episodes 10
@@ -25,14 +25,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from algos.config import Config
-from algos.evaluate import evaluate
-from algos.teacher_table import HELD_OUT_SEED, MODES, TeacherSetting, markdown, measure, official_table, \
+from algos.run.evaluate import evaluate
+from algos.experiments.teacher_table import HELD_OUT_SEED, MODES, TeacherSetting, markdown, measure, official_table, \
     recorded_row, setting_config
-from algos.train import train
+from algos.run.train import train
 from utils.atomic import atomic_write
 from utils.machine import machine_line
 from utils.errors import UserError
-from planner.tasks import task_config, task_names
+from planner.task_spec import task_config, task_names
 
 
 @contextlib.contextmanager
@@ -41,7 +41,7 @@ def served(model, args):
     if args.llm_url:
         yield args.llm_url, args.llm_model
         return
-    from planner import local_llm
+    from planner.servers import llama as local_llm
     with local_llm.running_server(model=model, n_threads=args.n_threads, startup_timeout=300) as url:
         yield url, None
 

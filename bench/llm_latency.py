@@ -1,6 +1,6 @@
 """Where a live LLM teacher's time goes, per new observation text: for each local model and server, the seconds the
 logprobs planner pays per new text, split into the server's prompt and generation time, the log-probabilities and
-the client's own overhead (planner/latency.py says how), idle or beside a training.
+the client's own overhead (planner/live/latency.py says how), idle or beside a training.
 
     python bench/llm_latency.py                                   # both models, both servers, idle
     python bench/llm_latency.py --models gemma3 --backends llama-server --beside_training
@@ -16,9 +16,9 @@ import subprocess
 import sys
 import tempfile
 
-from planner import local_llm
-from planner.latency import asked_texts, measure, summary
-from planner.openai_client import ChatClient
+from planner.servers import llama as local_llm
+from planner.live.latency import asked_texts, measure, summary
+from planner.llm.openai_client import ChatClient
 from utils.atomic import atomic_write
 from utils.machine import machine_line
 

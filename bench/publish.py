@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-from algos.checkpoint import export_student
+from algos.run.checkpoint import export_student
 from utils.errors import UserError
 
 

@@ -3,7 +3,7 @@
     python bench/results.py log/paper                         # every run below a folder -> results table + figure
     python bench/results.py log/ppo/SimpleDoorKey/llm4teach-1 log/ppo/SimpleDoorKey/ppo-1 --out /tmp/c.png
 
-The same table as `main.py sweep --report` (algos.results), for runs made any way: one row per task and run name
+The same table as `main.py sweep --report` (algos.experiments.results), for runs made any way: one row per task and run name
 (the folder name without -<seed>), mean ± std over seeds; the final success comes from a sweep's final_eval.json
 where a run has one; the teacher alone from <task folder>/teacher_eval.json.
 """
@@ -13,8 +13,8 @@ import sys
 
 from utils.errors import UserError
 from utils.machine import machine_line
-from algos.plot import find_runs, plot_runs
-from algos.results import markdown, run_row, teacher_results
+from algos.experiments.plot import find_runs, plot_runs
+from algos.experiments.results import markdown, run_row, teacher_results
 
 
 def main(argv=None):

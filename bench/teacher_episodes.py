@@ -20,11 +20,11 @@ from minigrid.core.constants import OBJECT_TO_IDX
 
 import env as env_pkg
 from algos.config import Config
-from algos.episodes import student_chooser, teacher_chooser, teacher_episode
-from algos.evaluate import load_student
+from algos.run.episodes import student_chooser, teacher_chooser, teacher_episode
+from algos.run.evaluate import load_student
 from teacher.policy import TeacherSpec
 from utils.errors import UserError
-from planner.tasks import task_config, task_names
+from planner.task_spec import task_config, task_names
 
 DOOR = OBJECT_TO_IDX["door"]
 
@@ -32,7 +32,7 @@ DOOR = OBJECT_TO_IDX["door"]
 def episode(env, teacher, choose, seed, agree, texts=None):
     """(steps to pick up the door's key, steps to see the door while holding it, steps to success, steps to an end
     without success before the time limit: lava) of one episode; None for a stage never reached. choose: an
-    algos.episodes chooser (the teacher's or the student's); agree gets whether each action was the teacher's."""
+    algos.run.episodes chooser (the teacher's or the student's); agree gets whether each action was the teacher's."""
     door_colours = key_at = door_at = done_at = lost_at = None
     seen = collections.Counter()
     for step, (probs, action, obs, reward, terminated, truncated) in enumerate(

@@ -1,4 +1,4 @@
-"""Where the teacher alone gets stuck (algos/stuck.py): for each failed episode, the observation text it spent most
+"""Where the teacher alone gets stuck (algos/experiments/stuck.py): for each failed episode, the observation text it spent most
 of its last steps on, what the planner answers for that text, and what the teacher did there.
 
     python bench/teacher_stuck.py --tasks MiniGrid-UnlockPickup-v0 --episodes 20
@@ -10,11 +10,11 @@ With --llm_url a live LLM answers (no plan cache is kept: the plans printed are 
 import argparse
 import sys
 
-from algos.stuck import markdown, teacher_stuck
+from algos.experiments.stuck import markdown, teacher_stuck
 from planner.factory import preflight
 from teacher.config import TeacherConfig
 from utils.errors import UserError
-from planner.tasks import task_names
+from planner.task_spec import task_names
 
 
 def main(argv=None):

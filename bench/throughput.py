@@ -14,16 +14,16 @@ import time
 
 import torch
 
-from algos.checkpoint import build_model
+from algos.run.checkpoint import build_model
 from algos.config import Config
-from algos.env_group import observation_shape
-from algos.env_pool import EnvPool
-from algos.ppo import PPO
-from algos.rollout import Rollout, collect
+from algos.vec_env.env_group import observation_shape
+from algos.vec_env.env_pool import EnvPool
+from algos.learner.ppo import PPO
+from algos.learner.rollout import Rollout, collect
 from utils.cpu_share import resolve_workers
 from teacher.policy import TeacherSpec
 from utils.cpu_share import CpuShare, cpu_cores
-from planner.tasks import task_config
+from planner.task_spec import task_config
 
 
 def measure(task, num_envs, workers, iterations, seed=0, precision="fp32"):
@@ -57,7 +57,7 @@ def measure(task, num_envs, workers, iterations, seed=0, precision="fp32"):
 
 def optimizer_step_ms(task, steps=200):
     """(weights, {kernel: ms per Adam step}) on the task's student with gradients set (one thread): torch's
-    per-tensor loop, its CPU default, against the optimizer algos/ppo.py trains with (the fused kernel)."""
+    per-tensor loop, its CPU default, against the optimizer algos/learner/ppo.py trains with (the fused kernel)."""
     config = Config(task=task)
     model = build_model(config, observation_shape(task_config(task)["env_id"]), "cpu")
     for p in model.parameters():

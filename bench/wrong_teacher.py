@@ -18,8 +18,8 @@ import sys
 
 import main
 from planner.answer_tables import load_answers, write_task
-from planner.grammar import candidate_plans
-from planner.tasks import task_config
+from planner.live.grammar import candidate_plans
+from planner.task_spec import task_config
 
 
 def uniform_table(task, texts_from, path):

@@ -1,5 +1,5 @@
 """Writes docs/flags.md, the flag reference, from main.py's own parser (the help texts and defaults declared once in
-algos/config.py, planner/config.py, teacher/config.py, algos/sweep.py and algos/plot.py):
+algos/config.py, planner/config.py, teacher/config.py, algos/experiments/sweep.py and algos/experiments/plot.py):
 
     python docs/make_flags.py            # rewrite docs/flags.md
     python docs/make_flags.py --check    # exit 1 if docs/flags.md is not what the parser says now
@@ -77,7 +77,7 @@ def render():
             "Generated from `main.py`'s parser by `python docs/make_flags.py` (do not edit by hand; "
             "`tests/test_docs_commands.py` checks it is current). Each flag is one setting declared once, with its "
             "default and help (`algos/config.py`, which inherits `planner/config.py` and `teacher/config.py`; "
-            "`algos/sweep.py`; `algos/plot.py`); the same name is the field of `config.json`. "
+            "`algos/experiments/sweep.py`; `algos/experiments/plot.py`); the same name is the field of `config.json`. "
             "`python main.py COMMAND --help` prints the same.", ""]
     text += ["## train", ""]
     for title, entries in rows(parsers["train"]):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from utils.atomic import atomic_write
 from utils.errors import UserError
-from planner.tasks import CONFIG_DIR, load_recorded_answers, parse_answer_table
+from planner.task_spec import CONFIG_DIR, load_recorded_answers, parse_answer_table
 from utils.json_file import load_json
 
 OFFICIAL = "official"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from planner.answer_tables import DEFAULT, existing_table_path
-from planner.grammar import CANDIDATES
+from planner.live.grammar import CANDIDATES
 from utils.errors import UserError
 from utils.options import ALL, SEED, integers, numbers, option
 
@@ -22,7 +22,7 @@ def _env_name(value):
 
 
 def _url(value):
-    from planner.urls import chat_completions_url
+    from planner.llm.urls import chat_completions_url
     try:
         chat_completions_url(value)
     except UserError as e:

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 from planner import answer_tables
-from planner.llm_planner import FALLBACK, entry_distribution
-from planner.plan_cache import PlanCache, sha256
+from planner.live.llm_planner import FALLBACK, entry_distribution
+from planner.live.plan_cache import PlanCache, sha256
 from utils.errors import UserError
-from planner.tasks import load_prompt, task_config
+from planner.task_spec import load_prompt, task_config
 
 
 def settings_groups(cache_path, task_cfg):

@@ -9,17 +9,17 @@ import os
 from pathlib import Path
 
 from planner.answer_tables import load_answers
-from planner.async_planner import AsyncPlanner
+from planner.live.async_planner import AsyncPlanner
 from planner.base import RecordedPlanner
-from planner.grammar import grammar_for
-from planner.llm_planner import LLMPlanner
-from planner.logprob_planner import LogprobPlanner
-from planner.openai_client import ChatClient
-from planner.plan_cache import PlanCache
+from planner.live.grammar import grammar_for
+from planner.live.llm_planner import LLMPlanner
+from planner.live.logprob_planner import LogprobPlanner
+from planner.llm.openai_client import ChatClient
+from planner.live.plan_cache import PlanCache
 from planner.world import check_world
-from planner.zhipu_client import ZhipuClient
+from planner.llm.zhipu_client import ZhipuClient
 from utils.errors import LLMError, UserError
-from planner.tasks import load_prompt
+from planner.task_spec import load_prompt
 
 PLAN_CACHE_NAME = "plan_cache.json"
 CLOSE_GRACE_SECONDS = 10.0  # a stopping run lets the answers in flight land in the plan cache this long at most

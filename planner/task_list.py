@@ -3,7 +3,7 @@ server) and the registered minigrid environments the teacher can act in (any of 
 from planner.answer_tables import load_answers, shipped_names, task_table
 from planner.world import check_world
 from utils.errors import UserError
-from planner.tasks import all_tasks, registered_minigrid_id, task_config, task_names
+from planner.task_spec import all_tasks, registered_minigrid_id, task_config, task_names
 
 
 def answer_tables(task):

@@ -8,7 +8,7 @@ where the agent sees it, so a world whose objects move by themselves (minigrid's
 from minigrid.core.actions import Actions
 
 from utils.errors import UserError
-from planner.tasks import naming_rule, vocabulary
+from planner.task_spec import naming_rule, vocabulary
 
 SEEDS = range(8)
 
@@ -39,7 +39,7 @@ def moves_by_itself(env, seed=0, turns=3):
 
 
 def check_world(task):
-    """UserError (one line) if the teacher of `task` (a planner.tasks.task_config dict) cannot act in its world."""
+    """UserError (one line) if the teacher of `task` (a planner.task_spec.task_config dict) cannot act in its world."""
     import env as env_pkg
     try:
         env = env_pkg.make_env(task["env_id"])

@@ -25,7 +25,7 @@ import numpy as np
 from minigrid.core.constants import COLOR_NAMES, IDX_TO_COLOR, OBJECT_TO_IDX, STATE_TO_IDX
 
 from env.memory import NO_AGENT
-from planner.tasks import naming_rule, vocabulary
+from planner.task_spec import naming_rule, vocabulary
 
 IDX_TO_STATE = {i: s for s, i in STATE_TO_IDX.items()}
 DOOR = OBJECT_TO_IDX["door"]

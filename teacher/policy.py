@@ -172,7 +172,7 @@ class TeacherPolicy:
 class TeacherSpec:
     """Everything a process needs to build a task's planner and teachers (small and picklable, so it can be sent
     to environment worker processes)."""
-    task: dict                                   # the task's settings (planner.tasks.task_config)
+    task: dict                                   # the task's settings (planner.task_spec.task_config)
     config: TeacherConfig = field(default_factory=TeacherConfig)
     task_log_dir: Optional[str] = None           # where the default plan cache lives
     nonblocking: bool = False                    # the training envs' teacher: a live LLM never makes them wait

@@ -1,5 +1,5 @@
 """A scripted "correct plan" planner for the tests: the plan a sensible reader of the observation text would
-choose, from the text alone (written independently of planner.grammar's rules). With it the teacher's options
+choose, from the text alone (written independently of planner.live.grammar's rules). With it the teacher's options
 and mediator are measured on their own, without an LLM.
 
 It reads the texts of the "boxes" and "minigrid" naming rules (and "plain"): objects <[state] [colour] kind>, what

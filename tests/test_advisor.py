@@ -10,7 +10,7 @@ from torch import nn
 
 import main
 from algos.config import Config
-from algos.ppo import PPO, ppo_losses
+from algos.learner.ppo import PPO, ppo_losses
 from teacher.policy import N_ACTIONS
 from tests.helpers import read_metrics, tiny_train_args
 

@@ -13,7 +13,7 @@ from tests.grids import make_obs
 from tests.path_oracle import ArrayPaths
 from tests.scripted_planner import ScriptedPlanner
 from utils.errors import UserError
-from planner.tasks import task_config
+from planner.task_spec import task_config
 
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)
 

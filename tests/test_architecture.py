@@ -1,5 +1,5 @@
-"""docs/architecture.md's module list is the tree, and the packages import one way (main -> algos -> teacher ->
-planner -> env; utils imports none of them)."""
+"""docs/architecture.md's module list is the tree (sub-packages included), the packages import one way (main ->
+algos -> teacher -> planner -> env; utils imports none of them), and so do the rooms inside algos/ and planner/."""
 import ast
 import re
 from pathlib import Path
@@ -14,8 +14,20 @@ def modules_block():
     return text.split("## Modules", 1)[1].split("```")[1]
 
 
+# the rooms inside a package: a room imports only the rooms listed after it (and itself); "" is the package's own
+# top-level modules
+ROOMS = {
+    "algos": ["experiments", "run", "", "learner", "vec_env"],
+    "planner": ["servers", "", "live", "llm"],
+}
+# modules of a room that a lower room may import: the package's shared leaves (the planner interface, the task data)
+SHARED = {"planner/base.py", "planner/task_spec.py", "planner/answers.py"}
+# a command-line entry point that only forwards to the module it names (python -m planner.local_llm)
+ENTRY_POINTS = {"planner/local_llm.py"}
+
+
 def module_files():
-    return {f"{p}/{f.name}" for p in PACKAGES for f in (ROOT / p).glob("*.py") if f.name != "__init__.py"}
+    return {str(f.relative_to(ROOT)) for p in PACKAGES for f in (ROOT / p).rglob("*.py") if f.name != "__init__.py"}
 
 
 def test_every_module_in_the_list_exists_and_every_module_is_listed():
@@ -35,15 +47,34 @@ def test_every_module_in_the_list_exists_and_every_module_is_listed():
     assert not unlisted, f"modules missing from docs/architecture.md: {unlisted}"
 
 
-def imported_packages(path):
+def imported_modules(path):
+    """The project modules a file imports, as dotted names (`from planner import export_cache` included)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-            [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            names = []
         for name in names:
-            top = name.split(".")[0]
-            if top in PACKAGES or top == "main":
-                yield top
+            if name.split(".")[0] in PACKAGES or name == "main":
+                yield name
+
+
+def imported_packages(path):
+    yield from {name.split(".")[0] for name in imported_modules(path)}
+
+
+def as_file(name):
+    """The module file a dotted name refers to (None for a package or a name inside a module)."""
+    path = ROOT / (name.replace(".", "/") + ".py")
+    return str(path.relative_to(ROOT)) if path.is_file() else None
+
+
+def room(module):
+    parts = module.split("/")
+    return parts[1] if len(parts) > 2 else ""
 
 
 def test_imports_point_one_way():
@@ -59,4 +90,21 @@ def test_imports_point_one_way():
                 ok = top == "utils" or (top in ORDER and ORDER[top] > ORDER[package])
             if not ok:
                 wrong.append(f"{module} imports {top}")
+    assert not wrong, wrong
+
+
+def test_the_rooms_of_a_package_import_one_way():
+    wrong = []
+    for module in sorted(module_files()):
+        package = module.split("/")[0]
+        if package not in ROOMS or module in ENTRY_POINTS:
+            continue
+        order = ROOMS[package]
+        assert room(module) in order, f"{module}: room {room(module)!r} is not in the test's list of {package} rooms"
+        for name in imported_modules(ROOT / module):
+            target = as_file(name)
+            if target is None or target.split("/")[0] != package or target in SHARED:
+                continue
+            if order.index(room(target)) < order.index(room(module)):
+                wrong.append(f"{module} imports {target}")
     assert not wrong, wrong

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import main
-from algos.ppo import ppo_losses
-from planner.async_planner import AsyncPlanner
+from algos.learner.ppo import ppo_losses
+from planner.live.async_planner import AsyncPlanner
 from planner.factory import build_planner
-from planner.plan_cache import PlanCache
+from planner.live.plan_cache import PlanCache
 from tests.helpers import planner_config, read_metrics, run_processes, tiny_train_args
 from tests.llm_fakes import FakeChatServer, Reply, asked_text
 from tests.test_plan_cache import SDK, TEXTS, answer_for
@@ -51,7 +51,7 @@ def test_a_new_text_is_queued_and_answered_without_waiting(tmp_path):
             blocking = build_planner(live_args(fake.url, tmp_path / "other.json"), SDK, str(tmp_path))
             for text in TEXTS:
                 assert wait_for(planner, text) == blocking.plans(text)  # the same distribution as waiting for it
-            stats = planner.stats()
+            stats = planner.live.stats()
             assert stats["submitted"] == stats["landed"] == len(TEXTS) and stats["pending"] == 0
             assert stats["queries"] == len(TEXTS) and stats["answer_wait_mean_s"] >= 0.5
         finally:

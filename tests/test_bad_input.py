@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import main
-import planner.tasks
+import planner.task_spec
 from tests.helpers import read_metrics, run_main, tiny_train_args
 from tests.llm_fakes import FakeChatServer, drip_server, honour_n
 from utils.errors import UserError
@@ -167,10 +167,10 @@ def test_existing_run_folder_is_not_overwritten(trained, tmp_path, capsys):
 def bad_tasks_file(tmp_path, monkeypatch):
     """configs/tasks.json replaced by a temporary file (the cached settings are dropped before and after)."""
     path = tmp_path / "tasks.json"
-    monkeypatch.setattr(planner.tasks, "CONFIG_DIR", tmp_path)
-    planner.tasks.all_tasks.cache_clear()
+    monkeypatch.setattr(planner.task_spec, "CONFIG_DIR", tmp_path)
+    planner.task_spec.all_tasks.cache_clear()
     yield path
-    planner.tasks.all_tasks.cache_clear()
+    planner.task_spec.all_tasks.cache_clear()
 
 
 GOOD_TASK = {"env_id": "MiniGrid-SimpleDoorKey-Min5-Max10-View3", "prompt": "simpledoorkey",
@@ -186,10 +186,10 @@ GOOD_TASK = {"env_id": "MiniGrid-SimpleDoorKey-Min5-Max10-View3", "prompt": "sim
 def test_malformed_tasks_config(bad_tasks_file, tmp_path, capsys, content, message):
     bad_tasks_file.write_text(content)
     with pytest.raises(UserError) as info:
-        planner.tasks.task_names()
+        planner.task_spec.task_names()
     assert message in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(UserError):
-        planner.tasks.task_config("SimpleDoorKey")
+        planner.task_spec.task_config("SimpleDoorKey")
     logdir = tmp_path / "log"
     rc, out, err = call(capsys, tiny_train_args(logdir, n_itr=1))
     assert_one_line_error(rc, err, message)
@@ -198,7 +198,7 @@ def test_malformed_tasks_config(bad_tasks_file, tmp_path, capsys, content, messa
 
 def test_missing_tasks_config(bad_tasks_file):
     with pytest.raises(UserError, match="task settings not found"):
-        planner.tasks.task_names()
+        planner.task_spec.task_names()
 
 
 # -- eval -------------------------------------------------------------------------------------------------------
@@ -314,14 +314,14 @@ def test_eval_only_flags_are_refused_by_train(tmp_path, capsys, extra, message):
 ])
 def test_malformed_prompt_file(tmp_path, monkeypatch, capsys, content, message):
     (tmp_path / "prompts.json").write_text(json.dumps(content))
-    (tmp_path / "tasks.json").write_text((planner.tasks.CONFIG_DIR / "tasks.json").read_text())
-    monkeypatch.setattr(planner.tasks, "CONFIG_DIR", tmp_path)
-    planner.tasks.all_tasks.cache_clear()
+    (tmp_path / "tasks.json").write_text((planner.task_spec.CONFIG_DIR / "tasks.json").read_text())
+    monkeypatch.setattr(planner.task_spec, "CONFIG_DIR", tmp_path)
+    planner.task_spec.all_tasks.cache_clear()
     try:
         with FakeChatServer(honour_n(lambda k: "Action: {explore}")) as fake:
             rc, out, err = call(capsys, tiny_train_args(tmp_path / "log", n_itr=1, extra=["--llm_url", fake.url]))
     finally:
-        planner.tasks.all_tasks.cache_clear()
+        planner.task_spec.all_tasks.cache_clear()
     assert_one_line_error(rc, err, message, "prompts.json")
 
 
@@ -346,7 +346,7 @@ def test_plan_cache_entries_of_the_wrong_shape(tmp_path, capsys, plans, message)
     cache = tmp_path / "plan_cache.json"
     with FakeChatServer(honour_n(lambda k: "Action: {explore}")) as fake:
         config = planner_config("--llm_url", fake.url, "--n_ask", "1", "--plan_cache", cache)
-        build_planner(config, planner.tasks.task_config(TASK), tmp_path).plans("Agent sees <nothing>, holds <nothing>.")
+        build_planner(config, planner.task_spec.task_config(TASK), tmp_path).plans("Agent sees <nothing>, holds <nothing>.")
         data = json.loads(cache.read_text())
         for entry in data["entries"].values():
             entry["plans"] = plans
@@ -390,8 +390,8 @@ def test_eval_refuses_nan_weights_and_mismatched_student_flags(trained, tmp_path
 
 
 def test_a_nan_loss_stops_training_keeping_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
-    import algos.ppo
-    real_losses, real_update = algos.ppo.ppo_losses, algos.ppo.PPO.update
+    import algos.learner.ppo
+    real_losses, real_update = algos.learner.ppo.ppo_losses, algos.learner.ppo.PPO.update
     updates = {"done": 0}
 
     def poisoned(*args, **kwargs):
@@ -404,8 +404,8 @@ def test_a_nan_loss_stops_training_keeping_the_last_good_checkpoint(tmp_path, ca
         logs = real_update(self, *args, **kwargs)
         updates["done"] += 1
         return logs
-    monkeypatch.setattr(algos.ppo, "ppo_losses", poisoned)
-    monkeypatch.setattr(algos.ppo.PPO, "update", counted)
+    monkeypatch.setattr(algos.learner.ppo, "ppo_losses", poisoned)
+    monkeypatch.setattr(algos.learner.ppo.PPO, "update", counted)
     rc, out, err = call(capsys, tiny_train_args(tmp_path, n_itr=4))
     run = run_dir_of(tmp_path)
     assert_one_line_error(rc, err, "training diverged at iteration 3", "non-finite value", f"--resume {run}")

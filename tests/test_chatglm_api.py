@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from planner.openai_client import ChatClient, LLMError
+from planner.llm.openai_client import ChatClient, LLMError
 from tests.llm_fakes import FakeChatServer, Reply, ignore_n, refused_url
-from planner import chatglm_proxy as chatglm_api
+from planner.servers import chatglm_proxy as chatglm_api
 from utils.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent

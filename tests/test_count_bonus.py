@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from minigrid.core.actions import Actions
 
-from algos.count_bonus import EpisodicCount
-from algos.env_pool import EnvPool
+from algos.vec_env.count_bonus import EpisodicCount
+from algos.vec_env.env_pool import EnvPool
 from algos.config import Config
-from algos.rollout import Rollout, collect
-from planner.tasks import task_config
+from algos.learner.rollout import Rollout, collect
+from planner.task_spec import task_config
 from teacher.policy import TeacherSpec
 
 BETA = 0.01
@@ -74,7 +74,7 @@ def test_a_state_is_the_agents_pose_what_it_holds_and_the_open_doors():
 def test_the_bonus_is_in_the_training_reward_but_not_in_returns_or_success():
     import torch
 
-    from algos.checkpoint import build_model
+    from algos.run.checkpoint import build_model
     p = pool(BETA)
     try:
         config = Config(rollout_steps=160, num_envs=2)   # longer than an episode (150 steps)

@@ -1,4 +1,4 @@
-"""FastChat for real: `python -m planner.fastchat_local` starts the controller, a model worker (SmolLM2-135M,
+"""FastChat for real: `python -m planner.servers.fastchat` starts the controller, a model worker (SmolLM2-135M,
 converted once from its GGUF) and the OpenAI API server on 127.0.0.1; a training run asks it through --llm_url;
 Ctrl-C stops all three. (Installed by scripts/install_llm.sh, which the README's test command runs.)"""
 import os
@@ -12,8 +12,8 @@ import time
 import pytest
 
 import main
-from planner import fastchat_local
-from planner.servers import models_listed
+from planner.servers import fastchat as fastchat_local
+from planner.servers.processes import models_listed
 from tests.helpers import ROOT, read_metrics, tiny_train_args
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -40,7 +40,7 @@ def test_the_printed_command_trains_and_ctrl_c_stops_all_three(tmp_path):
     env = {**ENV, "PYTHONPATH": str(ROOT)}
     work = tmp_path / "cwd"
     work.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "planner.fastchat_local", "--port", "0"], cwd=work, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "planner.servers.fastchat", "--port", "0"], cwd=work, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 600

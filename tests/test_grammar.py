@@ -1,4 +1,4 @@
-"""planner.grammar over the whole vocabulary: the afforded candidate plans and steps of the new object kinds
+"""planner.live.grammar over the whole vocabulary: the afforded candidate plans and steps of the new object kinds
 and door states, the "all" set beside them, and the --llm_candidates setting reaching the live planners."""
 import itertools
 import math
@@ -7,14 +7,14 @@ import pytest
 
 from planner.answers import extract_plan
 from planner.factory import build_planner
-from planner.grammar import (candidate_plans, grammar_for, observation_grammar, observation_grammar_all, parse_text,
+from planner.live.grammar import (candidate_plans, grammar_for, observation_grammar, observation_grammar_all, parse_text,
                              steps)
-from planner.logprob_planner import LogprobPlanner
+from planner.live.logprob_planner import LogprobPlanner
 from teacher.mediator import parse_plan
 from tests.helpers import planner_config
 from tests.llm_fakes import FakeChatServer, Reply, completion, honour_n
 from utils.errors import UserError
-from planner.tasks import task_config
+from planner.task_spec import task_config
 
 ROOM = ("Mission: pick up the purple box. Agent sees <yellow key>, <grey ball> (blocks a door), <purple box>, "
         "<locked yellow door>, <closed red door>, <open blue door>, <green goal>, holds <blue key>.")

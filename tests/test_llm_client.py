@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from planner.openai_client import ChatClient, LLMError
-from planner.urls import chat_completions_url
+from planner.llm.openai_client import ChatClient, LLMError
+from planner.llm.urls import chat_completions_url
 from planner.factory import preflight
 from tests.helpers import planner_config
 from tests.llm_fakes import FakeChatServer, Reply, completion, drip_server, honour_n, ignore_n, refused_url
@@ -209,7 +209,7 @@ def test_oversized_answers_count_as_no_answer_and_oversized_replies_are_refused(
     huge = "Action: {explore}" + "x" * (64 * 1024)
     with FakeChatServer(lambda i, b: Reply.answers([huge, "Action: {explore}"])) as fake:
         assert client(fake.url).complete(MSGS, n=2) == ["", "Action: {explore}"]
-    import planner.openai_client as oc
+    import planner.llm.openai_client as oc
     monkeypatch.setattr(oc, "MAX_REPLY_BYTES", 10_000)
     with FakeChatServer(lambda i, b: Reply.answers(["y" * 20_000])) as fake:
         with pytest.raises(LLMError, match="reply over"):

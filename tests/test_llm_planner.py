@@ -10,15 +10,15 @@ import pytest
 from planner.answers import extract_plan
 from planner.base import RecordedPlanner
 from planner.factory import build_planner, preflight
-from planner.grammar import candidate_plans, choice_grammar, observation_grammar, parse_text, steps
-from planner.logprob_planner import LogprobPlanner, branch_probabilities
-from planner.llm_planner import LLMPlanner
-from planner.openai_client import ChatClient
-from planner.stats import merge_stats, summary_line
+from planner.live.grammar import candidate_plans, choice_grammar, observation_grammar, parse_text, steps
+from planner.live.logprob_planner import LogprobPlanner, branch_probabilities
+from planner.live.llm_planner import LLMPlanner
+from planner.llm.openai_client import ChatClient
+from planner.live.stats import merge_stats, summary_line
 from tests.helpers import planner_config
 from tests.llm_fakes import FakeChatServer, Reply, completion, honour_n, ignore_n, refused_url
 from utils.errors import UserError
-from planner.tasks import load_recorded_answers, task_config
+from planner.task_spec import load_recorded_answers, task_config
 
 TEXT = "Agent sees <key>, holds <nothing>."
 
@@ -178,7 +178,7 @@ def test_logprob_planner_gets_a_distribution_in_one_request(tmp_path):
 
 
 def test_logprob_cache_is_asked_again_when_the_rules_offer_other_plans(tmp_path, monkeypatch):
-    import planner.logprob_planner as lp
+    import planner.live.logprob_planner as lp
     args = make_args("--llm_url", "URL", "--llm_plans", "logprobs", "--plan_cache", tmp_path / "c.json")
     with FakeChatServer(logprob_reply) as fake:
         args.llm_url = fake.url
@@ -319,8 +319,8 @@ def test_grammar_cache_key_covers_the_grammar_offered_for_the_text():
 def test_the_answer_is_streamed_and_cut_off_once_it_has_decided(tmp_path):
     """The planner's request streams; it reads no event after the token that left one candidate on the answer's
     path (later events could not change the distribution), and the distribution is the one of the whole answer."""
-    from planner.logprob_planner import decided
-    from planner.chat_reply import read_stream
+    from planner.live.logprob_planner import decided
+    from planner.llm.chat_reply import read_stream
     with FakeChatServer(logprob_reply) as fake:
         p = build_planner(make_args("--llm_url", fake.url, "--llm_plans", "logprobs", "--plan_cache",
                                     tmp_path / "c.json"), task_config("SimpleDoorKey"), tmp_path)

@@ -14,13 +14,13 @@ from planner.factory import build_planner
 from teacher.mediator import parse_plan
 from teacher.policy import TeacherPolicy
 from tests.helpers import planner_config, read_metrics, tiny_train_args
-from planner.tasks import task_config
+from planner.task_spec import task_config
 
 if importlib.util.find_spec("llama_cpp") is None:
     pytest.skip("llama_cpp (llama-cpp-python) is not installed; run: bash scripts/install_llm.sh",
                 allow_module_level=True)
 
-from planner import local_llm  # noqa: E402
+from planner.servers import llama as local_llm  # noqa: E402
 
 
 def queries(out):

@@ -9,15 +9,15 @@ import re
 
 import pytest
 
-from planner import local_llm
+from planner.servers import llama as local_llm
 from planner.answers import extract_plan
 from planner.factory import build_planner, preflight
-from planner.grammar import candidate_plans, observation_grammar, steps
-from planner.llm_planner import LLMPlanner
-from planner.openai_client import ChatClient
+from planner.live.grammar import candidate_plans, observation_grammar, steps
+from planner.live.llm_planner import LLMPlanner
+from planner.llm.openai_client import ChatClient
 from tests.helpers import planner_config
 from utils.errors import UserError
-from planner.tasks import load_recorded_answers, task_config
+from planner.task_spec import load_recorded_answers, task_config
 
 TASKS = ("SimpleDoorKey", "ColoredDoorKey", "TwoDoor")
 needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
@@ -75,7 +75,7 @@ def test_grammar_answers_all_parse(url, task, tmp_path):
         assert abs(sum(q for _, q in dist) - 1) < 1e-9
         for plan, _ in dist:
             assert all(s in steps(text) for s in plan.split(", ")), plan
-    s = planner.stats()
+    s = planner.live.stats()
     assert s["invalid_answers"] == 0 and s["reasked_answers"] == 0 and s["fallbacks"] == 0
     assert s["answers"] == 6 and s["queries"] == 2
 
@@ -99,7 +99,7 @@ def test_logprob_planner_against_the_real_server(url, tmp_path):
     for text in load_recorded_answers(task_config("SimpleDoorKey")):
         dist = dict(planner.plans(text))
         assert set(dist) <= set(candidate_plans(text)) and abs(sum(dist.values()) - 1) < 1e-9, (text, dist)
-    assert planner.stats()["requests"] <= 5  # one per text with more than one candidate
+    assert planner.live.stats()["requests"] <= 5  # one per text with more than one candidate
 
 
 def test_bad_model_paths_are_one_line(tmp_path, capsys):

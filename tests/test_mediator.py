@@ -4,7 +4,7 @@ from planner.answers import extract_plan, plan_distribution
 from planner.base import RecordedPlanner
 from teacher.mediator import Mediator, Option, agent_state, parse_plan, restore_colours
 from tests.grids import make_obs
-from planner.tasks import load_recorded_answers, task_config
+from planner.task_spec import load_recorded_answers, task_config
 
 
 def describe(rows, rule="plain", carrying=None):
@@ -78,6 +78,6 @@ def test_recorded_tables_load_and_missing_texts_fall_back_to_explore(task):
     assert all(abs(sum(p for _, p in plans) - 1) < 1e-9 for plans in table.values())
     planner = RecordedPlanner(table)
     assert planner.plans("Agent sees <nothing>, holds <nothing>.") == [("explore", 1.0)]
-    assert planner.stats()["missing_texts"] == 0
+    assert planner.live.stats()["missing_texts"] == 0
     assert planner.plans("Agent sees <dragon>, holds <nothing>.") == [("explore", 1.0)]
-    assert planner.stats() == {"missing_texts": 1, "missing_distinct": 1}
+    assert planner.live.stats() == {"missing_texts": 1, "missing_distinct": 1}

@@ -4,9 +4,9 @@ import copy
 
 import torch
 
-from algos.checkpoint import build_model
+from algos.run.checkpoint import build_model
 from algos.config import Config
-from algos.ppo import PPO
+from algos.learner.ppo import PPO
 
 
 def _step(optimizer, model, seed):

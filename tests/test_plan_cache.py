@@ -10,12 +10,12 @@ from planner import export_cache
 from planner.base import RecordedPlanner
 from planner.factory import build_planner
 from tests.helpers import planner_config, run_processes
-from planner.llm_planner import LLMPlanner
-from planner.openai_client import ChatClient
-from planner.plan_cache import PlanCache, cache_key, sha256
+from planner.live.llm_planner import LLMPlanner
+from planner.llm.openai_client import ChatClient
+from planner.live.plan_cache import PlanCache, cache_key, sha256
 from tests.llm_fakes import FakeChatServer, Reply, asked_text, honour_n
 from utils.errors import UserError
-from planner.tasks import load_prompt, load_recorded_answers, parse_answer_table, task_config
+from planner.task_spec import load_prompt, load_recorded_answers, parse_answer_table, task_config
 
 SDK = task_config("SimpleDoorKey")
 TEXTS = list(load_recorded_answers(SDK))  # the 6 observation texts of SimpleDoorKey
@@ -104,7 +104,7 @@ def _worker_run(url, path, order, queue):
     args = make_args("--llm_url", url, "--n_ask", "4", "--plan_cache", path, "--llm_timeout", "10")
     planner = build_planner(args, SDK, os.path.dirname(path))
     dists = {t: planner.plans(t) for t in order}
-    queue.put((dists, planner.stats()))
+    queue.put((dists, planner.live.stats()))
 
 
 def test_workers_share_cache_and_ask_each_text_once(tmp_path):

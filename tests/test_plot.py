@@ -8,9 +8,9 @@ from PIL import Image
 
 from utils.errors import UserError
 from utils.logger import RunLogger
-from algos.plot import (add_plot_arguments, aggregate, find_runs, group_runs, load_run, load_runs, run_plot,
+from algos.experiments.plot import (add_plot_arguments, aggregate, find_runs, group_runs, load_run, load_runs, run_plot,
                         split_run_name, teacher_value)
-from algos.teacher_eval import read_teacher_eval, write_teacher_eval
+from algos.run.teacher_eval import read_teacher_eval, write_teacher_eval
 
 STEPS_PER_ITER = 1000
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from algos.config import Config
-from algos.model import ActorCritic
-from algos.ppo import PPO, ppo_losses
-from algos.rollout import Rollout, gae
-from algos.schedule import paper_coef as teacher_coef
+from algos.learner.model import ActorCritic
+from algos.learner.ppo import PPO, ppo_losses
+from algos.learner.rollout import Rollout, gae
+from algos.learner.schedule import paper_coef as teacher_coef
 from utils.errors import Diverged
 
 C = Config()
@@ -181,7 +181,7 @@ def test_a_non_finite_update_is_detected():
 
 
 def test_learning_rate_annealing_follows_the_budget():
-    from algos.ppo import learning_rate
+    from algos.learner.ppo import learning_rate
     assert learning_rate(Config(), 500) == 1e-3  # the official constant rate
     c = Config(anneal_lr=True, n_itr=1000)
     assert learning_rate(c, 0) == 1e-3 and learning_rate(c, 250) == pytest.approx(7.5e-4)

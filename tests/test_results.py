@@ -1,5 +1,5 @@
 """The results table says which seeds a figure covers: a run without a held-out final evaluation is marked."""
-from algos.results import RunRow, markdown
+from algos.experiments.results import RunRow, markdown
 
 
 def row(seed, env_steps, success):

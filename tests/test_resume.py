@@ -20,7 +20,7 @@ import main
 from tests.helpers import ROOT, read_metrics, tiny_train_args
 from tests.llm_fakes import FakeChatServer, Reply
 from utils.atomic import remove_stale_temps
-from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.checkpoint_file import load_checkpoint, save_checkpoint
 
 torch.set_num_threads(1)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -225,14 +225,14 @@ def test_ctrl_c_checkpoints_and_the_resumed_run_matches_the_straight_one(tmp_pat
 
 def test_a_signal_during_the_last_iteration_finishes_the_run(tmp_path, capsys, monkeypatch):
     """Ctrl-C while the last iteration runs: the run finishes anyway, so it is done, with no resume hint."""
-    import algos.trainer
-    real = algos.trainer.collect
+    import algos.run.trainer
+    real = algos.run.trainer.collect
 
     def collect_then_ctrl_c(*args, **kwargs):
         out = real(*args, **kwargs)
         os.kill(os.getpid(), signal.SIGINT)  # arrives while this (last) iteration is still running
         return out
-    monkeypatch.setattr(algos.trainer, "collect", collect_then_ctrl_c)
+    monkeypatch.setattr(algos.run.trainer, "collect", collect_then_ctrl_c)
     assert main.main(tiny_train_args(tmp_path, "last", n_itr=1)) == 0
     out, err = capsys.readouterr()
     assert f"done {run_path(tmp_path, 'last')}: 1 iterations" in out and "--resume" not in out + err
@@ -319,7 +319,7 @@ def test_ctrl_c_before_training_and_during_eval_is_one_line(tmp_path):
 WRITER = """
 import sys
 import torch
-from utils.checkpoint import save_checkpoint
+from utils.checkpoint_file import save_checkpoint
 i = 0
 while True:
     i += 1

@@ -1,5 +1,5 @@
 """Teacher roll-ins (--teacher_schedule adaptive): the teacher acts for the first steps of episodes, the RL terms
-leave those steps out, and the horizon shrinks as the student catches up (algos/rollin.py, algos/schedule.py)."""
+leave those steps out, and the horizon shrinks as the student catches up (algos/learner/rollin.py, algos/learner/schedule.py)."""
 import os
 
 import numpy as np
@@ -8,13 +8,13 @@ import torch
 
 import main
 from algos.config import Config
-from algos.env_pool import EnvPool
-from algos.model import ActorCritic
-from algos.ppo import ppo_losses
-from algos.rollin import RollIn
-from algos.rollout import Rollout, collect
-from algos.schedule import Evidence, make_schedule
-from planner.tasks import task_config
+from algos.vec_env.env_pool import EnvPool
+from algos.learner.model import ActorCritic
+from algos.learner.ppo import ppo_losses
+from algos.learner.rollin import RollIn
+from algos.learner.rollout import Rollout, collect
+from algos.learner.schedule import Evidence, make_schedule
+from planner.task_spec import task_config
 from teacher.policy import TeacherSpec
 from tests.helpers import read_metrics, tiny_train_args
 

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-import algos.trainer
+import algos.run.trainer
 import main
 from algos.config import Config
-from algos.env_pool import EnvPool
-from algos.model import ActorCritic
-from algos.rollout import Rollout, collect
+from algos.vec_env.env_pool import EnvPool
+from algos.learner.model import ActorCritic
+from algos.learner.rollout import Rollout, collect
 from teacher.policy import TeacherSpec
 from tests.helpers import read_metrics, tiny_train_args
-from planner.tasks import task_config
+from planner.task_spec import task_config
 
 
 @pytest.fixture
@@ -86,12 +86,12 @@ def test_the_students_memory_goes_on_with_its_episodes(setup):
 def test_training_with_rollout_steps_counts_env_steps_and_restarts_episodes_when_the_teacher_goes(
         tmp_path, monkeypatch):
     fresh = []
-    real = algos.trainer.collect
+    real = algos.run.trainer.collect
 
     def spy(model, pool, storage, device, config, **kw):
         fresh.append(storage.carry is None)
         return real(model, pool, storage, device, config, **kw)
-    monkeypatch.setattr(algos.trainer, "collect", spy)
+    monkeypatch.setattr(algos.run.trainer, "collect", spy)
     args = tiny_train_args(tmp_path, "r", n_itr=4, extra=["--rollout_steps", "5", "--teacher_off_after", "2"])
     assert main.main(args) == 0
     assert fresh == [True, False, True, False]  # the first iteration, and the one where the teacher term is off
@@ -103,7 +103,7 @@ def test_training_with_rollout_steps_counts_env_steps_and_restarts_episodes_when
 
 
 def test_training_env_seeds_are_the_official_ones_and_never_evaluation_seeds():
-    from algos.episodes import TRAIN_SEED_SPAN, training_seeds
+    from algos.run.episodes import TRAIN_SEED_SPAN, training_seeds
     assert training_seeds(0, 3) == [0, 1, 2] and training_seeds(9, 2) == [900_027, 900_028]  # seed * 100_003 + i
     for seed in (10, 20, 42, 12345, 2**31 - 1):
         seeds = training_seeds(seed, 16)

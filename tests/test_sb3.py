@@ -1,4 +1,4 @@
-"""--policy sb3_ppo (algos/sb3_train.py), on tiny budgets: a run writes the same run folder as any other (config.json,
+"""--policy sb3_ppo (algos/run/sb3_trainer.py), on tiny budgets: a run writes the same run folder as any other (config.json,
 metrics.csv with its periodic evaluations, checkpoints), `main.py eval` and `main.py plot` take it, a finished run is
 never trained again, the evaluation seeds are not the training seeds, a sweep gives its results row, and bad input
 is one line."""
@@ -12,10 +12,10 @@ import gymnasium
 import pytest
 
 import main
-from algos import sb3_train
+from algos.run import sb3_trainer as sb3_train
 from algos.config import Config
-from algos.evaluate import evaluate
-from algos.train import train
+from algos.run.evaluate import evaluate
+from algos.run.train import train
 from tests.helpers import ROOT, read_metrics
 
 STEPS = 2048  # two SB3 iterations (n_steps 128 x 8 envs each)

@@ -1,4 +1,4 @@
-"""--teacher_schedule: the paper's clock, and the schedules that hand over on evidence (algos/schedule.py)."""
+"""--teacher_schedule: the paper's clock, and the schedules that hand over on evidence (algos/learner/schedule.py)."""
 import json
 import os
 
@@ -6,7 +6,7 @@ import pytest
 
 import main
 from algos.config import Config
-from algos.schedule import SCHEDULES, Evidence, make_schedule, paper_coef
+from algos.learner.schedule import SCHEDULES, Evidence, make_schedule, paper_coef
 from tests.helpers import read_metrics, tiny_train_args
 from utils.options import from_dict
 

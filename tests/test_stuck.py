@@ -1,7 +1,7 @@
-"""algos.stuck: where the teacher alone ends its failed episodes, read from real teacher episodes."""
+"""algos.experiments.stuck: where the teacher alone ends its failed episodes, read from real teacher episodes."""
 import pytest
 
-from algos.stuck import markdown, teacher_stuck
+from algos.experiments.stuck import markdown, teacher_stuck
 from utils.errors import UserError
 
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from algos.config import Config
-from algos.sweep import SweepOptions, load_variants, plan_runs
-from algos.sweep_ray import STOP_FILE
+from algos.experiments.sweep import SweepOptions, load_variants, plan_runs
+from algos.experiments.sweep_ray import STOP_FILE
 from tests.helpers import ROOT, read_metrics
 from utils.errors import UserError
 
@@ -213,7 +213,7 @@ def test_the_sb3_variants_differ_only_in_what_the_mlp_sees(tmp_path):
 def test_the_report_of_a_sweep_stopped_before_a_run_ended_an_episode(tmp_path):
     """A run stopped in its first iteration (no episode ended, no evaluation yet) is a row of the tables and no
     curve; the other runs' figure is still drawn."""
-    from algos.sweep import sweep
+    from algos.experiments.sweep import sweep
     from utils.run_dir import run_dir_path
     header = "iteration,env_steps,wall_time,Train/Success Rate,Test/Success Rate\n"
     lines = {0: "1,4096,9.5,0.25,0.5\n2,8192,19.0,0.5,0.75\n", 1: "1,4096,10.0,,\n"}

@@ -8,7 +8,7 @@ from teacher.policy import OptionPolicies
 from teacher.policy import TeacherPolicy
 from tests.grids import make_obs
 from tests.path_oracle import ArrayPaths
-from planner.tasks import load_recorded_answers, task_config
+from planner.task_spec import load_recorded_answers, task_config
 
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from algos.config import Config
-from algos.ppo import PPO, ppo_losses
+from algos.learner.ppo import PPO, ppo_losses
 from tests.bandit import N_ACTIONS, Bandit, one_step_batch, sample
 
 

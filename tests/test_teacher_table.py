@@ -1,17 +1,17 @@
-"""The live LLM teacher table (algos/teacher_table.py, bench/llm.py) against a fake LLM: its columns, a rerun that
+"""The live LLM teacher table (algos/experiments/teacher_table.py, bench/llm.py) against a fake LLM: its columns, a rerun that
 asks nothing, and the exported answers teaching exactly as the live model did."""
 import json
 import math
 
 import pytest
 
-from algos.teacher_table import TeacherSetting, agreement, markdown, measure, recorded_row
+from algos.experiments.teacher_table import TeacherSetting, agreement, markdown, measure, recorded_row
 from planner import answer_tables
 from teacher.mediator import parse_plan
 from tests.llm_fakes import FakeChatServer, asked_text
 from tests.test_answer_tables import with_logprobs
 from utils.errors import UserError
-from planner.tasks import load_recorded_answers, task_config
+from planner.task_spec import load_recorded_answers, task_config
 
 SDK = task_config("SimpleDoorKey")
 
@@ -94,8 +94,8 @@ def test_the_bench_script_writes_its_table(tmp_path, monkeypatch, capsys):
 
 
 def test_a_task_without_official_answers_has_no_agreement_column():
-    from algos.teacher_table import agreement_scores, official_table
-    from planner.tasks import task_config
+    from algos.experiments.teacher_table import agreement_scores, official_table
+    from planner.task_spec import task_config
     assert official_table(task_config("KeyInBox")) is None
     assert official_table(task_config("SimpleDoorKey"))  # the official ChatGLM table
     assert agreement_scores(None, None) == {"agreement": None, "top_agreement": None}

@@ -10,8 +10,8 @@ import torch
 
 import main
 from algos.config import Config
-from algos.episodes import until_a_success
-from algos.ppo import PPO, ppo_losses, smoothed
+from algos.run.episodes import until_a_success
+from algos.learner.ppo import PPO, ppo_losses, smoothed
 from tests.bandit import N_ACTIONS, Bandit, one_step_batch, sample
 from tests.helpers import read_metrics, tiny_train_args
 

@@ -1,5 +1,5 @@
 """--teacher_filter trust: the teacher term imitates only the observation texts where the student's steps that took
-the teacher's action did at least as well as those that did not (advantages pooled per text; algos/text_trust.py)."""
+the teacher's action did at least as well as those that did not (advantages pooled per text; algos/learner/text_trust.py)."""
 import dataclasses
 import os
 
@@ -10,11 +10,11 @@ from torch import nn
 
 import main
 from algos.config import Config
-from algos.ppo import PPO
-from algos.text_trust import TRUST_MIN_SAMPLES, TextTrust
+from algos.learner.ppo import PPO
+from algos.learner.text_trust import TRUST_MIN_SAMPLES, TextTrust
 from teacher.policy import N_ACTIONS
 from tests.helpers import read_metrics, tiny_train_args
-from utils.checkpoint import load_checkpoint
+from utils.checkpoint_file import load_checkpoint
 
 GOOD, BAD = 11, 22  # two text ids
 

@@ -8,13 +8,13 @@ import numpy as np
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import algos.evaluate
+import algos.run.evaluate
 import main
-from algos.env_pool import EnvPool
+from algos.vec_env.env_pool import EnvPool
 from teacher.policy import TeacherSpec
 from tests.helpers import ROOT, read_metrics, run_main, tiny_train_args
 from utils.logger import TEST_TAGS, TRAIN_TAGS
-from planner.tasks import task_config
+from planner.task_spec import task_config
 
 OFFICIAL_TAGS = ["Train/Return Mean", "Train/Return Std", "Train/Eplen", "Train/Success Rate", "Train/Loss",
                  "Train/Mean Entropy", "Train/Kickstarting Loss", "Train/Policy Loss", "Train/Value Loss",
@@ -87,8 +87,8 @@ def test_a_bf16_run_trains_and_its_student_evaluates_in_bf16(tmp_path, capsys, m
     payload = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
     assert all(v.dtype == torch.float32 for v in payload["model"].values() if v.is_floating_point())
     built = []
-    real = algos.evaluate.build_model
-    monkeypatch.setattr(algos.evaluate, "build_model", lambda *a: built.append(real(*a)) or built[-1])
+    real = algos.run.evaluate.build_model
+    monkeypatch.setattr(algos.run.evaluate, "build_model", lambda *a: built.append(real(*a)) or built[-1])
     assert main.main(["eval", "--task", "SimpleDoorKey", "--loaddir", str(run_dir), "--num_eval", "2"]) == 0
     assert built[0].autocast_dtype == torch.bfloat16
     capsys.readouterr()
@@ -140,7 +140,7 @@ def test_annealed_learning_rate_is_applied_and_logged(tmp_path):
 
 
 def test_a_published_student_evaluates_like_its_run(tmp_path, capsys):
-    from algos.checkpoint import export_student
+    from algos.run.checkpoint import export_student
     assert main.main(tiny_train_args(tmp_path, "pub", n_itr=1)) == 0
     run_dir = tmp_path / "ppo" / "SimpleDoorKey" / "pub-0"
     out = export_student(str(run_dir / "checkpoints" / "latest.pt"), str(tmp_path / "models" / "SimpleDoorKey.pt"))
@@ -155,7 +155,7 @@ def test_a_published_student_evaluates_like_its_run(tmp_path, capsys):
 
 
 def test_every_task_has_a_small_published_student_of_that_task():
-    from planner.tasks import task_names
+    from planner.task_spec import task_names
     for task in task_names():
         path = os.path.join(ROOT, "models", f"{task}.pt")
         assert os.path.getsize(path) <= 16 * 2**20, task

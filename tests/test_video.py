@@ -7,10 +7,10 @@ import pytest
 
 import env
 from utils.errors import UserError
-from algos.episodes import record_video
+from algos.run.episodes import record_video
 from teacher.policy import TeacherSpec
 from tests.helpers import run_main
-from planner.tasks import task_config
+from planner.task_spec import task_config
 from utils.video import STRIP_HEIGHT, UNSEEN_GREY, VideoRecorder, check_video_path, prune_videos, render_memory_frame
 
 ENV_ID = "MiniGrid-SimpleDoorKey-Min5-Max10-View3"
@@ -133,7 +133,7 @@ def eval_config(*argv):
 
 
 def test_the_video_path_is_checked_before_the_episodes(tmp_path, monkeypatch):
-    import algos.evaluate as ev
+    import algos.run.evaluate as ev
 
     def ran(*args, **kw):
         raise AssertionError("an episode ran before the video path was checked")

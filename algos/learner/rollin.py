@@ -1,0 +1,57 @@
+"""Teacher roll-ins (--teacher_schedule adaptive): the teacher acts for the first h steps of an episode and the
+student from there on, h drawn uniformly from 0..horizon at every episode start. A student that cannot yet reach
+the reward on its own then starts its part of many episodes where its teacher has taken it (near a key, past a
+door), sees the reward, and learns backwards from it. This is jump-start RL's random-switch form (Uchendu et al.
+2023, "Jump-Start Reinforcement Learning"); the schedule (algos/learner/schedule.py) shrinks the horizon as the student
+catches up with its teacher, JSRL's curriculum.
+
+The teacher's steps are part of the environment for the RL terms: PPO's policy, value and entropy terms leave them
+out (algos/learner/ppo.py), the teacher term keeps them (they are the teacher's own states, labelled by the teacher). Where a
+live LLM has not answered yet (no teacher distribution), the student acts and that episode's roll-in ends.
+"""
+import numpy as np
+
+
+class RollIn:
+    """Per env: the roll-in steps left in its current episode, and whether that episode had one."""
+
+    def __init__(self, n):
+        self.left = np.zeros(n, np.int64)
+        self.guided = np.zeros(n, bool)
+
+    def active(self, horizon):
+        """Whether this step needs the roll-in at all (no random numbers are drawn otherwise)."""
+        return horizon > 0 or bool(self.left.any())
+
+    def begin(self, starts, horizon):
+        """Draw the roll-in length of every episode starting now (starts: bool per env)."""
+        idx = np.nonzero(starts)[0]
+        if not len(idx):
+            return
+        self.left[idx] = np.random.randint(0, horizon + 1, size=len(idx)) if horizon > 0 else 0
+        self.guided[idx] = self.left[idx] > 0
+
+    def act(self, action, teacher):
+        """Replace the student's actions (int array, in place) by actions sampled from the teacher's distributions
+        (n, n_actions) where a roll-in goes on; returns the bool mask of the envs whose action is the teacher's."""
+        acting = self.left > 0
+        if not acting.any():
+            return acting
+        probs = teacher[acting]
+        total = probs.sum(-1)
+        taught = total > 0.5
+        u = (1.0 - np.random.random(len(probs))) * total          # in (0, total]: inverse CDF of each row
+        chosen = np.minimum((np.cumsum(probs, -1) < u[:, None]).sum(-1), probs.shape[-1] - 1)
+        where = np.nonzero(acting)[0]
+        untaught = where[~taught]
+        self.left[untaught] = 0                                    # no teacher here: the student goes on
+        where = where[taught]
+        action[where] = chosen[taught]
+        self.left[where] -= 1
+        acting[:] = False
+        acting[where] = True
+        return acting
+
+    def clear(self):
+        self.left[:] = 0
+        self.guided[:] = False

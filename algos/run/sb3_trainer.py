@@ -1,0 +1,255 @@
+"""--policy sb3_ppo: Stable-Baselines3's PPO with RL Baselines3 Zoo's MiniGrid hyperparameters, the widely used tuned
+PPO that the project's plain-PPO rows are compared with. No teacher and no planner.
+
+`Sb3Trainer` has the Trainer's interface, so algos/run/train.py makes, locks and cleans up its run folder like any
+other: config.json, metrics.csv and TensorBoard (utils.logger, the same columns where they apply), a held-out
+evaluation every --eval_interval iterations (an iteration: one rollout of n_steps x n_envs steps and its update).
+checkpoints/<name>.zip is SB3's model file and <name>_vecnormalize.pkl its VecNormalize statistics (both as SB3 and
+the zoo load them); <name>.pt is the project's index of the pair (settings, iteration, env steps, metrics so far),
+which `main.py eval`, a sweep's final evaluation and --resume find. latest.* is written once the budget is reached
+(best.* whenever evaluation improves): an unfinished sb3_ppo run cannot be resumed, a finished one is never
+trained again.
+"""
+import functools
+import os
+import pickle
+import time
+
+import gymnasium
+import numpy as np
+import torch
+
+from algos.run.episodes import eval_seeds, summarise, training_seeds as episode_training_seeds
+from algos.run.stop_request import StopRequest
+from algos.run.trainer import budget_reached
+from utils.atomic import atomic_write
+from utils.checkpoint_file import save_checkpoint
+from utils.cpu_share import CpuShare
+from utils.errors import UserError
+from utils.logger import RunLogger
+
+# rl-baselines3-zoo hyperparams/ppo.yml, its MiniGrid entries (&minigrid-defaults, e.g. MiniGrid-DoorKey-5x5-v0);
+# "normalize: true" is the VecNormalize below (with this gamma)
+ZOO_PPO = {"policy": "MlpPolicy", "n_envs": 8, "n_steps": 128, "batch_size": 64, "gae_lambda": 0.95, "gamma": 0.99,
+           "n_epochs": 10, "ent_coef": 0.0, "learning_rate": 2.5e-4, "clip_range": 0.2}
+EVAL_CHUNK = 256             # evaluation envs stepped together
+
+
+def make_env(env_id, obs):
+    """One training or evaluation env: `obs` memory (env.make_env's (W, H, 4) memory map, flattened) or
+    egocentric (minigrid's FlatObsWrapper over gymnasium.make(env_id), as the zoo wraps MiniGrid)."""
+    from stable_baselines3.common.monitor import Monitor
+    if obs == "egocentric":
+        from minigrid.wrappers import FlatObsWrapper
+        return Monitor(FlatObsWrapper(gymnasium.make(env_id)))
+    from env import make_env as memory_env
+    return Monitor(gymnasium.wrappers.FlattenObservation(memory_env(env_id)))
+
+
+def training_seeds(config):
+    """First-reset seeds of the training envs (algos.run.episodes.training_seeds: never an evaluation seed)."""
+    return episode_training_seeds(config.seed, ZOO_PPO["n_envs"])
+
+
+def check(config, task):
+    """One UserError line for a run that cannot start (before its folder is made)."""
+    if config.sb3_obs == "egocentric":
+        try:
+            space = gymnasium.make(task["env_id"]).observation_space
+        except gymnasium.error.Error as e:
+            raise UserError(f"--sb3_obs egocentric: gymnasium cannot make {task['env_id']} ({e})") from None
+        if not isinstance(space, gymnasium.spaces.Dict) or "image" not in space.spaces:
+            raise UserError(f"--sb3_obs egocentric: task {task['name']} ({task['env_id']}) has no minigrid "
+                            f"egocentric view (the project's tasks are observed through the memory map): use "
+                            f"--sb3_obs memory, or a MiniGrid id such as MiniGrid-DoorKey-5x5-v0")
+    train = set(training_seeds(config))
+    for env_seed in config.env_seed_list:
+        if train & set(eval_seeds(env_seed, config.num_eval)):
+            raise UserError(f"--env_seed_list {env_seed}: the evaluation episodes would reuse training env seeds "
+                            f"{min(train)}..{max(train)}; pick evaluation seeds of 1000000 or more")
+
+
+class Sb3Student:
+    """A trained SB3 policy with its observation normalisation (frozen), playing whole evaluation episodes; actions
+    are sampled (deterministic=False), as the project's student evaluation samples from its policy."""
+
+    def __init__(self, model, normalizer, env_id, obs):
+        self.model, self.normalizer, self.env_id, self.obs = model, normalizer, env_id, obs
+
+    @classmethod
+    def load(cls, path, saved, task, device):
+        """The student of checkpoint index `path` (<name>.pt): <name>.zip and <name>_vecnormalize.pkl beside it."""
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+        stem = path[:-3] if path.endswith(".pt") else path
+        files = (f"{stem}.zip", f"{stem}_vecnormalize.pkl")
+        for file in files:
+            if not os.path.isfile(file):
+                raise UserError(f"{path} is an sb3_ppo checkpoint, but {file} is missing")
+        venv = DummyVecEnv([functools.partial(make_env, task["env_id"], saved.sb3_obs)])
+        try:
+            model = PPO.load(files[0], device=device)
+            normalizer = VecNormalize.load(files[1], venv)
+        except Exception as e:  # noqa: BLE001 - a damaged or foreign file, whatever its error
+            raise UserError(f"{path}: cannot load its SB3 model or VecNormalize statistics "
+                            f"({type(e).__name__}: {str(e).strip()[:120]})") from None
+        if model.observation_space.shape != venv.observation_space.shape:
+            raise UserError(f"{files[0]}: the model takes observations of shape {model.observation_space.shape}, "
+                            f"task {task['name']} with --sb3_obs {saved.sb3_obs} gives {venv.observation_space.shape}")
+        normalizer.training, normalizer.norm_reward = False, False
+        return cls(model, normalizer, task["env_id"], saved.sb3_obs)
+
+    def episodes(self, seeds):
+        """One episode per seed -> [(return, length, success)] in seed order; success: return > 0."""
+        results = []
+        for start in range(0, len(seeds), EVAL_CHUNK):
+            chunk = seeds[start:start + EVAL_CHUNK]
+            envs = [make_env(self.env_id, self.obs) for _ in chunk]
+            obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, chunk)])
+            returns, lengths, done = np.zeros(len(chunk)), np.zeros(len(chunk), dtype=int), np.zeros(len(chunk), bool)
+            while not done.all():
+                actions, _ = self.model.predict(self.normalizer.normalize_obs(obs), deterministic=False)
+                for i in np.nonzero(~done)[0]:
+                    obs[i], reward, terminated, truncated, _ = envs[i].step(int(actions[i]))
+                    returns[i] += reward
+                    lengths[i] += 1
+                    done[i] = terminated or truncated
+            results += [(float(r), int(n), bool(r > 0)) for r, n in zip(returns, lengths)]
+            for env in envs:
+                env.close()
+        return results
+
+
+def _episode_log():
+    """An SB3 callback keeping each finished training episode (Monitor's return and length) and when the
+    iteration's collection ended."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class EpisodeLog(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.finished, self.collected_at = [], None
+
+        def _on_step(self):
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    ret = float(info["episode"]["r"])
+                    self.finished.append((ret, int(info["episode"]["l"]), ret > 0))
+            return True
+
+        def _on_rollout_end(self):
+            self.collected_at = time.time()
+    return EpisodeLog()
+
+
+# SB3's training figures -> the project's metric names (entropy_loss is minus the mean entropy)
+SB3_METRICS = {"train/loss": ("Train/Loss", 1), "train/entropy_loss": ("Train/Mean Entropy", -1),
+               "train/policy_gradient_loss": ("Train/Policy Loss", 1), "train/value_loss": ("Train/Value Loss", 1),
+               "train/approx_kl": ("Train/Approx KL", 1), "train/clip_fraction": ("Train/Clip Fraction", 1),
+               "train/learning_rate": ("Train/Learning Rate", 1)}
+
+
+class Sb3Trainer:
+    """The loop of an sb3_ppo run (one SB3 `learn` call per iteration), with algos.run.trainer.Trainer's interface."""
+
+    def __init__(self, config, task, run_dir, device, progress=None, stop=None):
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.logger import Logger
+        from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+        self.config, self.run_dir, self.progress, self.stop = config, run_dir, progress, stop
+        self.iteration, self.env_steps, self.best, self.last_eval, self.saved_iteration = 0, 0, None, None, None
+        self.venv = self.logger = self.share = None
+        try:
+            hyper = {k: v for k, v in ZOO_PPO.items() if k != "n_envs"}
+            envs = [functools.partial(make_env, task["env_id"], config.sb3_obs)] * ZOO_PPO["n_envs"]
+            self.venv = VecNormalize(DummyVecEnv(envs), gamma=ZOO_PPO["gamma"])
+            self.model = PPO(env=self.venv, seed=config.seed, device=device, verbose=0, **hyper)
+            self.model.set_logger(Logger(None, []))  # its figures are read after each iteration, not printed
+            self.venv.seed(training_seeds(config)[0])  # env i's first reset: training_seeds(config)[i]
+            self.student = Sb3Student(self.model, self.venv, task["env_id"], config.sb3_obs)
+            self.log = _episode_log()
+            self.logger = RunLogger(run_dir, hyperparameters={**config.public(),
+                                                              **{f"sb3.{k}": v for k, v in ZOO_PPO.items()}})
+            self.share = CpuShare()
+        except BaseException:
+            self.close(abort=True)
+            raise
+
+    def wall_time(self):
+        return time.time() - self.t_start if hasattr(self, "t_start") else 0.0
+
+    def finished(self):
+        return budget_reached(self.config, self.iteration, self.env_steps)
+
+    def planner_stats(self):  # no planner
+        return {}
+
+    def resume_hint(self):
+        return "an sb3_ppo run cannot be resumed: start a new run (a sweep starts it again)"
+
+    def save(self, name):
+        """checkpoints/<name>.zip, <name>_vecnormalize.pkl (what VecNormalize.save writes) and the index <name>.pt."""
+        stem = os.path.join(self.run_dir, "checkpoints", name)
+        atomic_write(f"{stem}.zip", self.model.save, what="checkpoint")
+        atomic_write(f"{stem}_vecnormalize.pkl", lambda f: pickle.dump(self.venv, f), what="checkpoint")
+        save_checkpoint({"config": self.config.public(), "iteration": self.iteration, "env_steps": self.env_steps,
+                         "wall_time": self.wall_time(), "best": self.best, "metrics_csv": self.logger.history(),
+                         "obs_shape": list(self.venv.observation_space.shape), "sb3": dict(ZOO_PPO)}, f"{stem}.pt")
+        if name == "latest":
+            self.saved_iteration = self.iteration
+
+    def train(self):
+        """Train to the budget; returns None, or what stopped it early (a signal, a sweep's stop file)."""
+        self.t_start = time.time()
+        steps = ZOO_PPO["n_steps"] * ZOO_PPO["n_envs"]
+        with StopRequest(self.stop) as request:
+            while not self.finished():
+                torch.set_num_threads(self.share.threads())
+                self.log.finished = []
+                t0 = time.time()
+                self.model.learn(steps, callback=self.log, log_interval=None, reset_num_timesteps=False)
+                t1 = time.time()
+                self.iteration, self.env_steps = self.iteration + 1, int(self.model.num_timesteps)
+                metrics, improved = self._metrics(steps, t0, self.log.collected_at or t1, t1)
+                self.logger.log(self.iteration, self.env_steps, self.wall_time(), metrics)
+                if improved:
+                    self.save("best")
+                if self.progress is not None:
+                    self.progress.update(self.iteration, self.env_steps, metrics["charts/SPS"],
+                                         metrics.get("Train/Success Rate"), metrics.get("Test/Success Rate"), 0.0)
+                if request.poll():
+                    break
+            stopped = None if self.finished() else request.poll()
+        if self.finished():
+            self.save("latest")
+        self.logger.flush()
+        return stopped
+
+    def _metrics(self, steps, t0, collected, t1):
+        done = self.log.finished
+        returns = np.array([e[0] for e in done])
+        metrics = {"Train/Return Mean": float(returns.mean()) if done else None,
+                   "Train/Return Std": float(returns.std()) if done else None,
+                   "Train/Eplen": float(np.mean([e[1] for e in done])) if done else None,
+                   "Train/Success Rate": float(np.mean([e[2] for e in done])) if done else None,
+                   "Train/Episodes": len(done), "Train/Kickstarting Coef": 0.0,
+                   "charts/SPS": steps / max(t1 - t0, 1e-9), "charts/collect_SPS": steps / max(collected - t0, 1e-9),
+                   "charts/update_seconds": t1 - collected}
+        figures = self.model.logger.name_to_value
+        metrics.update({tag: sign * float(figures[key]) for key, (tag, sign) in SB3_METRICS.items() if key in figures})
+        self.model.logger.dump()  # (no outputs) clears them for the next iteration
+        c, improved = self.config, False
+        if c.eval_interval > 0 and self.iteration % c.eval_interval == 0:
+            ev = self.last_eval = summarise(self.student.episodes(eval_seeds(c.env_seed_list[0], c.num_eval)))
+            metrics.update({"Test/Return": ev["return"], "Test/Eplen": ev["length"], "Test/Success Rate": ev["success"]})
+            if self.best is None or (ev["success"], ev["return"]) > tuple(self.best):
+                self.best, improved = [ev["success"], ev["return"]], True
+        return metrics, improved
+
+    def close(self, abort=False):
+        """Release the envs, the logs and the CPU share."""
+        for name in ("venv", "logger", "share"):
+            part = getattr(self, name)
+            setattr(self, name, None)
+            if part is not None:
+                part.close()

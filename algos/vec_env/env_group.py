@@ -1,0 +1,155 @@
+"""Environments, each with its teacher next to it, stepped in one process; results go into flat numpy arrays
+(owned here, or views into shared memory when an EnvPool worker runs the group)."""
+import numpy as np
+
+from minigrid.core.actions import Actions
+
+from algos.vec_env.count_bonus import EpisodicCount
+
+
+def make_arrays(n, obs_shape, buffer=None):
+    """The per-step outputs of n envs as named numpy arrays (optionally views into one shared buffer)."""
+    layout = [("obs", (n,) + tuple(obs_shape), np.uint8), ("final_obs", (n,) + tuple(obs_shape), np.uint8),
+              ("teacher", (n, len(Actions)), np.float32), ("text", (n,), np.int64), ("reward", (n,), np.float32),
+              ("bonus", (n,), np.float32),
+              ("terminated", (n,), np.bool_), ("truncated", (n,), np.bool_),
+              ("ep_return", (n,), np.float32), ("ep_length", (n,), np.int32), ("ep_success", (n,), np.bool_)]
+    size = sum(int(np.prod(s)) * np.dtype(t).itemsize for _, s, t in layout)
+    if buffer is None:
+        buffer = bytearray(size)
+    arrays, offset = {}, 0
+    for name, shape, dtype in layout:
+        arrays[name] = np.ndarray(shape, dtype=dtype, buffer=buffer, offset=offset)
+        offset += int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return arrays, size
+
+
+def stacked_shape(obs_shape, frame_stack):
+    w, h, c = obs_shape
+    return (w, h, c * frame_stack)
+
+
+def observation_shape(env_id, frame_stack=1):
+    import env as env_pkg
+    return stacked_shape(env_pkg.make_env(env_id).observation_space.shape, frame_stack)
+
+
+class EnvGroup:
+    """Envs + teachers in this process. With frame_stack k the observation holds the last k memory maps along the
+    channel axis (oldest first); the teacher always reads the newest. Each env is reset with its seed the first
+    time (later episodes continue the env's own random stream) unless `reset` is given seeds. count_bonus > 0:
+    each step's exploration bonus (algos/vec_env/count_bonus.py) goes into the "bonus" array (else it stays 0)."""
+
+    def __init__(self, env_id, env_seeds, teacher_seeds, spec, arrays=None, frame_stack=1, count_bonus=0.0):
+        import env as env_pkg
+        self.envs = [env_pkg.make_env(env_id) for _ in env_seeds]
+        self.frame_channels = self.envs[0].observation_space.shape[-1]
+        self.frame_stack = frame_stack
+        self.obs_shape = stacked_shape(self.envs[0].observation_space.shape, frame_stack)
+        self.arrays = arrays if arrays is not None else make_arrays(len(self.envs), self.obs_shape)[0]
+        self.planner = spec.make_planner()
+        self.teachers = [spec.make_teacher(self.planner, s) for s in teacher_seeds]
+        self.next_seeds = list(env_seeds)  # seeds of the next resets (None: continue the env's stream)
+        self.use_teacher = True
+        self.returns = np.zeros(len(self.envs), dtype=np.float64)
+        self.lengths = np.zeros(len(self.envs), dtype=np.int64)
+        self.recorded = None  # [(frame, return so far)] per env when recording videos
+        self.counts = [EpisodicCount(count_bonus) for _ in self.envs] if count_bonus > 0 else None
+
+    def _teach(self, i, obs):
+        """The teacher's distribution for env i's observation; all zeros (no distribution: the sample is trained
+        without the teacher term) when the teacher is off or its live LLM has not answered the text yet; and the
+        id of the observation's text (teacher.policy.text_id; 0 when the teacher is off)."""
+        probs, text = None, 0
+        if self.use_teacher:
+            e = self.envs[i]
+            probs = self.teachers[i](obs, (e.agent_pos[0], e.agent_pos[1], e.agent_dir))
+            text = self.teachers[i].last_text_id
+        self.arrays["teacher"][i] = 0.0 if probs is None else probs
+        self.arrays["text"][i] = text
+
+    def _reset(self, i):
+        seed, self.next_seeds[i] = self.next_seeds[i], None
+        obs, _ = self.envs[i].reset(seed=seed)
+        self.teachers[i].reset(self.envs[i].mission)
+        if self.counts is not None:
+            self.counts[i].reset(self.envs[i])
+        self.returns[i] = self.lengths[i] = 0
+        self.arrays["obs"][i] = obs if self.frame_stack == 1 else np.tile(obs, (1, 1, self.frame_stack))
+        self._teach(i, obs)
+
+    def _push(self, out, i, obs):
+        """Write obs as the newest frame of out[i] (the plain observation when not stacking)."""
+        if self.frame_stack == 1:
+            out[i] = obs
+        else:
+            c = self.frame_channels
+            out[i, :, :, :-c] = self.arrays["obs"][i, :, :, c:]
+            out[i, :, :, -c:] = obs
+
+    def reset(self, seeds=None):
+        """Fresh episodes in every env (env i with seeds[i] when given)."""
+        if seeds is not None:
+            self.next_seeds = list(seeds)
+        for i in range(len(self.envs)):
+            self._reset(i)
+            self._record(i)
+
+    def set_recording(self, enabled):
+        """Keep a picture of every env after each reset and step (before an ended episode restarts)."""
+        self.recorded = [None] * len(self.envs) if enabled else None
+
+    def frames(self):
+        return self.recorded
+
+    def _record(self, i):
+        if self.recorded is not None:
+            from utils.video import render_memory_frame
+            self.recorded[i] = (render_memory_frame(self.envs[i]), float(self.returns[i]))
+
+    def step(self, actions):
+        a = self.arrays
+        for i, (env, action) in enumerate(zip(self.envs, actions)):
+            obs, reward, terminated, truncated, info = env.step(int(action))
+            self.returns[i] += reward
+            self.lengths[i] += 1
+            a["reward"][i], a["terminated"][i], a["truncated"][i] = reward, terminated, truncated
+            if self.counts is not None:
+                a["bonus"][i] = self.counts[i].bonus(env)
+            self._record(i)
+            if terminated or truncated:
+                self._push(a["final_obs"], i, obs)
+                a["ep_return"][i], a["ep_length"][i] = self.returns[i], self.lengths[i]
+                a["ep_success"][i] = bool(terminated and reward > 0)
+                self._reset(i)
+            else:
+                self._push(a["obs"], i, obs)
+                self._teach(i, obs)
+
+    def set_teacher(self, enabled):
+        self.use_teacher = bool(enabled)
+
+    def get_state(self):
+        """RNG states of every env and teacher (plain Python data), for exact resumption."""
+        return {"env": [e.np_random.bit_generator.state for e in self.envs],
+                "teacher": [t.rng.bit_generator.state for t in self.teachers],
+                "first_seeds": list(self.next_seeds),
+                "counts": [None] * len(self.envs) if self.counts is None else [c.get_state() for c in self.counts]}
+
+    def set_state(self, state):
+        for e, s in zip(self.envs, state["env"]):
+            if e._np_random is None:
+                e.reset(seed=0)
+            e.np_random.bit_generator.state = s
+        for t, s in zip(self.teachers, state["teacher"]):
+            t.rng.bit_generator.state = s
+        self.next_seeds = list(state["first_seeds"])
+        for c, items in zip(self.counts or [], state.get("counts") or []):
+            if items is not None:
+                c.set_state(items)
+
+    def planner_stats(self):
+        return self.planner.stats()
+
+    def close(self):
+        self.planner.close()
