@@ -66,7 +66,7 @@ def test_a_run_from_the_exported_table_is_the_live_run(tmp_path, capsys, answers
         planner = build_planner(planner_config(*live), SDK, tmp_path)
         texts = [e["text"] for e in json.loads(cache.read_text())["entries"].values()]
         live_dists = {t: planner.plans(t) for t in texts}
-        assert planner.live.stats()["queries"] == 0  # all from the cache
+        assert planner.stats()["queries"] == 0  # all from the cache
     assert len(texts) >= 3 and any(len(d) > 1 for d in live_dists.values())  # a teacher with choices to make
 
     assert export_cache.main([str(cache), "--task", "SimpleDoorKey", "--out", "fake-llm"]) == 0
@@ -175,7 +175,7 @@ def test_a_text_missing_from_a_table_explores_and_is_counted(tmp_path, answers_d
     planner = build_planner(planner_config("--answers", "small"), SDK, tmp_path)
     assert planner.plans("Agent sees <door>, holds <nothing>.") == [("explore", 1.0)]
     assert planner.plans("Agent sees <key>, holds <nothing>.") == [("go to <key>, pick up <key>", 1.0)]
-    assert planner.live.stats() == {"missing_texts": 1, "missing_distinct": 1}
+    assert planner.stats() == {"missing_texts": 1, "missing_distinct": 1}
 
 
 @pytest.mark.parametrize("content,message", [

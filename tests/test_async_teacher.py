@@ -51,7 +51,7 @@ def test_a_new_text_is_queued_and_answered_without_waiting(tmp_path):
             blocking = build_planner(live_args(fake.url, tmp_path / "other.json"), SDK, str(tmp_path))
             for text in TEXTS:
                 assert wait_for(planner, text) == blocking.plans(text)  # the same distribution as waiting for it
-            stats = planner.live.stats()
+            stats = planner.stats()
             assert stats["submitted"] == stats["landed"] == len(TEXTS) and stats["pending"] == 0
             assert stats["queries"] == len(TEXTS) and stats["answer_wait_mean_s"] >= 0.5
         finally:

@@ -168,7 +168,7 @@ def test_commands_were_found():
     assert ["bash", "scripts/test.sh"] in readme
     assert ["python", "main.py", "tasks"] in readme
     assert any(argv[:3] == ["python", "main.py", "train"] for argv in readme)
-    assert any(argv[:3] == ["python", "-m", "planner.servers.llama"] for argv in readme)
+    assert any(argv[:3] == ["python", "-m", "planner.local_llm"] for argv in readme)
     assert simple_commands("A=1 B=2 python x.py --y 'a b' && bash s.sh # c") == [["python", "x.py", "--y", "a b"],
                                                                                   ["bash", "s.sh"]]
 

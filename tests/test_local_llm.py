@@ -75,7 +75,7 @@ def test_grammar_answers_all_parse(url, task, tmp_path):
         assert abs(sum(q for _, q in dist) - 1) < 1e-9
         for plan, _ in dist:
             assert all(s in steps(text) for s in plan.split(", ")), plan
-    s = planner.live.stats()
+    s = planner.stats()
     assert s["invalid_answers"] == 0 and s["reasked_answers"] == 0 and s["fallbacks"] == 0
     assert s["answers"] == 6 and s["queries"] == 2
 
@@ -99,7 +99,7 @@ def test_logprob_planner_against_the_real_server(url, tmp_path):
     for text in load_recorded_answers(task_config("SimpleDoorKey")):
         dist = dict(planner.plans(text))
         assert set(dist) <= set(candidate_plans(text)) and abs(sum(dist.values()) - 1) < 1e-9, (text, dist)
-    assert planner.live.stats()["requests"] <= 5  # one per text with more than one candidate
+    assert planner.stats()["requests"] <= 5  # one per text with more than one candidate
 
 
 def test_bad_model_paths_are_one_line(tmp_path, capsys):

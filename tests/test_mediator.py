@@ -78,6 +78,6 @@ def test_recorded_tables_load_and_missing_texts_fall_back_to_explore(task):
     assert all(abs(sum(p for _, p in plans) - 1) < 1e-9 for plans in table.values())
     planner = RecordedPlanner(table)
     assert planner.plans("Agent sees <nothing>, holds <nothing>.") == [("explore", 1.0)]
-    assert planner.live.stats()["missing_texts"] == 0
+    assert planner.stats()["missing_texts"] == 0
     assert planner.plans("Agent sees <dragon>, holds <nothing>.") == [("explore", 1.0)]
-    assert planner.live.stats() == {"missing_texts": 1, "missing_distinct": 1}
+    assert planner.stats() == {"missing_texts": 1, "missing_distinct": 1}

@@ -104,7 +104,7 @@ def _worker_run(url, path, order, queue):
     args = make_args("--llm_url", url, "--n_ask", "4", "--plan_cache", path, "--llm_timeout", "10")
     planner = build_planner(args, SDK, os.path.dirname(path))
     dists = {t: planner.plans(t) for t in order}
-    queue.put((dists, planner.live.stats()))
+    queue.put((dists, planner.stats()))
 
 
 def test_workers_share_cache_and_ask_each_text_once(tmp_path):

@@ -85,9 +85,6 @@ class AsyncPlanner(Planner):
         self.counts["unanswered_lookups"] += 1
         return None
 
-    def pending(self):
-        return len(self._pending)
-
     def stats(self):
         try:
             self._drain()

@@ -143,10 +143,6 @@ class PlanCache:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.claims / key)
 
-    def claimed(self, key):
-        """Whether some process is asking for `key` now."""
-        return (self.claims / key).exists()
-
     def get_or_compute(self, key, compute):
         """(entry, hit): the cached entry, or compute() -> entry, stored; asked once across processes and threads
         (the others wait for the claimant's answer; a claimant that fails leaves the key to the next one)."""
