@@ -6,6 +6,8 @@ Recorded answers and live LLMs look the same to the teacher:
 """
 from collections import Counter
 
+FALLBACK = [("explore", 1.0)]  # the plan distribution of a text with no answer: explore
+
 
 class Planner:
     def plans(self, text):
@@ -29,8 +31,6 @@ class NoPlanner(Planner):
 class RecordedPlanner(Planner):
     """Answers from a recorded table; a text missing from it falls back to exploring and is counted."""
 
-    FALLBACK = [("explore", 1.0)]
-
     def __init__(self, table):
         self.table = table
         self.missing = Counter()
@@ -39,11 +39,11 @@ class RecordedPlanner(Planner):
         found = self.table.get(text)
         if found is None:
             self.missing[text] += 1
-            return self.FALLBACK
+            return FALLBACK
         return found
 
     def stats(self):
         return {"missing_texts": sum(self.missing.values()), "missing_distinct": len(self.missing)}
 
 
-__all__ = ["NoPlanner", "Planner", "RecordedPlanner"]
+__all__ = ["FALLBACK", "NoPlanner", "Planner", "RecordedPlanner"]

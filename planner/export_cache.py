@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from planner import answer_tables
-from planner.live.llm_planner import FALLBACK, entry_distribution
+from planner.base import FALLBACK
+from planner.live.llm_planner import entry_distribution
 from planner.live.plan_cache import PlanCache, sha256
 from utils.errors import UserError
 from planner.task_spec import load_prompt, task_config

@@ -11,12 +11,10 @@ import math
 import time
 
 from planner.answers import extract_plan, plan_distribution
-from planner.base import Planner
+from planner.base import FALLBACK, Planner
 from planner.live.plan_cache import cache_key, sha256
 from planner.live.stats import with_means
 from utils.errors import UserError
-
-FALLBACK = [("explore", 1.0)]
 
 
 class LLMPlanner(Planner):
