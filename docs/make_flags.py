@@ -35,6 +35,11 @@ def _flag(action):
     return f"{name} {metavar}"
 
 
+def _help(parser, action):
+    """The help as --help prints it: argparse's %-expansion applied (`%%` -> `%`, `%(default)s` -> the default)."""
+    return parser._get_formatter()._expand_help(action) if action.help else ""
+
+
 def rows(parser):
     """[(group title, [(flag, default, meaning)])] of a (sub)parser, in its help's order, -h left out."""
     out = []
@@ -43,7 +48,7 @@ def rows(parser):
         for action in group._group_actions:
             if isinstance(action, argparse._HelpAction):
                 continue
-            meaning = action.help or ""
+            meaning = _help(parser, action)
             match = DEFAULT.search(meaning)
             if match:
                 default, meaning = match.group(1), meaning[:match.start()]
@@ -78,7 +83,8 @@ def render():
             "`tests/test_docs_commands.py` checks it is current). Each flag is one setting declared once, with its "
             "default and help (`algos/config.py`, which inherits `planner/config.py` and `teacher/config.py`; "
             "`algos/experiments/sweep.py`; `algos/experiments/plot.py`); the same name is the field of `config.json`. "
-            "`python main.py COMMAND --help` prints the same.", ""]
+            "`python main.py COMMAND --help` prints the same. Why the settings are what they are: "
+            "[settings.md](settings.md).", ""]
     text += ["## train", ""]
     for title, entries in rows(parsers["train"]):
         text += [f"### {title}", "", _table(entries), ""]

@@ -35,56 +35,44 @@ class PlannerConfig:
     section = "the teacher's planner (without --llm_url: the recorded LLM answers in configs/)"
 
     offline_planner: bool = option(False, "use the recorded LLM answers even when an LLM is configured", commands=ALL)
-    answers: str = option(
-        "default", "the recorded-answer table the teacher reads without a live LLM: default (the task's own, "
-                   "default_answers in configs/tasks.json: official for the paper's four tasks, gemma3-270m for the "
-                   "tasks added since), official (the official code's "
-                    "ChatGLM answers, configs/recorded_answers.json), a live LLM's answers shipped as "
-                    "configs/answers/NAME.json (e.g. from python -m planner.export_cache), or a .json file",
-        commands=ALL, metavar="NAME|FILE")
+    answers: str = option("default", "recorded answers without a live LLM: default | official | NAME | FILE.json",
+                          commands=ALL, metavar="NAME|FILE")
     llm_url: Optional[str] = option(
-        None, "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (FastChat, vLLM, llama.cpp, Ollama)",
+        None, "an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vLLM, llama.cpp, Ollama)",
         commands=ALL, check=_url, resumable=True, metavar="URL")
     llm_backend: str = option("openai", "openai: any /v1/chat/completions server; zhipu: ChatGLM via Zhipu's API",
                               commands=ALL, choices=BACKENDS)
     llm_model: Optional[str] = option(None, "model name sent to the server (default: the server's only model; "
                                             "glm-4-flash for zhipu)", commands=ALL)
     llm_api_key_env: Optional[str] = option(
-        None, "environment variable holding the API key (default OPENAI_API_KEY; ZHIPUAI_API_KEY for zhipu)",
+        None, "environment variable of the API key (default OPENAI_API_KEY; ZHIPUAI_API_KEY for zhipu)",
         commands=ALL, check=_env_name, resumable=True, metavar="NAME")
     n_ask: int = option(10, "answers asked per observation text", commands=ALL, check=integers(1, 128))
-    llm_plans: str = option("sample", "sample: the plan distribution is the frequencies of n_ask answers; logprobs: "
-                                      "the model's own probabilities of the candidate plans, in one request",
+    llm_plans: str = option("sample", "sample: frequencies of n_ask answers | logprobs: the model's plan probabilities",
                             commands=ALL, choices=PLAN_MODES)
     llm_temperature: float = option(1.0, "sampling temperature", commands=ALL, check=numbers(0, 2))
     llm_seed: Optional[int] = option(None, "sampling seed sent to servers that honour it", commands=ALL, check=SEED)
     llm_timeout: float = option(60.0, "seconds one request may take in all (connect, wait, read)",
                                 commands=ALL, check=numbers(above=0, hi=3600), resumable=True)
     llm_answers_per_request: int = option(
-        0, "answers asked in one request (0: all n_ask at once); 1 gives each answer its own --llm_timeout and a "
-           "retry re-asks one answer: for servers that generate a request's answers one after another (FastChat on "
-           "a CPU)", commands=ALL, check=integers(0, 128), resumable=True)
+        0, "answers asked in one request (0: all n_ask at once)", commands=ALL, check=integers(0, 128), resumable=True)
     llm_retries: int = option(3, "retries (with backoff) after connection errors, timeouts, HTTP 429/5xx, malformed "
                                  "replies", commands=ALL, check=integers(0, 20), resumable=True)
     llm_max_reasks: int = option(2, "rounds of re-asking answers without a parseable `Action: {...}`",
                                  commands=ALL, check=integers(0, 20))
     llm_max_tokens: int = option(256, "max_tokens of each answer", commands=ALL, check=integers(1, 32768))
-    llm_grammar: bool = option(False, "constrain answers with a GBNF grammar of the plans over the objects in the "
-                                      "observation (llama.cpp's `grammar`), so every answer parses", commands=ALL)
-    llm_candidates: str = option("afforded", "the plans a live LLM chooses from (with --llm_plans logprobs or "
-                                             "--llm_grammar): afforded: the verbs each object affords, a door opened "
-                                             "only with its key, the object the mission asks to pick up never "
-                                             "opened; all: every verb on every object the text names",
-                                 commands=ALL, choices=CANDIDATES)
-    llm_wait: str = option(
-        "never", "training with a live LLM: never (a new observation text is queued for the LLM and the envs step on; "
-                 "its samples are trained without the teacher term until the answer lands, then every later visit "
-                 "has it) | always (every env waits for each new text's answer, as the official code); evaluation "
-                 "of the teacher alone always waits", choices=WAITS, resumable=True)
-    llm_parallel: int = option(2, "texts asked at the same time with --llm_wait never (give the server as many slots, "
-                                  "e.g. llama.cpp's --parallel)", check=integers(1, 64), resumable=True)
-    plan_cache: Optional[str] = option(None, "persistent LLM answer cache (default <logdir>/ppo/<task>/plan_cache.json;"
-                                             " 'none' disables it)", commands=ALL, resumable=True, metavar="FILE")
+    llm_grammar: bool = option(False, "constrain answers with a GBNF grammar of the plans (llama.cpp), so all parse",
+                               commands=ALL)
+    llm_candidates: str = option(
+        "afforded", "the plans a live LLM chooses from: afforded (what each object affords) | all", commands=ALL,
+        choices=CANDIDATES)
+    llm_wait: str = option("never", "a new text in training: never (step on, taught once answered) | always (wait)",
+                           choices=WAITS, resumable=True)
+    llm_parallel: int = option(2, "texts asked at the same time with --llm_wait never", check=integers(1, 64),
+                               resumable=True)
+    plan_cache: Optional[str] = option(
+        None, "persistent LLM answer cache, default <logdir>/ppo/<task>/plan_cache.json ('none': off)", commands=ALL,
+        resumable=True, metavar="FILE")
 
     def uses_llm(self):
         """True when a live LLM is asked (not --offline_planner, and --llm_url given or the zhipu backend)."""

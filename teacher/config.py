@@ -9,7 +9,7 @@ from utils.options import ALL, option
 class TeacherConfig(PlannerConfig):
     section = "the teacher"
 
-    soft_planner: bool = option(False, "the teacher mixes every plan by its probability (default: one plan sampled "
-                                       "per step, as the official hard planner)", commands=ALL)
+    soft_planner: bool = option(False, "the teacher mixes every plan by its probability (off: one sampled per step)",
+                                commands=ALL)
     goto_avoids_lava: bool = option(False, "the teacher's go-to never steps into lava (the official one does)",
                                     commands=ALL)

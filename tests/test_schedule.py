@@ -8,7 +8,6 @@ import main
 from algos.config import Config
 from algos.learner.schedule import SCHEDULES, Evidence, make_schedule, paper_coef
 from tests.helpers import read_metrics, tiny_train_args
-from utils.options import from_dict
 
 
 def falling_then_flat(i, flat_from=100):
@@ -297,12 +296,3 @@ def test_resume_and_fork_restore_the_schedule(tmp_path):
     paper = read_metrics(os.path.join(task_dir, "paper-0"))
     assert paper[:3] == [{k: r[k] for k in p} for r, p in zip(want[:3], paper[:3])]  # (no Schedule/ columns)
     assert [float(r["Train/Kickstarting Coef"]) for r in paper[3:]] == [paper_coef(Config(), i) for i in (3, 4, 5)]
-
-
-def test_a_run_saved_before_the_hand_over_pace_existed_resumes_with_its_per_iteration_pace():
-    """A checkpoint's or config.json's settings without teacher_handover_steps were written when the hand-over
-    went per iteration: they read as 0 (that pace), not as today's default of 500 env steps."""
-    saved = Config(teacher_schedule="adaptive").public()
-    assert from_dict(Config, saved, "a new run").teacher_handover_steps == 500
-    older = {k: v for k, v in saved.items() if k != "teacher_handover_steps"}
-    assert from_dict(Config, older, "an older run").teacher_handover_steps == 0

@@ -54,17 +54,13 @@ def numbers(lo=None, hi=None, above=None):
 SEED = integers(0, 2**32 - 1)
 
 
-NOT_GIVEN = object()
-
-
 def option(default, help, *, commands=TRAIN, check=None, choices=None, metavar=None, resumable=False,
-           command_defaults=None, cli=True, before=NOT_GIVEN):
+           command_defaults=None, cli=True):
     """A setting. check(value) -> an error text or None (a Domain, or any function); resumable: a resumed run may
     change it (budgets, paths, things that do not change what is computed); command_defaults: {command: default}
-    where a command needs another default; cli=False: set by the program, not a flag; before: what runs saved
-    before the setting existed did (a saved config without it takes this value, not the default)."""
+    where a command needs another default; cli=False: set by the program, not a flag."""
     meta = {"help": help, "commands": tuple(commands), "check": check, "choices": choices, "metavar": metavar,
-            "resumable": resumable, "command_defaults": dict(command_defaults or {}), "cli": cli, "before": before}
+            "resumable": resumable, "command_defaults": dict(command_defaults or {}), "cli": cli}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -199,15 +195,12 @@ def check_value(f, scalar, is_list, optional, value):
 
 def from_dict(cls, data, where):
     """A config from plain data (config.json, a checkpoint's config): known fields are type- and range-checked
-    (UserError naming `where` and the field), unknown keys are ignored, missing ones take their defaults (or, for a
-    setting added later, the value the runs before it had: its `before`)."""
+    (UserError naming `where` and the field), unknown keys are ignored, missing ones take their defaults."""
     if not isinstance(data, dict):
         raise UserError(f"{where}: expected an object of settings")
     values = {}
     for f, scalar, is_list, optional in settings(cls):
         if f.name not in data:
-            if f.metadata.get("before", NOT_GIVEN) is not NOT_GIVEN:
-                values[f.name] = f.metadata["before"]
             continue
         value = data[f.name]
         problem = check_value(f, scalar, is_list, optional, value)

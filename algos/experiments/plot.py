@@ -278,7 +278,7 @@ def plot_runs(paths, out="curves.png", metric="success", x="env_steps", title=No
 
 def add_plot_arguments(parser):
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
-                        help="run folders, or folders above runs (a task folder, log/): every folder with a metrics.csv")
+                        help="run folders, or folders above them (a task folder, log/)")
     parser.add_argument("--out", default="curves.png", help="image file to write (default: curves.png)")
     parser.add_argument("--metric", choices=sorted(METRICS), default="success",
                         help="y axis: success rate or return (test values where evaluated, else training)")

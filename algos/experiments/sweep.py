@@ -33,13 +33,12 @@ class SweepOptions:
 
     tasks: list[str] = option(["all"], "tasks to run ('all': the four tasks)", commands=SWEEP, metavar="TASK")
     seeds: list[int] = option([0], "seeds: one run per task, variant and seed", commands=SWEEP, check=SEED)
-    variants: list[str] = option(["llm4teach", "ppo"], f"{' | '.join(VARIANTS)} | a name from --variants_file",
+    variants: list[str] = option(["llm4teach", "ppo"], f"{', '.join(VARIANTS)}, or a --variants_file name",
                                  commands=SWEEP, metavar="NAME")
     variants_file: Optional[str] = option(None, "JSON file of more variants: {\"name\": {\"setting\": value, ...}}",
                                           commands=SWEEP, metavar="FILE")
     task_settings: Optional[list[str]] = option(
-        None, "settings of one task's runs, over the variant's (as rl-zoo's per-env hyperparameters), e.g. "
-              "TwoDoor:precision=bf16; VALUE as in a variants file (a number, true, false, a word)", commands=SWEEP,
+        None, "one task's settings over the variant's, e.g. TwoDoor:precision=bf16", commands=SWEEP,
         metavar="TASK:SETTING=VALUE")
     ray_address: Optional[str] = option(None, "join this Ray cluster (e.g. auto, or ray://HEAD:10001) instead of "
                                               "starting a local Ray", commands=SWEEP, metavar="ADDRESS")
