@@ -20,15 +20,6 @@ def final_eval_file(run_dir):
     return os.path.join(run_dir, FINAL_EVAL)
 
 
-def read_final_eval(run_dir):
-    """The run's final_eval.json as data, or None when there is none (or it cannot be read)."""
-    try:
-        with open(final_eval_file(run_dir), encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def evaluate_final(run, options, iterations):
     """The final student of a finished run (at `iterations`) on the held-out episodes -> final_eval.json."""
     run_dir = run_dir_path(run.logdir, run.task, run.savedir, run.seed)

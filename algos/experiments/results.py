@@ -39,6 +39,8 @@ class RunRow:
 
 
 def read_final_eval(run_dir):
+    """The run's final_eval.json as data (a dict with an "overall" dict), or None when there is none (or it cannot be
+    read, or is not such a dict)."""
     path = os.path.join(run_dir, FINAL_EVAL)
     try:
         with open(path, encoding="utf-8") as f:

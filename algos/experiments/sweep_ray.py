@@ -6,7 +6,8 @@ import signal
 import sys
 import uuid
 
-from algos.experiments.final_eval import evaluate_final, evaluate_teacher, read_final_eval
+from algos.experiments.final_eval import evaluate_final, evaluate_teacher
+from algos.experiments.results import read_final_eval
 from utils.errors import UserError
 from utils.options import resumable
 from utils.run_dir import run_dir_path, task_dir
