@@ -66,8 +66,13 @@ class Progress:
             self._bar = tqdm(total=self.total, file=self.stream, unit="itr", dynamic_ncols=True, leave=True)
 
     def update(self, iteration, env_steps, sps=None, train_success=None, eval_success=None, coef=None,
-               teacher=None):
-        """Report that `iteration` (1-based count of finished iterations) is done."""
+               teacher=None, total=None):
+        """Report that `iteration` (1-based count of finished iterations) is done; total: the iteration that will
+        end the run, where it is now known better than at the start (an env-step budget)."""
+        if total is not None and int(total) != self.total:
+            self.total = int(total)
+            if self._bar is not None:
+                self._bar.total = self.total
         if _num(eval_success):
             self.last_eval = float(eval_success)
         if not self.enabled:

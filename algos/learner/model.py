@@ -5,8 +5,7 @@ from torch.distributions import Categorical
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, obs_shape, n_actions=7, recurrent=False, hidden=64, lstm_size=256, precision="fp32",
-                 imitator=False):
+    def __init__(self, obs_shape, n_actions=7, recurrent=False, hidden=64, lstm_size=256, precision="fp32"):
         super().__init__()
         w, h, c = obs_shape
         self.obs_shape, self.n_actions, self.recurrent = tuple(obs_shape), n_actions, recurrent
@@ -26,11 +25,6 @@ class ActorCritic(nn.Module):
             features = lstm_size
         self.actor = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, n_actions))
         self.critic = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-        # --teacher_filter advisor: a second actor head trained only to imitate the teacher (ADVISOR's auxiliary
-        # policy); made last, so the other layers' initial weights are those of a student without it
-        self.imitator = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, n_actions)) \
-            if imitator else None
-        self._features = None
 
     def initial_state(self, batch, device=None):
         """Zero LSTM state (h, c), each (layers, batch, size); None for the feed-forward student."""
@@ -53,18 +47,9 @@ class ActorCritic(nn.Module):
         state = None if state is None else tuple(s.float() for s in state)
         return logits.float(), value.float(), state
 
-    def imitator_logits(self):
-        """The imitator head's logits for the inputs of the last forward pass (flat over its batch and steps), on
-        the same features, so an update pays for the trunk once."""
-        with torch.autocast(self._features.device.type, dtype=self.autocast_dtype,
-                            enabled=self.autocast_dtype is not None):
-            return self.imitator(self._features).float()
-
     def _forward(self, obs, state, starts):
         if not self.recurrent:
             x = self.features(obs)
-            if self.imitator is not None:
-                self._features = x
             return self.actor(x), self.critic(x).squeeze(-1), None
         seq = obs.dim() == 5
         if not seq:
@@ -83,8 +68,6 @@ class ActorCritic(nn.Module):
             out, (h, c) = self.lstm(x[i:i + 1], (h, c))
             outs.append(out)
         x = torch.cat(outs).view(t * b, -1)
-        if self.imitator is not None:
-            self._features = x
         logits, value = self.actor(x), self.critic(x).squeeze(-1)
         if not seq:
             return logits, value, (h, c)

@@ -5,11 +5,36 @@ door), sees the reward, and learns backwards from it. This is jump-start RL's ra
 2023, "Jump-Start Reinforcement Learning"); the schedule (algos/learner/schedule.py) shrinks the horizon as the student
 catches up with its teacher, JSRL's curriculum.
 
-The teacher's steps are part of the environment for the RL terms: PPO's policy, value and entropy terms leave them
-out (algos/learner/ppo.py), the teacher term keeps them (they are the teacher's own states, labelled by the teacher). Where a
+Everything about roll-ins is here but their horizon, which the schedule sets (algos/learner/schedule.py): the
+per-env state and the teacher's actions (RollIn, used by collection), which samples PPO's own terms learn from
+(rl_samples), and what a run logs of them (rollin_metrics). The teacher's steps are part of the environment for the
+RL terms: PPO's policy, value and entropy terms leave them out, the teacher term keeps them (they are the teacher's own states, labelled by the teacher). Where a
 live LLM has not answered yet (no teacher distribution), the student acts and that episode's roll-in ends.
 """
 import numpy as np
+
+METRICS = ("Train/Guided Share", "Train/Guided Episodes", "Train/Guided Success Rate")
+
+
+def rl_samples(guided):
+    """The samples PPO's own terms learn from: the student's steps (bool tensor like guided), or None for all of
+    them (no roll-in step in the batch)."""
+    return None if guided is None or not bool(guided.any()) else ~guided
+
+
+def split_episodes(episodes):
+    """(the student's own episodes, those that began with a teacher roll-in) of collect()'s finished episodes."""
+    return [e for e in episodes if not e[3]], [e for e in episodes if e[3]]
+
+
+def rollin_metrics(batch, guided_episodes):
+    """The share of the iteration's steps the teacher took, and how the student did from where its roll-ins left
+    it (episodes that began with one)."""
+    metrics = {"Train/Guided Share": float(batch["guided"].float().mean())}
+    if guided_episodes:
+        metrics.update({"Train/Guided Episodes": len(guided_episodes),
+                        "Train/Guided Success Rate": float(np.mean([e[2] for e in guided_episodes]))})
+    return metrics
 
 
 class RollIn:

@@ -29,7 +29,7 @@ class Rollout:
                    value=np.zeros((capacity, n), np.float32), reward=np.zeros((capacity, n), np.float32),
                    terminated=np.zeros((capacity, n), bool), truncated=np.zeros((capacity, n), bool),
                    start=np.zeros((capacity, n), bool), guided=np.zeros((capacity, n), bool),
-                   teacher=np.zeros((capacity, n, len(Actions)), np.float32), text=np.zeros((capacity, n), np.int64),
+                   teacher=np.zeros((capacity, n, len(Actions)), np.float32),
                    boot_value=np.zeros((capacity, n), np.float32))
         if old is not None:
             for k, arr in new.items():
@@ -68,7 +68,6 @@ def collect(model, pool, storage, device, config, rollin_horizon=0):
         storage.ensure(t)
         storage.obs[t] = arr["obs"]
         storage.teacher[t] = arr["teacher"]
-        storage.text[t] = arr["text"]
         storage.start[t] = starts
         guiding = rollin.active(rollin_horizon)
         if guiding:
@@ -118,7 +117,7 @@ def collect(model, pool, storage, device, config, rollin_horizon=0):
     advantages, returns = gae(storage, steps, next_value, running, config.gamma, config.lam)
     batch = {
         "obs": storage.obs[:steps], "action": storage.action[:steps], "logp": storage.logp[:steps],
-        "value": storage.value[:steps], "teacher": storage.teacher[:steps], "text": storage.text[:steps],
+        "value": storage.value[:steps], "teacher": storage.teacher[:steps],
         "start": storage.start[:steps], "guided": storage.guided[:steps], "advantage": advantages, "return": returns,
     }
     batch = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}

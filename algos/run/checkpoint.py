@@ -19,8 +19,7 @@ def saved_config(payload, where):
 
 
 def build_model(config, obs_shape, device):
-    return ActorCritic(tuple(obs_shape), recurrent=config.recurrent, precision=config.precision,
-                       imitator=config.teacher_filter == "advisor").to(device)
+    return ActorCritic(tuple(obs_shape), recurrent=config.recurrent, precision=config.precision).to(device)
 
 
 def load_weights(model, payload, where, task):
@@ -30,12 +29,6 @@ def load_weights(model, payload, where, task):
         raise UserError(f"{where}: checkpoint observation shape {shape} does not match {list(model.obs_shape)} of "
                         f"task {task} (frame_stack {model.obs_shape[-1] // 4})")
     state = payload.get("model", {})
-    has_imitator = isinstance(state, dict) and any(str(k).startswith("imitator.") for k in state)
-    if has_imitator and model.imitator is None:  # acting needs no imitator head (e.g. evaluating an advisor run)
-        state = {k: v for k, v in state.items() if not str(k).startswith("imitator.")}
-    elif model.imitator is not None and not has_imitator:
-        raise UserError(f"{where}: the checkpoint's student has no imitator head (--teacher_filter advisor); go on "
-                        f"from it with the filter it was trained with, or start a new run")
     try:
         model.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, ValueError, AttributeError):

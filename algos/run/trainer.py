@@ -1,4 +1,5 @@
-"""The training loop of one run: collect -> PPO update (+ teacher term) -> log / evaluate / checkpoint.
+"""The training loop of one run, as CleanRL's: collect, update, then evaluate / log / checkpoint
+(algos/run/run_loop.py, shared with the SB3 trainer); the teacher schedule is fed once per iteration.
 
     trainer = Trainer(config, run_dir, spec, device, progress, resume=payload)
     stopped_by = trainer.train()      # None, or the signal after which it stopped (checkpoint written)
@@ -10,14 +11,17 @@ import time
 import numpy as np
 import torch
 
-from algos.run.checkpoint import build_model, load_weights, rng_state, seed_everything, set_rng_state
-from algos.vec_env.env_pool import EnvPool
-from algos.run.episodes import (eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise,
-                            teacher_chooser, training_seeds, until_a_success)
 from algos.learner.ppo import PPO, learning_rate
+from algos.learner.rollin import METRICS as ROLLIN_METRICS, rollin_metrics, split_episodes
 from algos.learner.rollout import Rollout, collect
 from algos.learner.schedule import Evidence, make_schedule
+from algos.learner.teacher_term import taught_mask
+from algos.run.checkpoint import build_model, load_weights, rng_state, seed_everything, set_rng_state
+from algos.run.episodes import (eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise,
+                                teacher_chooser, training_seeds, until_a_success)
+from algos.run.run_loop import RunLoop, budget_bound, budget_reached  # noqa: F401  (budget_reached: train.py)
 from algos.run.stop_request import StopRequest
+from algos.vec_env.env_pool import EnvPool
 from planner.live.stats import merge_stats, progress_state, stat_tag
 from utils.checkpoint_file import save_checkpoint
 from utils.cpu_share import CpuShare
@@ -29,27 +33,21 @@ from utils.video import prune_videos
 WORKER_LOG = "workers.log"  # what worker processes print (stderr), in the run folder
 
 
-def budget_reached(config, iteration, env_steps):
-    """Whether a run at this iteration and env-step count has its budget (--n_itr, --max_env_steps)."""
-    return iteration >= config.n_itr or 0 < config.max_env_steps <= env_steps
-
-
-class Trainer:
+class Trainer(RunLoop):
     def __init__(self, config, run_dir, spec, device, progress=None, resume=None, stop=None):
-        self.config, self.run_dir, self.spec, self.device = config, run_dir, spec, device
-        self.progress, self.stop = progress, stop
-        self.pool = self.eval_pool = self.logger = self.share = None
-        self.iteration, self.env_steps, self.wall_offset = 0, 0, 0.0
-        self.best, self.last_eval, self.stats_offset = None, None, {}
-        self.saved_iteration = None  # iteration of the newest latest.pt (None: none written yet)
+        super().__init__(config, run_dir, progress)
+        self.spec, self.device, self.stop = spec, device, stop
+        self.pool = self.eval_pool = self.share = None
+        self.stats_offset = {}
         self.stop_request = None
         seed_everything(config.seed)
         try:
             n, seed = config.num_envs, config.seed
             # the training envs' teacher never waits for a live LLM (--llm_wait never); evaluation's always does
             self.pool = EnvPool(spec.task["env_id"], training_seeds(seed, n), [[seed, i] for i in range(n)],
-                                dataclasses.replace(spec, nonblocking=True), workers=config.workers, frame_stack=config.frame_stack,
-                                worker_log=os.path.join(run_dir, WORKER_LOG), count_bonus=config.count_bonus)
+                                dataclasses.replace(spec, nonblocking=True), workers=config.workers,
+                                frame_stack=config.frame_stack, worker_log=os.path.join(run_dir, WORKER_LOG),
+                                count_bonus=config.count_bonus)
             self.model = build_model(config, self.pool.obs_shape, device)
             self.ppo = PPO(self.model, config)
             self.storage = Rollout(n, self.pool.obs_shape)
@@ -58,10 +56,8 @@ class Trainer:
                 self._restore(resume)
                 self.saved_iteration = self.iteration
             tags = list(self.schedule.metrics()) + [stat_tag(k) for k in self.pool.planner_stats()] + \
-                (["Teacher/Imitated Share"] if config.teacher_filter != "none" else []) + \
-                (list(self.ppo.trust.metrics()) if self.ppo.trust is not None else []) + \
-                (["Train/Guided Share", "Train/Guided Episodes", "Train/Guided Success Rate"]
-                 if self.schedule.rolls_in else [])
+                (["Teacher/Imitated Share"] if self.ppo.teacher_term.filters else []) + \
+                (list(ROLLIN_METRICS) if self.schedule.rolls_in else [])
             self.logger = RunLogger(run_dir, extra_tags=tags,
                                     resume_iteration=self.iteration if resume is not None else None,
                                     hyperparameters=config.public(),
@@ -85,7 +81,6 @@ class Trainer:
                    "iteration": self.iteration, "env_steps": self.env_steps,
                    "teacher_coef": self.schedule.coef(self.iteration, self.env_steps),
                    "schedule": self.schedule.state_dict(),
-                   "text_trust": None if self.ppo.trust is None else self.ppo.trust.state_dict(),
                    "rng": rng, "envs": envs, "best": self.best,
                    "planner_stats": self.planner_stats(), "wall_time": self.wall_time(),
                    "config": self.config.public(), "obs_shape": list(self.pool.obs_shape),
@@ -99,16 +94,13 @@ class Trainer:
     def _restore(self, payload):
         load_weights(self.model, payload, f"run {self.run_dir}", self.config.task)
         try:
-            self.ppo.load_optimizer(payload["optimizer"])
+            self.ppo.optimizer.load_state_dict(payload["optimizer"])
             self.iteration, self.env_steps = int(payload["iteration"]), int(payload["env_steps"])
             self.best, self.wall_offset = payload.get("best"), float(payload.get("wall_time", 0.0))
             stats = payload.get("planner_stats") or {}
             self.stats_offset = dict(stats) if isinstance(stats, dict) else {}
             set_rng_state(payload["rng"])
-            if payload.get("schedule") is not None:  # checkpoints before --teacher_schedule have none: the clock
-                self.schedule.load_state_dict(payload["schedule"])
-            if self.ppo.trust is not None and payload.get("text_trust") is not None:  # forked from another filter
-                self.ppo.trust.load_state_dict(payload["text_trust"])
+            self.schedule.load_state_dict(payload["schedule"])
             env_state = payload["envs"]
             if not all(len(v) == self.config.num_envs for v in env_state.values()):
                 raise ValueError(f"environment states for {self.config.num_envs} envs expected")
@@ -118,49 +110,63 @@ class Trainer:
             raise UserError("checkpoint has a negative iteration or step count")
         self.pool.set_state(env_state)
 
-    def wall_time(self):
-        return self.wall_offset + (time.time() - self.t_start if hasattr(self, "t_start") else 0.0)
-
     def resume_hint(self):
         """How to continue this run from its newest checkpoint (one clause)."""
         if self.saved_iteration is None:
             return "no checkpoint was written"
         return f"continue from iteration {self.saved_iteration} with: python main.py train --resume {self.run_dir}"
 
-    def finished(self):
-        return budget_reached(self.config, self.iteration, self.env_steps)
-
     # -- evaluation --------------------------------------------------------------------------------------------
-    def evaluate(self):
-        c = self.config
-        seeds = eval_seeds(c.env_seed_list[0], c.num_eval)
+    def _eval_pool(self):
         if self.eval_pool is None:
-            self.eval_pool = eval_pool(self.spec.task["env_id"], seeds, self.spec, False, c.frame_stack)
+            c = self.config
+            self.eval_pool = eval_pool(self.spec.task["env_id"], eval_seeds(c.env_seed_list[0], c.num_eval),
+                                       self.spec, False, c.frame_stack)
+        return self.eval_pool
+
+    def evaluate_student(self, seeds):
+        """The student on the evaluation episodes -> [(return, length, success)], and a video when one is due."""
+        c = self.config
+        pool = self._eval_pool()
         self.model.eval()
-        result = summarise(run_episodes(self.eval_pool, student_chooser(self.model, self.device), seeds))
-        eval_round = self.iteration // c.eval_interval  # derived, so a resumed run records the same videos
-        if c.video > 0 and c.video_every > 0 and eval_round % c.video_every == 1 % c.video_every:
-            folder = os.path.join(self.run_dir, "videos")
-            record_video(os.path.join(folder, f"itr{self.iteration:06d}.gif"), self.spec.task["env_id"],
-                         seeds[:c.video], self.spec, False, c.frame_stack,
-                         lambda seed: student_chooser(self.model, self.device))
-            prune_videos(folder, c.max_videos)
-        self.model.train()
-        return result
+        try:
+            results = run_episodes(pool, student_chooser(self.model, self.device), seeds)
+            eval_round = self.iteration // max(1, c.eval_interval)  # derived: a resumed run records the same videos
+            if c.video > 0 and c.video_every > 0 and eval_round % c.video_every == 1 % c.video_every:
+                folder = os.path.join(self.run_dir, "videos")
+                record_video(os.path.join(folder, f"itr{self.iteration:06d}.gif"), self.spec.task["env_id"],
+                             seeds[:c.video], self.spec, False, c.frame_stack,
+                             lambda seed: student_chooser(self.model, self.device))
+                prune_videos(folder, c.max_videos)
+        finally:
+            self.model.train()
+        return results
 
     def evaluate_teacher(self):
-        """The teacher alone on the periodic evaluation's episodes (the evidence of the success schedules); one that
+        """The teacher alone on the periodic evaluation's episodes (the evidence of the adaptive schedule); one that
         succeeds in none is measured on the next num_eval episodes too, up to teacher_eval_max in all, before it
-        counts as never succeeding; every teacher on at least teacher_eval_min."""
+        counts as never succeeding; every teacher on at least teacher_eval_min. A stop request ends it."""
         c = self.config
         choose = teacher_chooser(np.random.default_rng(c.seed))
-        self.eval_pool.set_teacher(True)
+        pool = self._eval_pool()
+        pool.set_teacher(True)
         try:
-            return summarise(until_a_success(lambda seeds: run_episodes(self.eval_pool, choose, seeds),
+            return summarise(until_a_success(lambda seeds: run_episodes(pool, choose, seeds),
                                              c.env_seed_list[0], c.num_eval, c.teacher_eval_max,
                                              c.teacher_eval_min))
         finally:
-            self.eval_pool.set_teacher(False)
+            pool.set_teacher(False)
+
+    def first_evidence(self):
+        """Before the first iteration of a run (or of a fork to a schedule that reads evidence), what the schedule
+        needs: the teacher alone and the student on the evaluation episodes (None when it needs nothing)."""
+        if not self.schedule.needs_teacher_success():
+            return None
+        c = self.config
+        student = summarise(self.evaluate_student(eval_seeds(c.env_seed_list[0], c.num_eval)))
+        teacher = self.evaluate_teacher()
+        return Evidence(student_success=student["success"], teacher_success=teacher["success"],
+                        teacher_length=teacher["length"], teacher_episodes=teacher["episodes"])
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def train(self):
@@ -180,14 +186,11 @@ class Trainer:
 
     def _loop(self):
         c = self.config
+        evidence = self.first_evidence()
+        if evidence is not None:
+            self.schedule.update(self.iteration, self.env_steps, evidence)
         teacher_on = None
-        if self.iteration == 0 and self.schedule.needs_teacher_success():  # what the teacher is worth, first
-            student = self.evaluate()  # first: it opens the evaluation envs
-            teacher = self.evaluate_teacher()
-            self.schedule.update(0, 0, Evidence(student_success=student["success"], teacher_success=teacher["success"],
-                                                teacher_length=teacher["length"],
-                                                teacher_episodes=teacher["episodes"]))
-        while not self.finished():
+        while not self.finished() and not self.stop_request.poll():
             torch.set_num_threads(self.share.threads())
             coef = self.schedule.coef(self.iteration, self.env_steps)
             lr = learning_rate(c, self.iteration, self.env_steps)
@@ -195,8 +198,8 @@ class Trainer:
                 teacher_on = coef > 0
                 self.pool.set_teacher(teacher_on)
                 self.storage.carry = None  # the next iteration starts fresh episodes, taught or not throughout
+            # 1. collect (with a live LLM a stop request may cut it short: keep what a checkpoint needs)
             t0 = time.time()
-            # with a live LLM, a stop request may cut the collection short: keep what a checkpoint needs
             snapshot = (rng_state(), self.pool.get_state()) if self.spec.config.uses_llm() else None
             try:
                 batch, episodes = collect(self.model, self.pool, self.storage, self.device, c,
@@ -205,86 +208,52 @@ class Trainer:
                 self.save("latest", snapshot)  # the state after the previous iteration, exactly
                 self.logger.flush()
                 return self.stop_request.requested or "SIGINT"
+            # 2. update
             t1 = time.time()
             try:
                 losses = self.ppo.update(batch, coef, lr)
             except Diverged as e:
                 raise Diverged(f"training diverged at iteration {self.iteration + 1}: {e}; "
-                               f"{self.resume_hint()} (try a smaller --lr)") from None
+                               f"{self.resume_hint()} (try a smaller --lr or --count_bonus)") from None
             t2 = time.time()
             steps = int(batch["action"].numel())
             self.env_steps += steps
             self.iteration += 1
-            metrics, improved, evidence = self._metrics(episodes, losses, coef, lr, steps, t0, t1, t2)
-            if coef > 0:  # the share of this iteration's samples that had the teacher's distribution
-                metrics["Teacher/Taught Share"] = float((batch["teacher"].sum(-1) > 0.5).float().mean())
-            if self.schedule.rolls_in:  # the share of this iteration's steps the teacher acted
-                metrics["Train/Guided Share"] = float(batch["guided"].float().mean())
-            self.schedule.update(self.iteration, self.env_steps, evidence)
+            # 3. evaluate, feed the schedule, log, checkpoint
+            own, guided = split_episodes(episodes)
+            metrics = self.episode_metrics(own) | self.loss_metrics(losses, coef, lr, batch) | \
+                self.timing_metrics(steps, t0, t1, t2)
+            if self.schedule.rolls_in:
+                metrics.update(rollin_metrics(batch, guided))
+            evaluation, improved = self.evaluate_if_due(metrics, self.evaluate_student)
+            self.schedule.update(self.iteration, self.env_steps,
+                                 Evidence(student_success=None if evaluation is None else evaluation["success"]))
             metrics.update(self.schedule.metrics())
-            self.logger.log(self.iteration, self.env_steps, self.wall_time(), metrics)
-            if improved:
-                self.save("best")  # after the row: a checkpoint holds the metrics up to its iteration
-            if self.progress is not None:
-                self.progress.update(self.iteration, self.env_steps, metrics.get("charts/SPS"),
-                                     metrics.get("Train/Success Rate"), metrics.get("Test/Success Rate"), coef,
-                                     # a live LLM teacher's state for the progress line (None without one)
-                                     progress_state(self.pool.planner_stats(), metrics.get("Teacher/Taught Share"))
-                                     if self.spec.config.uses_llm() else None)
-            if (c.save_interval > 0 and self.iteration % c.save_interval == 0) or \
-                    (c.save_minutes > 0 and time.monotonic() - self.saved_at >= 60 * c.save_minutes):
-                self.save("latest")
-            if self.stop_request.poll():
-                break
+            if self.iteration % max(1, c.eval_interval) == 0:
+                metrics.update({stat_tag(k): v for k, v in self.planner_stats().items()})
+            # a live LLM teacher's state for the progress line (None without one)
+            live = progress_state(self.pool.planner_stats(), metrics.get("Teacher/Taught Share")) \
+                if self.spec.config.uses_llm() else None
+            self.end_iteration(metrics, improved, coef, live, budget_bound(c, steps if c.rollout_steps else None))
         stopped = None if self.finished() else self.stop_request.poll()
         if self.saved_iteration != self.iteration:
             self.save("latest")
         self.logger.flush()
         return stopped
 
-    def _metrics(self, episodes, losses, coef, lr, steps, t0, t1, t2):
-        # the episode figures only when an episode ended (with --rollout_steps an iteration may end none), and
-        # only the student's own: episodes that began with a teacher roll-in are counted apart
-        guided = [e for e in episodes if e[3]]
-        episodes = [e for e in episodes if not e[3]]
-        returns = np.array([e[0] for e in episodes])
-        metrics = {
-            "Train/Return Mean": float(returns.mean()) if episodes else None,
-            "Train/Return Std": float(returns.std()) if episodes else None,
-            "Train/Eplen": float(np.mean([e[1] for e in episodes])) if episodes else None,
-            "Train/Success Rate": float(np.mean([e[2] for e in episodes])) if episodes else None,
-            "Train/Episodes": len(episodes),
-            "Train/Loss": losses.get("loss"), "Train/Mean Entropy": losses.get("entropy"),
-            "Train/Kickstarting Loss": losses.get("teacher"), "Train/Policy Loss": losses.get("policy"),
-            "Train/Value Loss": losses.get("value"), "Train/Kickstarting Coef": coef,
-            "Train/Teacher KL": losses.get("teacher_kl") if coef > 0 else None,
-            "Train/Approx KL": losses.get("approx_kl"), "Train/Clip Fraction": losses.get("clipfrac"),
-            "Train/Learning Rate": lr,
-            "charts/SPS": steps / max(t2 - t0, 1e-9), "charts/collect_SPS": steps / max(t1 - t0, 1e-9),
-            "charts/update_seconds": t2 - t1,
-        }
-        if guided:  # how the student does from where its teacher's roll-ins left it
-            metrics.update({"Train/Guided Episodes": len(guided),
-                            "Train/Guided Success Rate": float(np.mean([e[2] for e in guided]))})
-        c, improved = self.config, False
-        if c.teacher_filter != "none" and coef > 0:
-            metrics["Teacher/Imitated Share"] = losses.get("imitated")
-            if self.ppo.trust is not None:
-                metrics.update(self.ppo.trust.metrics())
-        evidence = Evidence(kl=losses.get("teacher_kl") if coef > 0 else None)
-        if c.eval_interval > 0 and self.iteration % c.eval_interval == 0:
-            ev = self.last_eval = self.evaluate()
-            evidence.student_success = ev["success"]
-            if self.schedule.needs_teacher_success():
-                teacher = self.evaluate_teacher()
-                evidence.teacher_success, evidence.teacher_length = teacher["success"], teacher["length"]
-                evidence.teacher_episodes = teacher["episodes"]
-            metrics.update({"Test/Return": ev["return"], "Test/Eplen": ev["length"], "Test/Success Rate": ev["success"]})
-            if self.best is None or (ev["success"], ev["return"]) > tuple(self.best):
-                self.best, improved = [ev["success"], ev["return"]], True
-        if self.iteration % max(1, c.eval_interval) == 0:
-            metrics.update({stat_tag(k): v for k, v in self.planner_stats().items()})
-        return metrics, improved, evidence
+    def loss_metrics(self, losses, coef, lr, batch):
+        """The update's figures, and the share of the iteration's samples that had the teacher's distribution."""
+        metrics = {"Train/Loss": losses.get("loss"), "Train/Mean Entropy": losses.get("entropy"),
+                   "Train/Kickstarting Loss": losses.get("teacher"), "Train/Policy Loss": losses.get("policy"),
+                   "Train/Value Loss": losses.get("value"), "Train/Kickstarting Coef": coef,
+                   "Train/Teacher KL": losses.get("teacher_kl") if coef > 0 else None,
+                   "Train/Approx KL": losses.get("approx_kl"), "Train/Clip Fraction": losses.get("clipfrac"),
+                   "Train/Learning Rate": lr}
+        if coef > 0:
+            metrics["Teacher/Taught Share"] = float(taught_mask(batch["teacher"]).float().mean())
+            if self.ppo.teacher_term.filters:
+                metrics["Teacher/Imitated Share"] = losses.get("imitated")
+        return metrics
 
     def close(self, abort=False):
         """Release envs, workers, logs and the CPU share; abort=True after an error or a second Ctrl-C."""
