@@ -70,7 +70,7 @@ def test_eval_plot_and_no_retraining(run, tmp_path, capsys):
 
 
 class SeedLog(gymnasium.Wrapper):
-    """Records every explicit reset seed of the envs made through sb3_train.make_env."""
+    """Records every explicit reset seed of the envs made through sb3_train.sb3_env."""
     seeds = []
 
     def reset(self, *, seed=None, options=None):
@@ -80,20 +80,20 @@ class SeedLog(gymnasium.Wrapper):
 
 
 def test_evaluation_seeds_are_not_training_seeds(tmp_path, monkeypatch):
-    real = sb3_train.make_env
-    monkeypatch.setattr(sb3_train, "make_env", lambda env_id, obs: SeedLog(real(env_id, obs)))
+    real = sb3_train.sb3_env
+    monkeypatch.setattr(sb3_train, "sb3_env", lambda env_id, obs: SeedLog(real(env_id, obs)))
     SeedLog.seeds = []
     config = Config(task="SimpleDoorKey", policy="sb3_ppo", teacher_coef=0.0, seed=3, seed_list=[3], max_env_steps=1024,
                     eval_interval=1, num_eval=5, logdir=str(tmp_path), savedir="s", no_progress=True, video=0)
     result = train(config, show_progress=False)
     training, periodic = SeedLog.seeds[:8], SeedLog.seeds[8:]
-    assert training == sb3_train.training_seeds(config) == [300_009 + i for i in range(8)]  # the trainer's formula
+    assert training == sb3_train.training_seeds(config.seed, 8) == [300_009 + i for i in range(8)]  # the trainer's formula
     assert periodic == list(range(1_000_000, 1_000_005))
     SeedLog.seeds = []
     evaluate(Config(task="SimpleDoorKey", loaddir=result.run_dir, num_eval=6, env_seed_list=[2_000_000], video=0), {})
     assert SeedLog.seeds == list(range(2_000_000, 2_000_006)) and not set(training) & set(SeedLog.seeds)
     for seed in (9, 10, 20, 123_456, 2**32 - 1):  # any run seed: training seeds below every evaluation seed
-        assert max(sb3_train.training_seeds(Config(seed=seed))) < 1_000_000
+        assert max(sb3_train.training_seeds(seed, sb3_train.ZOO_PPO["n_envs"])) < 1_000_000
 
 
 def test_sweep_gives_the_sb3_results_row_and_a_rerun_trains_nothing(tmp_path):

@@ -19,9 +19,10 @@ import gymnasium
 import numpy as np
 import torch
 
-from algos.run.episodes import eval_seeds, summarise, training_seeds as episode_training_seeds
+from algos.run.episodes import eval_seeds, summarise, training_seeds
 from algos.run.stop_request import StopRequest
 from algos.run.trainer import budget_reached
+from env import make_env
 from utils.atomic import atomic_write
 from utils.checkpoint_file import save_checkpoint
 from utils.cpu_share import CpuShare
@@ -35,20 +36,14 @@ ZOO_PPO = {"policy": "MlpPolicy", "n_envs": 8, "n_steps": 128, "batch_size": 64,
 EVAL_CHUNK = 256             # evaluation envs stepped together
 
 
-def make_env(env_id, obs):
-    """One training or evaluation env: `obs` memory (env.make_env's (W, H, 4) memory map, flattened) or
-    egocentric (minigrid's FlatObsWrapper over gymnasium.make(env_id), as the zoo wraps MiniGrid)."""
+def sb3_env(env_id, obs):
+    """One training or evaluation env, wrapped for SB3: `obs` memory (env.make_env's (W, H, 4) memory map, flattened)
+    or egocentric (minigrid's FlatObsWrapper over gymnasium.make(env_id), as the zoo wraps MiniGrid)."""
     from stable_baselines3.common.monitor import Monitor
     if obs == "egocentric":
         from minigrid.wrappers import FlatObsWrapper
         return Monitor(FlatObsWrapper(gymnasium.make(env_id)))
-    from env import make_env as memory_env
-    return Monitor(gymnasium.wrappers.FlattenObservation(memory_env(env_id)))
-
-
-def training_seeds(config):
-    """First-reset seeds of the training envs (algos.run.episodes.training_seeds: never an evaluation seed)."""
-    return episode_training_seeds(config.seed, ZOO_PPO["n_envs"])
+    return Monitor(gymnasium.wrappers.FlattenObservation(make_env(env_id)))
 
 
 def check(config, task):
@@ -62,7 +57,7 @@ def check(config, task):
             raise UserError(f"--sb3_obs egocentric: task {task['name']} ({task['env_id']}) has no minigrid "
                             f"egocentric view (the project's tasks are observed through the memory map): use "
                             f"--sb3_obs memory, or a MiniGrid id such as MiniGrid-DoorKey-5x5-v0")
-    train = set(training_seeds(config))
+    train = set(training_seeds(config.seed, ZOO_PPO["n_envs"]))  # never an evaluation seed
     for env_seed in config.env_seed_list:
         if train & set(eval_seeds(env_seed, config.num_eval)):
             raise UserError(f"--env_seed_list {env_seed}: the evaluation episodes would reuse training env seeds "
@@ -86,7 +81,7 @@ class Sb3Student:
         for file in files:
             if not os.path.isfile(file):
                 raise UserError(f"{path} is an sb3_ppo checkpoint, but {file} is missing")
-        venv = DummyVecEnv([functools.partial(make_env, task["env_id"], saved.sb3_obs)])
+        venv = DummyVecEnv([functools.partial(sb3_env, task["env_id"], saved.sb3_obs)])
         try:
             model = PPO.load(files[0], device=device)
             normalizer = VecNormalize.load(files[1], venv)
@@ -104,7 +99,7 @@ class Sb3Student:
         results = []
         for start in range(0, len(seeds), EVAL_CHUNK):
             chunk = seeds[start:start + EVAL_CHUNK]
-            envs = [make_env(self.env_id, self.obs) for _ in chunk]
+            envs = [sb3_env(self.env_id, self.obs) for _ in chunk]
             obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, chunk)])
             returns, lengths, done = np.zeros(len(chunk)), np.zeros(len(chunk), dtype=int), np.zeros(len(chunk), bool)
             while not done.all():
@@ -161,11 +156,11 @@ class Sb3Trainer:
         self.venv = self.logger = self.share = None
         try:
             hyper = {k: v for k, v in ZOO_PPO.items() if k != "n_envs"}
-            envs = [functools.partial(make_env, task["env_id"], config.sb3_obs)] * ZOO_PPO["n_envs"]
+            envs = [functools.partial(sb3_env, task["env_id"], config.sb3_obs)] * ZOO_PPO["n_envs"]
             self.venv = VecNormalize(DummyVecEnv(envs), gamma=ZOO_PPO["gamma"])
             self.model = PPO(env=self.venv, seed=config.seed, device=device, verbose=0, **hyper)
             self.model.set_logger(Logger(None, []))  # its figures are read after each iteration, not printed
-            self.venv.seed(training_seeds(config)[0])  # env i's first reset: training_seeds(config)[i]
+            self.venv.seed(training_seeds(config.seed, ZOO_PPO["n_envs"])[0])  # env i's first reset: [i]
             self.student = Sb3Student(self.model, self.venv, task["env_id"], config.sb3_obs)
             self.log = _episode_log()
             self.logger = RunLogger(run_dir, hyperparameters={**config.public(),
