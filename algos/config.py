@@ -12,6 +12,10 @@ from utils.options import ALL, SEED, integers, numbers, option
 
 EVAL = ("eval",)
 TRAIN_ONLY = ("train",)
+# the settings --policy sb3_ppo does not use (it trains with RL Zoo's own hyperparameters and has no teacher): the
+# project's collection and PPO settings, the exploration bonus, and everything of the teacher and its planner
+SB3_UNUSED = ("traj_per_itr", "batch_size", "rollout_steps", "epochs", "lr", "anneal_lr", "adam_eps", "gamma", "lam",
+              "clip", "vf_coef", "ent_coef", "max_grad_norm", "num_envs", "precision", "count_bonus")
 
 
 def _seeds(values):
@@ -100,13 +104,15 @@ class Config(TeacherConfig):
     teacher_success_ratio: float = option(
         1.0, "adaptive: hand over once the student's success is this x the teacher's", check=numbers(0))
     teacher_eval_max: int = option(
-        50, "adaptive: a teacher is switched off only if it fails this many evaluation episodes", check=integers(0))
+        50, "adaptive: a teacher is switched off only if it fails this many evaluation episodes",
+        check=integers(0, 100_000))
     teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per --teacher_handover_steps env "
                                                   "steps once handing over", check=numbers(0, 1))
     teacher_handover_steps: int = option(
         500, "env steps per --teacher_handover_factor step of the hand-over (0: per iteration)", check=integers(0))
     teacher_eval_min: int = option(
-        0, "adaptive: the teacher is measured on at least this many episodes (0: --num_eval)", check=integers(0))
+        0, "adaptive: the teacher is measured on at least this many episodes (0: --num_eval)",
+        check=integers(0, 100_000))
     teacher_smoothing: float = option(
         0.0, "label smoothing of the teacher's distribution the student imitates (0: none, the paper)",
         check=numbers(0, 1))
@@ -151,5 +157,24 @@ class Config(TeacherConfig):
                                 f"{self.teacher_coef:g})")
             if self.recurrent or self.frame_stack != 1:
                 raise UserError("--policy sb3_ppo: its MLP sees one observation (no --recurrent, --frame_stack 1)")
+            unused = [f"--{name}" for name in sb3_unused() if getattr(self, name) != default(name)]
+            if unused:
+                raise UserError(f"--policy sb3_ppo trains with RL Zoo's hyperparameters and no teacher: "
+                                f"{', '.join(unused)} would be ignored (leave them out)")
         elif self.sb3_obs != "memory":
             raise UserError("--sb3_obs is a setting of --policy sb3_ppo")
+        if self.teacher_schedule == "adaptive" and self.teacher_coef > 0 and self.eval_interval <= 0:
+            raise UserError("--teacher_schedule adaptive hands over on the periodic evaluations: give --eval_interval "
+                            "1 or more (or --teacher_schedule paper)")
+
+
+def default(name):
+    f = Config.__dataclass_fields__[name]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def sb3_unused():
+    """The names of the settings --policy sb3_ppo does not use."""
+    teacher = [f.name for f in dataclasses.fields(TeacherConfig)]
+    schedule = [f.name for f in dataclasses.fields(Config) if f.name.startswith("teacher_") and f.name != "teacher_coef"]
+    return list(SB3_UNUSED) + schedule + teacher

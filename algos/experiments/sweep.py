@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
-from algos.config import Config
+from algos.config import Config, default, sb3_unused
 from utils.errors import UserError
 from utils.options import SEED, from_dict, integers, numbers, option, settings
 
@@ -79,6 +79,13 @@ def load_variants(options):
             if unknown:
                 raise UserError(f"variants file {options.variants_file}: variant {name}: unknown setting "
                                 f"{', '.join(unknown)}")
+            identity = sorted(set(values) & set(RUN_IDENTITY))
+            if identity:
+                raise UserError(f"variants file {options.variants_file}: variant {name}: the sweep sets "
+                                f"{', '.join(identity)} of each run itself")
+            if name in VARIANTS:
+                raise UserError(f"variants file {options.variants_file}: variant {name} is a built-in variant; "
+                                f"give yours another name")
             known[name] = values
     missing = [v for v in options.variants if v not in known]
     if missing:
@@ -140,6 +147,8 @@ def plan_runs(config, options, given):
             for seed in options.seeds:
                 data = {**dataclasses.asdict(config), "task": task, "seed": seed, "seed_list": [seed],
                         "savedir": variant, "logdir": logdir, **own}
+                if data.get("policy") == "sb3_ppo":  # the zoo's hyperparameters, not the sweep's PPO or teacher ones
+                    data.update({name: default(name) for name in sb3_unused() if name not in own})
                 if "workers" not in given and "workers" not in own:  # a run has its CPU share, not the machine
                     data["workers"] = 0 if options.cpus_per_run <= 2 else options.cpus_per_run // 2
                 run = from_dict(Config, data, where)
