@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 
-from algos.run.episodes import eval_seeds, summarise
+from algos.run.episodes import eval_seeds, summarise, training_seeds
+from utils.errors import UserError
 
 
 def budget_reached(config, iteration, env_steps):
@@ -26,6 +27,16 @@ def budget_bound(config, steps_per_iteration=None):
     if config.max_env_steps > 0 and steps_per_iteration:
         return min(config.n_itr, -(-config.max_env_steps // steps_per_iteration))
     return config.n_itr
+
+
+def check_eval_seeds(config, n_envs):
+    """UserError (before a run folder is made) if the run's periodic evaluation would reuse its n_envs training
+    envs' seeds: one rule for every trainer."""
+    train = set(training_seeds(config.seed, n_envs))
+    for env_seed in config.env_seed_list:
+        if train & set(eval_seeds(env_seed, config.num_eval)):
+            raise UserError(f"--env_seed_list {env_seed}: the evaluation episodes would reuse training env seeds "
+                            f"{min(train)}..{max(train)}; pick evaluation seeds of 1000000 or more")
 
 
 class RunLoop:

@@ -19,9 +19,9 @@ import gymnasium
 import numpy as np
 import torch
 
-from algos.run.episodes import eval_seeds, summarise, training_seeds
+from algos.run.episodes import training_seeds
+from algos.run.run_loop import RunLoop, check_eval_seeds
 from algos.run.stop_request import StopRequest
-from algos.run.trainer import budget_reached
 from env import make_env
 from utils.atomic import atomic_write
 from utils.checkpoint_file import save_checkpoint
@@ -57,11 +57,7 @@ def check(config, task):
             raise UserError(f"--sb3_obs egocentric: task {task['name']} ({task['env_id']}) has no minigrid "
                             f"egocentric view (the project's tasks are observed through the memory map): use "
                             f"--sb3_obs memory, or a MiniGrid id such as MiniGrid-DoorKey-5x5-v0")
-    train = set(training_seeds(config.seed, ZOO_PPO["n_envs"]))  # never an evaluation seed
-    for env_seed in config.env_seed_list:
-        if train & set(eval_seeds(env_seed, config.num_eval)):
-            raise UserError(f"--env_seed_list {env_seed}: the evaluation episodes would reuse training env seeds "
-                            f"{min(train)}..{max(train)}; pick evaluation seeds of 1000000 or more")
+    check_eval_seeds(config, ZOO_PPO["n_envs"])
 
 
 class Sb3Student:
@@ -144,16 +140,17 @@ SB3_METRICS = {"train/loss": ("Train/Loss", 1), "train/entropy_loss": ("Train/Me
                "train/learning_rate": ("Train/Learning Rate", 1)}
 
 
-class Sb3Trainer:
-    """The loop of an sb3_ppo run (one SB3 `learn` call per iteration), with algos.run.trainer.Trainer's interface."""
+class Sb3Trainer(RunLoop):
+    """The loop of an sb3_ppo run (one SB3 `learn` call per iteration): SB3 collects and updates, the iteration's
+    end (evaluation, log, checkpoint, progress) is the Trainer's (algos/run/run_loop.py)."""
 
     def __init__(self, config, task, run_dir, device, progress=None, stop=None):
         from stable_baselines3 import PPO
         from stable_baselines3.common.logger import Logger
         from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-        self.config, self.run_dir, self.progress, self.stop = config, run_dir, progress, stop
-        self.iteration, self.env_steps, self.best, self.last_eval, self.saved_iteration = 0, 0, None, None, None
-        self.venv = self.logger = self.share = None
+        super().__init__(config, run_dir, progress)
+        self.stop = stop
+        self.venv = self.share = None
         try:
             hyper = {k: v for k, v in ZOO_PPO.items() if k != "n_envs"}
             envs = [functools.partial(sb3_env, task["env_id"], config.sb3_obs)] * ZOO_PPO["n_envs"]
@@ -170,14 +167,8 @@ class Sb3Trainer:
             self.close(abort=True)
             raise
 
-    def wall_time(self):
-        return time.time() - self.t_start if hasattr(self, "t_start") else 0.0
-
-    def finished(self):
-        return budget_reached(self.config, self.iteration, self.env_steps)
-
-    def planner_stats(self):  # no planner
-        return {}
+    def checkpoint_due(self):
+        return False  # an sb3_ppo run cannot be resumed: latest.pt is written once, at its end
 
     def resume_hint(self):
         return "an sb3_ppo run cannot be resumed: start a new run (a sweep starts it again)"
@@ -205,13 +196,10 @@ class Sb3Trainer:
                 self.model.learn(steps, callback=self.log, log_interval=None, reset_num_timesteps=False)
                 t1 = time.time()
                 self.iteration, self.env_steps = self.iteration + 1, int(self.model.num_timesteps)
-                metrics, improved = self._metrics(steps, t0, self.log.collected_at or t1, t1)
-                self.logger.log(self.iteration, self.env_steps, self.wall_time(), metrics)
-                if improved:
-                    self.save("best")
-                if self.progress is not None:
-                    self.progress.update(self.iteration, self.env_steps, metrics["charts/SPS"],
-                                         metrics.get("Train/Success Rate"), metrics.get("Test/Success Rate"), 0.0)
+                metrics = self.episode_metrics(self.log.finished) | {"Train/Kickstarting Coef": 0.0} | \
+                    self.timing_metrics(steps, t0, self.log.collected_at or t1, t1) | self.sb3_metrics()
+                _, improved = self.evaluate_if_due(metrics, self.student.episodes)
+                self.end_iteration(metrics, improved, 0.0)
                 if request.poll():
                     break
             stopped = None if self.finished() else request.poll()
@@ -220,26 +208,12 @@ class Sb3Trainer:
         self.logger.flush()
         return stopped
 
-    def _metrics(self, steps, t0, collected, t1):
-        done = self.log.finished
-        returns = np.array([e[0] for e in done])
-        metrics = {"Train/Return Mean": float(returns.mean()) if done else None,
-                   "Train/Return Std": float(returns.std()) if done else None,
-                   "Train/Eplen": float(np.mean([e[1] for e in done])) if done else None,
-                   "Train/Success Rate": float(np.mean([e[2] for e in done])) if done else None,
-                   "Train/Episodes": len(done), "Train/Kickstarting Coef": 0.0,
-                   "charts/SPS": steps / max(t1 - t0, 1e-9), "charts/collect_SPS": steps / max(collected - t0, 1e-9),
-                   "charts/update_seconds": t1 - collected}
+    def sb3_metrics(self):
+        """SB3's own figures of the iteration's update, under the project's tags."""
         figures = self.model.logger.name_to_value
-        metrics.update({tag: sign * float(figures[key]) for key, (tag, sign) in SB3_METRICS.items() if key in figures})
+        metrics = {tag: sign * float(figures[key]) for key, (tag, sign) in SB3_METRICS.items() if key in figures}
         self.model.logger.dump()  # (no outputs) clears them for the next iteration
-        c, improved = self.config, False
-        if c.eval_interval > 0 and self.iteration % c.eval_interval == 0:
-            ev = self.last_eval = summarise(self.student.episodes(eval_seeds(c.env_seed_list[0], c.num_eval)))
-            metrics.update({"Test/Return": ev["return"], "Test/Eplen": ev["length"], "Test/Success Rate": ev["success"]})
-            if self.best is None or (ev["success"], ev["return"]) > tuple(self.best):
-                self.best, improved = [ev["success"], ev["return"]], True
-        return metrics, improved
+        return metrics
 
     def close(self, abort=False):
         """Release the envs, the logs and the CPU share."""

@@ -17,7 +17,8 @@ from typing import Optional
 from algos.run.checkpoint import RESUME_KEYS, saved_config
 from algos.config import Config
 from algos.run.sb3_trainer import Sb3Trainer, check as check_sb3
-from algos.run.trainer import Trainer, budget_reached
+from algos.run.run_loop import budget_reached, check_eval_seeds
+from algos.run.trainer import Trainer
 from planner.llm.urls import was_redacted
 from planner.factory import check_planner_inputs, preflight
 from teacher.policy import TeacherSpec
@@ -63,6 +64,8 @@ def _prepare(config):
         check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
     if config.policy == "sb3_ppo":
         check_sb3(config, task)
+    elif config.eval_interval > 0:
+        check_eval_seeds(config, config.num_envs)
     return task, device, config
 
 

@@ -19,7 +19,7 @@ from algos.learner.teacher_term import taught_mask
 from algos.run.checkpoint import build_model, load_weights, rng_state, seed_everything, set_rng_state
 from algos.run.episodes import (eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise,
                                 teacher_chooser, training_seeds, until_a_success)
-from algos.run.run_loop import RunLoop, budget_bound, budget_reached  # noqa: F401  (budget_reached: train.py)
+from algos.run.run_loop import RunLoop, budget_bound
 from algos.run.stop_request import StopRequest
 from algos.vec_env.env_pool import EnvPool
 from planner.live.stats import merge_stats, progress_state, stat_tag
