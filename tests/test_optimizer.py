@@ -1,5 +1,5 @@
-"""The student's Adam runs torch's fused kernel, also after loading a checkpoint written by the per-tensor Adam
-of earlier versions (whose saved groups carry their own kernel flags), with that checkpoint's moments."""
+"""The student's Adam runs torch's fused kernel: the per-tensor Adam's update up to float rounding, and still the
+fused kernel, with the same moments, after a checkpoint's optimizer state is loaded (as --resume and --fork do)."""
 import copy
 
 import torch
@@ -16,27 +16,32 @@ def _step(optimizer, model, seed):
     optimizer.step()
 
 
-def test_fused_adam_after_a_per_tensor_checkpoint():
+def test_fused_adam_is_the_per_tensor_update_and_survives_a_checkpoint():
     config = Config(task="SimpleDoorKey")
     torch.manual_seed(0)
-    old_model = build_model(config, (7, 7, 4), "cpu")
-    old = torch.optim.Adam(old_model.parameters(), lr=config.lr, eps=config.adam_eps, foreach=False)
-    for seed in range(3):
-        _step(old, old_model, seed)
-    saved = copy.deepcopy(old.state_dict())  # as read from a checkpoint file: not the old optimizer's tensors
-    assert saved["param_groups"][0]["fused"] is None
-
+    ref_model = build_model(config, (7, 7, 4), "cpu")
+    ref = torch.optim.Adam(ref_model.parameters(), lr=config.lr, eps=config.adam_eps, foreach=False)
     model = build_model(config, (7, 7, 4), "cpu")
-    model.load_state_dict(old_model.state_dict())
+    model.load_state_dict(ref_model.state_dict())
     ppo = PPO(model, config)
     assert all(group["fused"] for group in ppo.optimizer.param_groups)
-    ppo.load_optimizer(saved)
-    assert all(group["fused"] and not group["foreach"] for group in ppo.optimizer.param_groups)
-    first = next(iter(model.parameters()))
-    assert torch.equal(ppo.optimizer.state[first]["exp_avg"], old.state[next(iter(old_model.parameters()))]["exp_avg"])
-    # one more step from the same moments: the fused kernel's update is the per-tensor one up to float rounding
-    _step(old, old_model, 3)
-    _step(ppo.optimizer, model, 3)
-    for a, b in zip(old_model.parameters(), model.parameters()):
+    for seed in range(3):
+        _step(ref, ref_model, seed)
+        _step(ppo.optimizer, model, seed)
+    for a, b in zip(ref_model.parameters(), model.parameters()):  # the same update up to float rounding
         assert torch.allclose(a, b, rtol=0, atol=1e-6)
-    assert float(ppo.optimizer.state[first]["step"]) == 4
+
+    saved = copy.deepcopy(ppo.optimizer.state_dict())  # as read from a checkpoint file: not the optimizer's tensors
+    resumed_model = build_model(config, (7, 7, 4), "cpu")
+    resumed_model.load_state_dict(model.state_dict())
+    resumed = PPO(resumed_model, config)
+    resumed.optimizer.load_state_dict(saved)
+    assert all(group["fused"] and not group["foreach"] for group in resumed.optimizer.param_groups)
+    first, resumed_first = next(iter(model.parameters())), next(iter(resumed_model.parameters()))
+    assert torch.equal(resumed.optimizer.state[resumed_first]["exp_avg"], ppo.optimizer.state[first]["exp_avg"])
+    # one more step from the same moments: exactly the step of the optimizer that was never saved
+    _step(ppo.optimizer, model, 3)
+    _step(resumed.optimizer, resumed_model, 3)
+    for a, b in zip(model.parameters(), resumed_model.parameters()):
+        assert torch.equal(a, b)
+    assert float(resumed.optimizer.state[resumed_first]["step"]) == 4

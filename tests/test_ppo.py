@@ -9,6 +9,7 @@ from algos.learner.model import ActorCritic
 from algos.learner.ppo import PPO, ppo_losses
 from algos.learner.rollout import Rollout, gae
 from algos.learner.schedule import paper_coef as teacher_coef
+from algos.learner.teacher_term import TeacherTerm
 from utils.errors import Diverged
 
 C = Config()
@@ -44,7 +45,10 @@ def test_ppo_losses_match_a_hand_computation():
         "return": torch.tensor([1.0, 0.3]), "teacher": torch.tensor([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]]),
         "adv_mean": torch.tensor(0.0), "adv_std": torch.tensor(1.0),
     }
-    out = ppo_losses(logits, values, batch, torch.tensor([0, 1]), clip=0.2, coef=3.0)
+    idx = torch.tensor([0, 1])
+    out = ppo_losses(logits, values, batch, idx, clip=0.2)
+    assert set(out) == {"policy", "value", "entropy", "approx_kl", "clipfrac"}  # PPO's terms alone
+    teacher, kl, imitated = TeacherTerm()(torch.log_softmax(logits, -1), TeacherTerm().prepare(batch), idx)
 
     def softmax(z):
         e = np.exp(z - np.max(z))
@@ -59,10 +63,14 @@ def test_ppo_losses_match_a_hand_computation():
     v1 = max((-0.2 - 0.3) ** 2, (0.0 - 0.2 - 0.3) ** 2)
     ent = -np.mean([np.sum(p * np.log(p)) for p in (p0, p1)])
     ce = np.mean([-np.log(p0[1]), -(0.5 * np.log(p1[0]) + 0.5 * np.log(p1[2]))])
+    teacher_entropy = np.mean([0.0, -np.log(0.5)])
     assert out["policy"].item() == pytest.approx((pg0 + pg1) / 2, rel=1e-5)
     assert out["value"].item() == pytest.approx((v0 + v1) / 2, rel=1e-5)
     assert out["entropy"].item() == pytest.approx(ent, rel=1e-5)
-    assert out["teacher"].item() == pytest.approx(ce, rel=1e-5)
+    assert out["approx_kl"].item() == pytest.approx(np.mean([r - 1 - np.log(r) for r in (r0, r1)]), rel=1e-5)
+    assert out["clipfrac"].item() == pytest.approx(np.mean([abs(r - 1) > 0.2 for r in (r0, r1)]))
+    assert teacher.item() == pytest.approx(ce, rel=1e-5)
+    assert kl.item() == pytest.approx(ce - teacher_entropy, rel=1e-5) and imitated is None
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -89,6 +97,7 @@ def test_update_moves_the_student_towards_the_teacher(precision):
         after = torch.softmax(model(obs.view(-1, 5, 5, 4))[0], -1)[:, 2].mean().item()
     assert after > before + 0.2
     assert logs["approx_kl"] >= 0 and 0 <= logs["clipfrac"] <= 1
+    assert logs["teacher"] > logs["teacher_kl"] - 1e-6 > 0 and logs["imitated"] is None  # no --teacher_filter
 
 
 def test_recurrent_update_runs_on_sequences():

@@ -11,9 +11,10 @@ from algos.config import Config
 from algos.vec_env.env_pool import EnvPool
 from algos.learner.model import ActorCritic
 from algos.learner.ppo import ppo_losses
-from algos.learner.rollin import RollIn
+from algos.learner.rollin import RollIn, rl_samples, rollin_metrics, split_episodes
 from algos.learner.rollout import Rollout, collect
 from algos.learner.schedule import Evidence, make_schedule
+from algos.learner.teacher_term import TeacherTerm
 from planner.task_spec import task_config
 from teacher.policy import TeacherSpec
 from tests.helpers import read_metrics, tiny_train_args
@@ -103,15 +104,19 @@ def test_the_rl_terms_leave_the_teachers_steps_out_and_the_teacher_term_keeps_th
     changed["advantage"][:10] += 5.0
     changed["return"][:10] -= 3.0
     idx = torch.arange(n)
-    a = ppo_losses(logits, values, dict(base, own=own), idx, 0.2, 1.0)
-    b = ppo_losses(logits, values, dict(changed, own=own), idx, 0.2, 1.0)
+    a = ppo_losses(logits, values, dict(base, own=own), idx, 0.2)
+    b = ppo_losses(logits, values, dict(changed, own=own), idx, 0.2)
     for k in ("policy", "value", "entropy"):
         assert float(a[k]) == float(b[k])
-    plain = ppo_losses(logits, values, base, idx, 0.2, 1.0)
+    plain = ppo_losses(logits, values, base, idx, 0.2)
     assert float(plain["policy"]) != float(a["policy"])
-    assert float(plain["teacher"]) == float(a["teacher"])  # every sample imitated, the teacher's steps too
+    term = TeacherTerm()
+    ce = -(base["teacher"] * torch.log_softmax(logits, -1)).sum(-1)
+    imitated = float(term(torch.log_softmax(logits, -1), term.prepare(dict(base, own=own)), idx)[0])
+    assert imitated == pytest.approx(float(ce.mean()), rel=1e-6)  # every sample imitated, the teacher's steps too
+    assert imitated != pytest.approx(float(ce[10:].mean()), rel=1e-3)
     own_only = ppo_losses(logits[10:], values[10:], {k: (v[10:] if v.dim() else v) for k, v in base.items()},
-                          torch.arange(n - 10), 0.2, 1.0)
+                          torch.arange(n - 10), 0.2)
     assert float(own_only["policy"]) == pytest.approx(float(a["policy"]), rel=1e-5)
     assert float(own_only["value"]) == pytest.approx(float(a["value"]), rel=1e-5)
 
@@ -131,7 +136,21 @@ def test_the_horizon_shrinks_as_the_student_catches_up():
     wrong = make_schedule(Config(teacher_schedule="adaptive"))
     wrong.update(0, 0, Evidence(student_success=0.0, teacher_success=0.0, teacher_length=150.0))
     assert wrong.rollin_horizon() == 0 and wrong.coef(1) == 0.0      # a teacher that never succeeds never acts
-    assert make_schedule(Config(teacher_schedule="handover")).rollin_horizon() == 0
+    paper = make_schedule(Config(teacher_schedule="paper"))
+    paper.update(0, 0, Evidence(student_success=0.0, teacher_success=0.8, teacher_length=40.0))
+    assert paper.rollin_horizon() == 0 and not paper.rolls_in        # the paper's teacher never acts
+
+
+def test_the_rl_samples_are_the_students_steps_and_the_metrics_count_the_teachers():
+    guided = torch.tensor([[True, False], [False, False]])
+    assert rl_samples(None) is None and rl_samples(torch.zeros(2, 2, dtype=torch.bool)) is None  # no roll-in: all
+    assert torch.equal(rl_samples(guided), ~guided)
+    episodes = [(1.0, 5, True, False), (0.0, 9, False, True), (1.0, 4, True, True)]
+    own, guided_episodes = split_episodes(episodes)
+    assert own == episodes[:1] and guided_episodes == episodes[1:]
+    assert rollin_metrics({"guided": guided}, guided_episodes) == {
+        "Train/Guided Share": 0.25, "Train/Guided Episodes": 2, "Train/Guided Success Rate": 0.5}
+    assert rollin_metrics({"guided": guided}, []) == {"Train/Guided Share": 0.25}
 
 
 def test_an_adaptive_run_logs_its_roll_ins_and_resumes_exactly(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from algos.config import Config
-from algos.learner.ppo import PPO, ppo_losses
+from algos.learner.ppo import PPO
+from algos.learner.teacher_term import FILTERS, AdvantageFilter, TeacherTerm, make_teacher_term
 from tests.bandit import N_ACTIONS, Bandit, one_step_batch, sample
 
 
@@ -21,13 +22,22 @@ def test_the_filter_keeps_exactly_the_samples_whose_advantage_agrees_with_the_te
                  teacher=teacher)
     idx = torch.arange(5)
     ce = -torch.log_softmax(logits, -1)[:, 0]
-    plain = ppo_losses(logits, torch.zeros(5), batch, idx, 0.2, 1.0, norm_adv=False)
-    filtered = ppo_losses(logits, torch.zeros(5), batch, idx, 0.2, 1.0, norm_adv=False, filter_advantage=True)
-    assert float(plain["teacher"]) == pytest.approx(float(ce[:4].mean()))
+    log_probs = torch.log_softmax(logits, -1)
+    plain_loss, plain_kl, plain_imitated = TeacherTerm()(log_probs, TeacherTerm().prepare(batch), idx)
+    loss, kl, imitated = AdvantageFilter()(log_probs, AdvantageFilter().prepare(batch), idx)
+    assert float(plain_loss) == pytest.approx(float(ce[:4].mean())) and plain_imitated is None
+    assert float(plain_kl) == pytest.approx(float(ce[:4].mean()))  # a one-hot teacher: KL = cross-entropy
     # kept: took the teacher's action and did better (0), took another and did worse (3); over the 4 taught
-    assert float(filtered["teacher"]) == pytest.approx(float((ce[0] + ce[3]) / 4))
-    assert float(filtered["imitated"]) == pytest.approx(0.5)
-    assert float(filtered["teacher_kl"]) == pytest.approx(float(plain["teacher_kl"]))  # KL: every taught sample
+    assert float(loss) == pytest.approx(float((ce[0] + ce[3]) / 4))
+    assert float(imitated) == pytest.approx(0.5)
+    assert float(kl) == pytest.approx(float(plain_kl))  # KL: every taught sample
+
+
+def test_teacher_filter_names_its_term():
+    assert set(FILTERS) == {"none", "advantage"}
+    for name, cls in (("none", TeacherTerm), ("advantage", AdvantageFilter)):
+        term = make_teacher_term(dataclasses.replace(Config(), teacher_filter=name, teacher_smoothing=0.1))
+        assert type(term) is cls and term.smoothing == 0.1 and term.filters == (name != "none")
 
 
 def train_against_a_wrong_teacher(teacher_filter, iterations=80, n=128):

@@ -11,7 +11,8 @@ import torch
 import main
 from algos.config import Config
 from algos.run.episodes import until_a_success
-from algos.learner.ppo import PPO, ppo_losses, smoothed
+from algos.learner.ppo import PPO
+from algos.learner.teacher_term import TeacherTerm, smoothed
 from tests.bandit import N_ACTIONS, Bandit, one_step_batch, sample
 from tests.helpers import read_metrics, tiny_train_args
 
@@ -30,10 +31,12 @@ def test_smoothing_mixes_taught_rows_with_the_uniform_distribution_and_leaves_un
 def test_the_smoothed_cross_entropy_is_smallest_at_the_smoothed_target_not_at_the_teachers_action():
     teacher = torch.zeros(1, N_ACTIONS)
     teacher[0, 0] = 1.0
-    batch = dict(action=torch.tensor([0]), logp=torch.zeros(1), value=torch.zeros(1), advantage=torch.zeros(1),
-                 **{"return": torch.zeros(1)}, teacher=smoothed(teacher, 0.05))
+    term = TeacherTerm(smoothing=0.05)               # --teacher_smoothing 0.05: prepare() smooths the target
+    batch = term.prepare(dict(teacher=teacher))
+    assert torch.allclose(batch["teacher"], smoothed(teacher, 0.05))
+
     def teacher_term(logits):
-        return float(ppo_losses(logits, torch.zeros(1), batch, torch.arange(1), 0.2, 1.0, norm_adv=False)["teacher"])
+        return float(term(torch.log_softmax(logits, -1), batch, torch.arange(1))[0])
     at_target = torch.log(batch["teacher"])
     sharper = torch.tensor([[8.0] + [0.0] * (N_ACTIONS - 1)])
     assert teacher_term(at_target) < teacher_term(sharper)
