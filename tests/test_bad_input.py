@@ -443,3 +443,59 @@ def test_a_server_dripping_its_replies_ends_training_with_one_line(tmp_path):
     assert "timed out after 3 s" in result.stderr
     assert seconds < 60  # about 3 + 2 x 3 s of deadlines (and start-up), not the 100000 s the replies would take
     assert not os.path.exists(os.path.join(tmp_path, "ppo"))
+
+
+# -- a sweep that could never schedule a run: refused before Ray starts; a stopped sweep's queued runs end at once --
+@pytest.fixture
+def no_ray(monkeypatch):
+    """A sweep that reaches Ray fails the test (instead of waiting for runs that cannot be scheduled)."""
+    import algos.experiments.sweep_ray
+
+    def started(*args, **kwargs):
+        raise AssertionError("Ray would have started")
+    monkeypatch.setattr(algos.experiments.sweep_ray, "run_all", started)
+
+
+SWEEP_ONE = ["sweep", "--tasks", TASK, "--seeds", "0", "--variants", "ppo", "--n_itr", "1"]
+
+
+@pytest.mark.parametrize("cores,extra,message", [
+    (8, ["--num_cpus", "1", "--cpus_per_run", "2"], "--cpus_per_run 2 is more than --num_cpus 1: no run could ever "
+                                                    "start (give --cpus_per_run 1 or less)"),
+    (2, ["--cpus_per_run", "3"], "--cpus_per_run 3 is more than this machine's 2 CPU cores"),
+    (1, ["--cpus_per_run", "256"], "--cpus_per_run 256 is more than this machine's 1 CPU cores"),
+])
+def test_a_sweep_whose_runs_could_never_start_is_refused_before_ray(tmp_path, capsys, monkeypatch, no_ray, cores,
+                                                                     extra, message):
+    import utils.cpu_share
+    monkeypatch.setattr(utils.cpu_share, "cpu_cores", lambda: cores)
+    rc, out, err = call(capsys, SWEEP_ONE + ["--logdir", tmp_path / "log", *extra])
+    assert_one_line_error(rc, err, message)
+    assert not (tmp_path / "log").exists()
+
+
+def test_a_ray_cluster_without_a_node_large_enough_is_refused():
+    from algos.experiments.sweep import SweepOptions
+    from algos.experiments.sweep_ray import check_cpus, largest_node_cpus
+    nodes = [{"Alive": True, "Resources": {"CPU": 2.0}}, {"Alive": False, "Resources": {"CPU": 64.0}},
+             {"Alive": True, "Resources": {"CPU": 4.0}}, {"Alive": True, "Resources": {}}]
+    assert largest_node_cpus(nodes) == 4 and largest_node_cpus([]) == 0
+    check_cpus(SweepOptions(cpus_per_run=4), 4, "the cluster")
+    with pytest.raises(UserError, match="--cpus_per_run 5 is more than the cluster: no run could ever start"):
+        check_cpus(SweepOptions(cpus_per_run=5), 4, "the cluster")
+
+
+def test_a_run_or_teacher_queued_when_the_sweep_was_stopped_ends_untouched(tmp_path):
+    """After Ctrl-C/SIGTERM the sweep waits for its runs: one that Ray starts only then must end at once (no run
+    folder, no evaluation), not train an iteration or measure the teacher."""
+    from algos.config import Config
+    from algos.experiments.sweep import SweepOptions, plan_runs
+    from algos.experiments.sweep_ray import NOT_STARTED, run_one, teacher_one
+    options = SweepOptions(tasks=[TASK], variants=["llm4teach"])
+    (task, variant, seed, run), = plan_runs(Config(logdir=str(tmp_path)), options, {})
+    stop_file = tmp_path / ".sweep-stop-x"
+    stop_file.touch()
+    out = run_one(run, options, {}, str(stop_file))
+    assert out["status"] == "stopped" and out["message"] == NOT_STARTED
+    assert teacher_one(run, options, str(stop_file))["status"] == "stopped"
+    assert os.listdir(tmp_path) == [stop_file.name]

@@ -6,7 +6,8 @@ then the results tables and one figure per task.
 A local Ray is started for the sweep (as many runs at once as there are CPUs, --cpus_per_run each, one torch
 thread per CPU), or `ray_address` joins a cluster (the runs write to --logdir as the driver names it: give a
 path on storage every node shares). A run that has finished is not trained again; an interrupted one resumes from
-its checkpoint. Ctrl-C asks every run to finish its iteration and checkpoint (a second one stops at once).
+its checkpoint. Ctrl-C (or SIGTERM) asks every run to finish its iteration and checkpoint, and a queued run not to
+start (a second one stops at once). A --cpus_per_run no node has is refused before Ray starts.
 Each finished student is evaluated on `final_eval` held-out episodes (env seeds from `final_env_seed`, used by
 neither training nor the periodic evaluation), and the teacher alone on the same episodes (algos/experiments/final_eval.py).
 Ray's side, the runs as tasks, is algos/experiments/sweep_ray.py (which imports nothing from here).
@@ -163,7 +164,12 @@ def sweep(config, options, given=None):
     runs = plan_runs(config, options, given)
     result = SweepResult()
     if not options.report:
-        from algos.experiments.sweep_ray import run_all
+        from algos.experiments.sweep_ray import check_cpus, run_all
+        if not options.ray_address:  # a cluster's nodes are known once joined (sweep_ray.run_all checks them)
+            from utils.cpu_share import cpu_cores
+            cpus = options.num_cpus or cpu_cores()
+            check_cpus(options, cpus, f"--num_cpus {cpus}" if options.num_cpus else
+                       f"this machine's {cpus} CPU cores")
         result.runs, result.stopped = run_all(runs, options, given)
         result.failed = sum(r["status"] == "failed" for r in result.runs)
     report(config.logdir, runs, options, result)

@@ -13,6 +13,20 @@ from utils.options import resumable
 from utils.run_dir import run_dir_path, task_dir
 
 STOP_FILE = ".sweep-stop"  # a prefix: each sweep adds "-<random id>", so sweeps sharing a logdir stop apart
+NOT_STARTED = "not started (the sweep was stopped)"
+
+
+def check_cpus(options, cpus, what):
+    """UserError (before a local Ray starts) when no run could ever be scheduled: each needs --cpus_per_run CPUs
+    of one node, and the largest has `cpus` (`what` says so in words, e.g. "--num_cpus 1")."""
+    if options.cpus_per_run > cpus:
+        raise UserError(f"--cpus_per_run {options.cpus_per_run} is more than {what}: no run could ever start "
+                        f"(give --cpus_per_run {cpus} or less)")
+
+
+def largest_node_cpus(nodes):
+    """The CPUs of the largest live node of a Ray cluster (ray.nodes())."""
+    return int(max((n.get("Resources", {}).get("CPU", 0) for n in nodes if n.get("Alive")), default=0))
 
 
 def _threads(cpus):
@@ -25,10 +39,12 @@ def run_one(run, options, given, stop_file):
     """Train (or resume) one run to its budget, then evaluate its final student. Returns a plain dict."""
     from algos.config import Config
     from algos.run.train import train
-    _threads(options.cpus_per_run)
     run_dir = run_dir_path(run.logdir, run.task, run.savedir, run.seed)
     out = {"task": run.task, "variant": run.savedir, "seed": run.seed, "run_dir": run_dir}
     stop = (lambda: "stop" if os.path.exists(stop_file) else None)
+    if stop():  # queued when the sweep was stopped: it ends now, untouched
+        return {**out, "status": "stopped", "message": NOT_STARTED}
+    _threads(options.cpus_per_run)
     try:
         if os.path.isfile(os.path.join(run_dir, "checkpoints", "latest.pt")):
             changes = {k: v for k, v in given.items() if k in resumable(Config)}
@@ -57,7 +73,9 @@ def _set_aside_unfinished(run_dir):
         os.replace(run_dir, f"{run_dir}.unfinished-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-def teacher_one(run, options):
+def teacher_one(run, options, stop_file):
+    if os.path.exists(stop_file):
+        return {"task": run.task, "variant": "teacher", "seed": "-", "status": "stopped", "message": NOT_STARTED}
     _threads(options.cpus_per_run)
     try:
         overall = evaluate_teacher(run, options)
@@ -99,6 +117,13 @@ def run_all(runs, options, given):
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     if options.ray_address:
         ray.init(address=options.ray_address, log_to_driver=False, include_dashboard=False, configure_logging=False)
+        try:
+            cpus = largest_node_cpus(ray.nodes())
+            check_cpus(options, cpus, f"the {cpus} CPUs of the largest node of the Ray cluster at "
+                                      f"{options.ray_address}")
+        except BaseException:
+            ray.shutdown()
+            raise
     else:
         from utils.cpu_share import cpu_cores
         os.environ.setdefault("RAY_worker_niceness", "0")  # the runs are the machine's main work, not background
@@ -114,27 +139,30 @@ def run_all(runs, options, given):
     for task, variant, seed, run in runs:
         if task not in teachers and run.teacher_coef > 0 and \
                 not os.path.isfile(os.path.join(task_dir(logdir, task), "teacher_eval.json")):  # (a taught run's)
-            teachers[task] = remote_teacher.remote(run, options)
+            teachers[task] = remote_teacher.remote(run, options, stop_file)
         refs[remote_run.remote(run, options, given, stop_file)] = (task, variant, seed)
     pending = list(teachers.values()) + list(refs)
     total, results, stopped = len(pending), [], False
     bar = tqdm(total=total, unit="run", file=sys.stderr, disable=not sys.stderr.isatty())
+
+    def collect_results():  # each result as it lands, with its line: a signal is acted on within a second
+        nonlocal pending
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+            for ref in done:
+                results.append(_get(ray, ref, refs))
+                bar.update(1)
+                bar.write(_line(len(results), total, results[-1]), file=sys.stdout)
     try:
         try:
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
-                for ref in done:
-                    results.append(_get(ray, ref, refs))
-                    bar.update(1)
-                    bar.write(_line(len(results), total, results[-1]), file=sys.stdout)
+            collect_results()
         except KeyboardInterrupt:
             stopped = True
             open(stop_file, "w").close()
-            bar.write("stopping: every run finishes its iteration and writes a checkpoint (Ctrl-C again: stop at "
-                      "once); run the same command again to continue", file=sys.stderr)
+            bar.write("stopping: every run finishes its iteration and writes a checkpoint, a queued one does not "
+                      "start (Ctrl-C again: stop at once); run the same command again to continue", file=sys.stderr)
             try:
-                for ref in pending:
-                    results.append(_get(ray, ref, refs))
+                collect_results()
             except KeyboardInterrupt:
                 for ref in pending:
                     ray.cancel(ref, force=True)
