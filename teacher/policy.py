@@ -13,6 +13,7 @@ far to the side, and walking on can go back and forth), and drop first walks to 
 nothing.
 """
 import hashlib
+import itertools
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -115,6 +116,26 @@ class OptionPolicies:
         return PRIMITIVE[kind]
 
 
+def sample_actions(probs, rng_or_random):
+    """An index drawn from each distribution of `probs`: an action from each row of a teacher array (n_envs, 7), or
+    a plan from a list or tuple of plan probabilities (one distribution). Inverse CDF with one uniform number r in
+    [0, 1) per distribution: the index is how many of its cumulative sums lie below r x its total (at most n - 1).
+    rng_or_random: a numpy Generator (or np.random) whose random(size) gives the numbers, or such a function itself
+    (e.g. np.random.random), called once: size probs.shape[:-1] + (1,) for an array, None (a float) for a list.
+    Returns int64 indices of shape probs.shape[:-1] (an int for a list); -1 for a distribution summing to ~0 (no
+    teacher: a live LLM still asking)."""
+    draw = rng_or_random.random if hasattr(rng_or_random, "random") else rng_or_random
+    if isinstance(probs, (list, tuple)):  # a plan at every teacher step: the same arithmetic on floats, ~2x faster
+        cum = list(itertools.accumulate(probs))
+        u = draw(None) * cum[-1]
+        return min(sum(u > c for c in cum), len(cum) - 1) if cum[-1] > 0.5 else -1
+    cum = np.asarray(probs).cumsum(-1)
+    total = cum[..., -1:]
+    u = draw(total.shape) * total
+    index = np.minimum((u > cum).sum(-1), cum.shape[-1] - 1)
+    return np.where(total[..., 0] > 0.5, index, -1)
+
+
 class TeacherPolicy:
     def __init__(self, planner, object_names, soft=False, rng=None, goto_through_lava=True, paths=None,
                  careful=False):
@@ -126,7 +147,7 @@ class TeacherPolicy:
         self.last_text = None
         self.last_text_id = 0  # text_id(last_text)
         self._ids = {}  # text -> text_id(text)
-        self._cdf = {}  # text -> cumulative plan probabilities (a text's plans are fixed for a run)
+        self._weights = {}  # text -> its plans' probabilities (a text's plans are fixed for a run)
 
     def reset(self, mission=None):
         """Start of an episode: forget the mediator's object order; `mission` is the episode's mission text (the
@@ -158,12 +179,11 @@ class TeacherPolicy:
             probs /= probs.sum()
         else:
             choice = 0
-            if len(plans) > 1:  # same draw as rng.choice(len(plans), p=probs), without its per-call overhead
-                cdf = self._cdf.get(description.text)
-                if cdf is None:
-                    cdf = self._cdf[description.text] = np.cumsum([p for _, p in plans], dtype=np.float64)
-                    cdf /= cdf[-1]
-                choice = int(cdf.searchsorted(self.rng.random(), side="right"))
+            if len(plans) > 1:  # one draw, only where there is a choice
+                weights = self._weights.get(text)
+                if weights is None:
+                    weights = self._weights[text] = tuple(float(p) for _, p in plans)
+                choice = sample_actions(weights, self.rng)
             probs[self.plan_action(obs, agent, description, plans[choice][0])] = 1.0
         return probs
 

@@ -4,8 +4,7 @@ import pytest
 import env
 from planner.base import RecordedPlanner
 from teacher.mediator import Mediator, Option, agent_state
-from teacher.policy import OptionPolicies
-from teacher.policy import TeacherPolicy
+from teacher.policy import OptionPolicies, TeacherPolicy, sample_actions
 from tests.grids import make_obs
 from tests.path_oracle import ArrayPaths
 from planner.task_spec import load_recorded_answers, task_config
@@ -103,6 +102,24 @@ def test_soft_teacher_mixes_plans_and_hard_teacher_samples_them():
     assert set(np.unique(picks)) == {0.0, 1.0} and np.all(picks.sum(1) == 1)
     freq = picks.mean(0)
     assert abs(freq[PICKUP] - 0.7) < 0.04 and abs(freq[TOGGLE] - 0.2) < 0.04
+
+
+def test_sample_actions_is_the_inverse_cdf_of_one_draw_per_row():
+    """One draw per distribution (rng.random of shape (n, 1), or one float for a list), the index of the first
+    cumulative sum reaching draw x total; a row of zeros (no teacher) is -1."""
+    rows = np.array([[0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0], [.2, .3, 0, .5, 0, 0, 0]], np.float32)
+    r = np.random.default_rng(4).random((3, 1))[:, 0]
+    rng = np.random.default_rng(4)
+    got = sample_actions(rows, rng)
+    assert got.tolist() == [2, -1, 0 if r[2] < .2 else 1 if r[2] < .5 else 3]
+    assert rng.random() == np.random.default_rng(4).random(4)[3]  # three numbers used, no more
+    np.random.seed(5)
+    assert sample_actions(rows, np.random.random).tolist() == sample_actions(rows, np.random.RandomState(5)).tolist()
+    weights = (0.7, 0.2, 0.1)  # a list: the same choice as its array, one float drawn
+    a, b = np.random.default_rng(6), np.random.default_rng(6)
+    assert [sample_actions(weights, a) for _ in range(50)] == [int(sample_actions(np.array(weights), b))
+                                                                for _ in range(50)]
+    assert a.random() == b.random()
 
 
 @pytest.mark.parametrize("task", ["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey", "TwoDoor"])

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from algos.vec_env.env_pool import EnvPool
+from teacher.policy import sample_actions
 
 
 TRAIN_SEED_SPAN = 1_000_000  # training env seeds stay below every evaluation seed (1,000,000+; final 2,000,000+)
@@ -85,9 +86,7 @@ def student_chooser(model, device):
 
 def teacher_chooser(rng):
     def choose(obs, teacher, starts):
-        cum = teacher.cumsum(axis=1)
-        u = rng.random((teacher.shape[0], 1)) * cum[:, -1:]
-        return np.minimum((u > cum).sum(axis=1), teacher.shape[1] - 1)
+        return sample_actions(teacher, rng)
     return choose
 
 
