@@ -178,3 +178,63 @@ def test_the_published_students_still_load_and_succeed(task, name, capsys):
                       "--env_seed_list", "2000000"]) == 0
     success = float(re.search(r"success rate ([0-9.]+) over 20 episodes", capsys.readouterr().out).group(1))
     assert success >= 0.7  # docs/results.md: 0.94-1.00 on 100 held-out episodes
+
+
+# -- a stop request while the teacher is measured before the first iteration --------------------------------------
+ADAPTIVE = ["--teacher_schedule", "adaptive", "--teacher_eval_min", "1000"]  # 500 batches of 2 episodes, unstopped
+
+
+@pytest.mark.parametrize("signum,status", [(2, 130), (15, 143)])
+def test_one_signal_while_the_teacher_is_measured_stops_the_run_with_a_checkpoint(tmp_path, capsys, monkeypatch,
+                                                                                  signum, status):
+    """Issue 62: the first Ctrl-C / SIGTERM ends the measurement at the next batch of episodes; the run checkpoints
+    the state before it and exits as an interrupted run; --resume measures again and trains on."""
+    import signal
+    import algos.run.trainer
+    real, calls = algos.run.trainer.run_episodes, []
+
+    def run_episodes(pool, choose, seeds, on_step=None):
+        calls.append(len(seeds))
+        if len(calls) == 2:  # the first batch of the teacher's (the student's evaluation came first)
+            os.kill(os.getpid(), signum)
+        return real(pool, choose, seeds, on_step)
+    monkeypatch.setattr(algos.run.trainer, "run_episodes", run_episodes)
+    assert main.main(tiny_train_args(tmp_path, n_itr=2, extra=ADAPTIVE)) == status
+    err = capsys.readouterr().err
+    run_dir = tmp_path / "ppo" / "SimpleDoorKey" / "t-0"
+    assert len(calls) == 2, calls
+    assert f"stopped by {signal.Signals(signum).name} after iteration 0" in err and f"--resume {run_dir}" in err
+    payload = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
+    assert payload["iteration"] == 0 and payload["schedule"]["teacher_success"] is None  # nothing half-measured
+    monkeypatch.setattr(algos.run.trainer, "run_episodes", real)
+    assert main.main(["train", "--resume", str(run_dir)]) == 0
+    rows = read_metrics(run_dir)
+    assert [r["iteration"] for r in rows] == ["1", "2"] and rows[0]["Schedule/Teacher Success"] != ""
+
+
+def test_a_sweep_stop_before_the_first_iteration_measures_nothing(tmp_path, monkeypatch):
+    """A stop condition already true (a sweep's stop file) ends the run before its first measurement batch."""
+    import dataclasses
+    import algos.run.trainer
+    from algos.config import Config
+    from algos.run.train import train
+    calls = []
+    monkeypatch.setattr(algos.run.trainer, "run_episodes", lambda *a, **k: calls.append(1))
+    config = dataclasses.replace(Config(), task="SimpleDoorKey", logdir=str(tmp_path), savedir="t", n_itr=2,
+                                 num_envs=2, workers=0, traj_per_itr=2, batch_size=32, num_eval=2,
+                                 teacher_schedule="adaptive")
+    result = train(config, {}, show_progress=False, stop=lambda: "stop")
+    assert result.stopped_by == "stop" and result.iterations == 0 and calls == []
+    assert os.path.isfile(os.path.join(result.run_dir, "checkpoints", "latest.pt"))
+
+
+def test_until_a_success_asks_stop_before_each_batch():
+    from algos.run.episodes import until_a_success
+    batches = []
+
+    def run(seeds):
+        batches.append(seeds[0])
+        return [(0.0, 5, False)] * len(seeds)
+    assert len(until_a_success(run, 100, 4, 10_000, min_episodes=1000, stop=lambda: len(batches) >= 3)) == 12
+    assert batches == [100, 104, 108]
+    assert until_a_success(run, 100, 4, 50, stop=lambda: "SIGINT") == []

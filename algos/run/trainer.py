@@ -145,26 +145,31 @@ class Trainer(RunLoop):
     def evaluate_teacher(self):
         """The teacher alone on the periodic evaluation's episodes (the evidence of the adaptive schedule); one that
         succeeds in none is measured on the next num_eval episodes too, up to teacher_eval_max in all, before it
-        counts as never succeeding; every teacher on at least teacher_eval_min. A stop request ends it."""
+        counts as never succeeding; every teacher on at least teacher_eval_min. A stop request ends it between
+        batches of episodes (None: stopped before any)."""
         c = self.config
         choose = teacher_chooser(np.random.default_rng(c.seed))
         pool = self._eval_pool()
         pool.set_teacher(True)
         try:
-            return summarise(until_a_success(lambda seeds: run_episodes(pool, choose, seeds),
-                                             c.env_seed_list[0], c.num_eval, c.teacher_eval_max,
-                                             c.teacher_eval_min))
+            results = until_a_success(lambda seeds: run_episodes(pool, choose, seeds), c.env_seed_list[0],
+                                      c.num_eval, c.teacher_eval_max, c.teacher_eval_min, stop=self.stop_request.poll)
         finally:
             pool.set_teacher(False)
+        return summarise(results) if results else None
 
     def first_evidence(self):
         """Before the first iteration of a run (or of a fork to a schedule that reads evidence), what the schedule
-        needs: the teacher alone and the student on the evaluation episodes (None when it needs nothing)."""
+        needs: the teacher alone and the student on the evaluation episodes (None when it needs nothing, or when a
+        stop request ended the measurement: nothing of it is kept, a resumed run measures again)."""
         if not self.schedule.needs_teacher_success():
             return None
         c = self.config
-        student = summarise(self.evaluate_student(eval_seeds(c.env_seed_list[0], c.num_eval)))
-        teacher = self.evaluate_teacher()
+        stopped = self.stop_request.poll
+        student = None if stopped() else summarise(self.evaluate_student(eval_seeds(c.env_seed_list[0], c.num_eval)))
+        teacher = None if stopped() else self.evaluate_teacher()
+        if stopped():
+            return None
         return Evidence(student_success=student["success"], teacher_success=teacher["success"],
                         teacher_length=teacher["length"], teacher_episodes=teacher["episodes"])
 
@@ -186,8 +191,18 @@ class Trainer(RunLoop):
 
     def _loop(self):
         c = self.config
-        evidence = self.first_evidence()
-        if evidence is not None:
+        if self.schedule.needs_teacher_success():  # measured before the first iteration: a stop request ends it
+            snapshot = (rng_state(), self.pool.get_state())
+            try:
+                evidence = self.first_evidence()
+            except WaitInterrupted:  # a stop request while the teacher waited for a live LLM
+                if not self.stop_request.poll():
+                    raise
+                evidence = None
+            if self.stop_request.poll():  # the state before the measurement: a resumed run measures it again
+                self.save("latest", snapshot)
+                self.logger.flush()
+                return self.stop_request.requested
             self.schedule.update(self.iteration, self.env_steps, evidence)
         teacher_on = None
         while not self.finished() and not self.stop_request.poll():
