@@ -197,12 +197,12 @@ class TeacherSpec:
     task_log_dir: Optional[str] = None           # where the default plan cache lives
     nonblocking: bool = False                    # the training envs' teacher: a live LLM never makes them wait
                                                  # (--llm_wait never)
-    taught: bool = True                          # False: a run without a teacher (plain PPO), nothing to build
+    has_teacher: bool = True                     # False: a run without a teacher (plain PPO), nothing to build
 
     def make_planner(self):
         from planner.base import NoPlanner
         from planner.factory import build_planner
-        if not self.taught:
+        if not self.has_teacher:
             return NoPlanner()
         return build_planner(self.config, self.task, self.task_log_dir, nonblocking=self.nonblocking)
 

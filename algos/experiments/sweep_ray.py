@@ -138,7 +138,7 @@ def run_all(runs, options, given):
     teachers = {}
     for task, variant, seed, run in runs:
         if task not in teachers and run.teacher_coef > 0 and \
-                not os.path.isfile(os.path.join(task_dir(logdir, task), "teacher_eval.json")):  # (a taught run's)
+                not os.path.isfile(os.path.join(task_dir(logdir, task), "teacher_eval.json")):  # (a run with a teacher)
             teachers[task] = remote_teacher.remote(run, options, stop_file)
         refs[remote_run.remote(run, options, given, stop_file)] = (task, variant, seed)
     pending = list(teachers.values()) + list(refs)

@@ -124,7 +124,7 @@ def evaluate(config, given=None):
         if not config.loaddir:
             raise UserError("eval needs --loaddir RUN (or --eval_teacher to evaluate the teacher alone)")
         model, checkpoint, frame_stack = load_student(config, task, device, given)
-        spec = TeacherSpec(task, TeacherConfig(answers=config.answers), taught=False)  # the student acts alone
+        spec = TeacherSpec(task, TeacherConfig(answers=config.answers), has_teacher=False)  # the student acts alone
     sb3 = isinstance(model, Sb3Student)  # an sb3_ppo run's student
     if sb3 and video:
         raise UserError("--video: an sb3_ppo run's episodes are not drawn (give --video 0)")

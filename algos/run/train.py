@@ -49,7 +49,7 @@ class RunResult:
     resume_hint: str = ""
 
 
-def taught(config):
+def has_teacher(config):
     """Whether a run has a teacher at all (plain PPO, teacher_coef 0, has none: no planner, table or server)."""
     return config.teacher_coef > 0
 
@@ -60,7 +60,7 @@ def _prepare(config):
     task = task_config(config.task)
     config = dataclasses.replace(config, task=task["name"])
     device = pick_device(config.device)
-    if taught(config):  # plain PPO needs no recorded answers, prompt or server
+    if has_teacher(config):  # plain PPO needs no recorded answers, prompt or server
         check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
     if config.policy == "sb3_ppo":
         check_sb3(config, task)
@@ -101,7 +101,7 @@ def train(config, given=None, show_progress=True, stop=None):
     savedir = plain_name(config.savedir, "--savedir") if config.savedir else default_run_name()
     check_log_dir(config.logdir)
     check_run_dir_free(run_dir_path(config.logdir, task["name"], savedir, config.seed))
-    if taught(config):
+    if has_teacher(config):
         preflight(config)
     config = dataclasses.replace(config, savedir=savedir, seed_list=[config.seed], device=str(device),
                                  workers=resolve_workers(config.workers, config.num_envs))
@@ -164,7 +164,7 @@ def _fork(config, given, show_progress, stop):
     if budget_reached(config, iteration, env_steps):
         raise UserError(f"--fork: the checkpoint is at iteration {iteration} ({env_steps} env steps), already the "
                         f"budget (--n_itr {config.n_itr}, --max_env_steps {config.max_env_steps}); pass a larger one")
-    if taught(config):
+    if has_teacher(config):
         preflight(config)
     config = dataclasses.replace(config, savedir=savedir, device=str(device),
                                  workers=resolve_workers(config.workers, config.num_envs))
@@ -209,7 +209,7 @@ def _resume(config, given, show_progress, stop):
     if config.policy == "sb3_ppo":
         raise UserError(f"--resume: {run_dir} is an sb3_ppo run, which cannot be resumed (it is at {env_steps} env "
                         f"steps, short of the budget): start a new run")
-    if taught(config):
+    if has_teacher(config):
         preflight(config)
     return _run(config, task, device, run_dir, payload, show_progress, stop)
 
@@ -238,7 +238,7 @@ def _run(config, task, device, run_dir, payload, show_progress, stop, history=No
         if config.policy == "sb3_ppo":  # a fresh run (_resume refuses an unfinished one)
             trainer = Sb3Trainer(config, task, run_dir, device, progress, stop)
         else:
-            spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]), taught=taught(config))
+            spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]), has_teacher=has_teacher(config))
             trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)
         start = trainer.iteration
         if fresh and payload is not None:  # a fork: its best.pt is the best of its own evaluations, and it can
