@@ -22,27 +22,26 @@ from utils.errors import UserError, WorkerError
 from utils.interrupt import WaitInterrupted
 
 
+# the commands a shard answers: name -> what it does on its EnvGroup (data: the command's argument, if it takes one)
+COMMANDS = {
+    "step": lambda group, data: group.step(data),
+    "reset": lambda group, data: group.reset(data),
+    "teacher": lambda group, data: group.set_teacher(data),
+    "get_state": lambda group, data: group.get_state(),
+    "set_state": lambda group, data: group.set_state(data),
+    "stats": lambda group, data: group.planner_stats(),
+    "recording": lambda group, data: group.set_recording(data),
+    "frames": lambda group, data: group.frames(),
+    "close": lambda group, data: group.close(),
+}
+
+
 def _dispatch(group, cmd, data):
     """One command on an EnvGroup; returns the reply value."""
-    if cmd == "step":
-        return group.step(data)
-    if cmd == "reset":
-        return group.reset(data)
-    if cmd == "teacher":
-        return group.set_teacher(data)
-    if cmd == "get_state":
-        return group.get_state()
-    if cmd == "set_state":
-        return group.set_state(data)
-    if cmd == "stats":
-        return group.planner_stats()
-    if cmd == "recording":
-        return group.set_recording(data)
-    if cmd == "frames":
-        return group.frames()
-    if cmd == "close":
-        return group.close()
-    raise ValueError(f"unknown command {cmd!r}")
+    handler = COMMANDS.get(cmd)
+    if handler is None:
+        raise ValueError(f"unknown command {cmd!r}")
+    return handler(group, data)
 
 
 def _reply(group, cmd, data):
