@@ -79,6 +79,9 @@ def run_eval(config, given, ns=None):
         say(f"results: {result_file(r.out_dir, r.who)}")
     if r.who == "teacher":
         say(f"teacher: {summary_line(r.planner_stats)}")
+        others = r.teacher_measurements - 1
+        say(f"teacher alone: {r.teacher_file}" + (f" (kept beside {others} measurement{'s' if others != 1 else ''}"
+                                                   f" of other teachers or episodes)" if others else ""))
     return 0
 
 

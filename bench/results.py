@@ -5,7 +5,7 @@
 
 The same table as `main.py sweep --report` (algos.experiments.results), for runs made any way: one row per task and run name
 (the folder name without -<seed>), mean ± std over seeds; the final success comes from a sweep's final_eval.json
-where a run has one; the teacher alone from <task folder>/teacher_eval.json.
+where a run has one; the teacher alone of the runs' own teacher from <task folder>/teacher_eval.json.
 """
 import argparse
 import os
@@ -13,7 +13,7 @@ import sys
 
 from utils.errors import UserError
 from utils.machine import machine_line
-from algos.experiments.plot import find_runs, plot_runs
+from algos.experiments.plot import find_runs, plot_runs, read_config
 from algos.experiments.results import markdown, run_row, teacher_results
 
 
@@ -24,12 +24,12 @@ def main(argv=None):
     p.add_argument("--threshold", type=float, default=0.9, help="success rate for the 'env steps to' column")
     args = p.parse_args(argv)
     try:
-        rows, task_dirs = [], {}
+        rows, runs = [], []
         for run_dir, _ in find_runs(args.run_dirs):
             row = run_row(run_dir, args.threshold)
             rows.append(row)
-            task_dirs.setdefault(row.task, os.path.dirname(os.path.abspath(run_dir)))
-        print(markdown(rows, teacher_results(task_dirs), args.threshold))
+            runs.append((row.task, row.variant, os.path.dirname(os.path.abspath(run_dir)), read_config(run_dir)))
+        print(markdown(rows, teacher_results(runs), args.threshold))
         print(f"Machine: {machine_line()}")
         if args.out:
             out, _ = plot_runs(args.run_dirs, out=args.out)

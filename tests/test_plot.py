@@ -8,9 +8,10 @@ from PIL import Image
 
 from utils.errors import UserError
 from utils.logger import RunLogger
+from algos.config import Config
 from algos.experiments.plot import (add_plot_arguments, aggregate, find_runs, group_runs, load_run, load_runs, run_plot,
-                        split_run_name, teacher_value)
-from algos.run.teacher_eval import read_teacher_eval, write_teacher_eval
+                        split_run_name, teacher_lines)
+from algos.run.teacher_eval import read_teacher_evals, record_teacher_eval
 
 STEPS_PER_ITER = 1000
 
@@ -52,8 +53,7 @@ def parse(argv):
 
 def test_run_plot_writes_png(runs, tmp_path):
     root, task_dir, dirs = runs
-    write_teacher_eval(str(task_dir), {"task": "SimpleDoorKey", "success_rate": 0.95, "mean_return": 0.8,
-                                       "mean_length": 14.0, "num_eval": 50})
+    record_teacher(task_dir, 0.95, 0.8, 50)
     out = tmp_path / "figs" / "curves.png"
     assert run_plot(parse(list(dirs.values()) + ["--out", str(out)])) == 0
     with Image.open(out) as im:
@@ -112,20 +112,42 @@ def test_aggregate_of_real_runs(runs):
     assert np.allclose(mean, expected.mean(0)) and np.allclose(std, expected.std(0))
 
 
-def test_teacher_eval_roundtrip(tmp_path, runs):
+def record_teacher(task_dir, success, ret, episodes, **teacher):
+    """A teacher-alone measurement as `main.py eval --eval_teacher --num_eval EPISODES [teacher settings]` records."""
+    config = Config(task="SimpleDoorKey", num_eval=episodes, **teacher)
+    return record_teacher_eval(str(task_dir), config, {"success": np.float64(success), "return": ret, "length": 12.5,
+                                                       "episodes": episodes})
+
+
+def test_the_teacher_line_is_the_runs_own_teacher(tmp_path, runs):
+    """Issue 62: teacher_eval.json keeps one measurement per teacher and episodes; a plot draws the teacher of its
+    runs only (their config.json), never another teacher's figure; plain PPO runs have no teacher line."""
     _, task_dir, dirs = runs
-    assert read_teacher_eval(str(tmp_path / "nothing")) is None
-    assert teacher_value([load_run(dirs[("ppo", 1)])], "success") is None
-    data = {"task": "SimpleDoorKey", "success_rate": np.float64(0.9), "mean_return": 0.7, "mean_length": 12.5,
-            "num_eval": 20}
-    write_teacher_eval(str(task_dir), data)
-    assert read_teacher_eval(str(task_dir)) == {**data, "success_rate": 0.9}
-    assert not [f for f in os.listdir(task_dir) if f.endswith(".tmp")]
-    assert teacher_value([load_run(dirs[("ppo", 1)])], "success") == 0.9
-    assert teacher_value([load_run(dirs[("ppo", 1)])], "return") == 0.7
+    taught, plain = load_run(dirs[("llm4teach", 1)]), load_run(dirs[("ppo", 1)])
+    assert read_teacher_evals(str(tmp_path / "nothing")) == [] and teacher_lines([taught], "success") == []
+    record_teacher(task_dir, 0.9, 0.7, 20)
+    assert teacher_lines([taught], "success") == [("teacher alone, 20 ep", 0.9)]
+    assert teacher_lines([taught, plain], "return") == [("teacher alone, 20 ep", 0.7)]
+    assert teacher_lines([plain], "success") == []
+    path, n = record_teacher(task_dir, 0.1, 0.05, 1, soft_planner=True, answers="official")  # a quick look at another
+    assert n == 2 and teacher_lines([taught], "success") == [("teacher alone, 20 ep", 0.9)]
+    assert record_teacher(task_dir, 0.8, 0.6, 20)[1] == 2  # the same teacher on the same episodes: replaced
+    assert teacher_lines([taught], "success") == [("teacher alone, 20 ep", 0.8)]
+    record_teacher(task_dir, 0.85, 0.6, 40)  # on more episodes: that one is drawn
+    assert teacher_lines([taught], "success") == [("teacher alone, 40 ep", 0.85)]
+    assert len(read_teacher_evals(str(task_dir))) == 3 and not [f for f in os.listdir(task_dir) if f.endswith(".tmp")]
+    with open(os.path.join(dirs[("llm4teach", 2)], "config.json"), "w") as f:  # a second teacher among the runs
+        json.dump({"task": "SimpleDoorKey", "teacher_coef": 10.0, "soft_planner": True}, f)
+    soft = load_run(dirs[("llm4teach", 2)])
+    soft.name = "llm4teach_soft"
+    assert teacher_lines([taught, soft], "success") == [("teacher alone (llm4teach), 40 ep", 0.85),
+                                                        ("teacher alone (llm4teach_soft), 1 ep", 0.1)]
+    (task_dir / "teacher_eval.json").write_text(json.dumps({"task": "SimpleDoorKey", "success_rate": 0.9,
+                                                            "mean_return": 0.7, "mean_length": 9, "num_eval": 9}))
+    assert teacher_lines([taught], "success") == []  # the first format says nothing of its teacher: matches none
     (task_dir / "teacher_eval.json").write_text("{bad")
-    with pytest.raises(UserError):
-        read_teacher_eval(str(task_dir))
+    with pytest.raises(UserError, match="not valid JSON"):
+        read_teacher_evals(str(task_dir))
 
 
 def test_refuses_missing_and_empty_runs(tmp_path, runs):

@@ -61,7 +61,9 @@ def test_sweep_runs_the_grid_then_a_rerun_trains_nothing(tmp_path):
     table = (tmp_path / "results.md").read_text()
     assert table.count("| teacher alone |") == 2 and "| SimpleDoorKey | llm4teach | 0, 1 |" in table
     assert (tmp_path / "SimpleDoorKey.png").stat().st_size > 0 and (tmp_path / "ColoredDoorKey.png").exists()
-    assert json.load(open(tmp_path / "ppo" / "SimpleDoorKey" / "teacher_eval.json"))["num_eval"] == 3
+    teacher, = json.load(open(tmp_path / "ppo" / "SimpleDoorKey" / "teacher_eval.json"))["measurements"]
+    assert teacher["num_eval"] == 3 and teacher["env_seeds"] == [2_000_000]
+    assert teacher["teacher"]["answers"] == "official"
     assert out.count(": finished") == 10  # 8 runs and 2 teachers, one line each
 
     before = snapshot(dirs)

@@ -58,8 +58,10 @@ def test_eval_teacher_needs_no_loaddir_and_writes_its_result(tmp_path, capsys):
                       "--logdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "success rate 1.000 over 20 episodes" in out
-    saved = json.loads((tmp_path / "ppo" / "SimpleDoorKey" / "teacher_eval.json").read_text())
-    assert saved["success_rate"] == 1.0 and saved["num_eval"] == 20
+    saved = json.loads((tmp_path / "ppo" / "SimpleDoorKey" / "teacher_eval.json").read_text())["measurements"]
+    assert len(saved) == 1 and saved[0]["success_rate"] == 1.0 and saved[0]["num_eval"] == 20
+    assert saved[0]["teacher"] == {"answers": "official", "soft_planner": False, "goto_avoids_lava": False}
+    assert saved[0]["env_seeds"] == [1_000_000] and saved[0]["episodes_per_seed"] == 20
 
 
 def test_plain_ppo_switch_turns_the_teacher_off(tmp_path):

@@ -5,7 +5,8 @@ A RUN_DIR is a run folder (log/ppo/<Task>/<run_name>-<seed>/ with a metrics.csv)
 name (the folder name without its trailing -<seed>); each group's seeds are interpolated onto a common x grid
 (the range every seed covers) and drawn as mean line plus a ±std band. The y value is Test/Success Rate (or
 Test/Return) where the run has evaluations, else the training value. The teacher-alone result of a task
-(<task folder>/teacher_eval.json, written by `main.py eval --eval_teacher`) is a dashed horizontal line.
+(<task folder>/teacher_eval.json, written by `main.py eval --eval_teacher`) is a dashed horizontal line, one per
+teacher of the runs (their config.json) that was measured: a measurement of another teacher is never drawn.
 """
 import csv
 import json
@@ -21,7 +22,7 @@ import numpy as np
 from utils.errors import UserError
 from utils.logger import number
 from utils.run_dir import logdir_of
-from algos.run.teacher_eval import read_teacher_eval
+from algos.run.teacher_eval import find_teacher_eval, teacher_groups, teacher_label
 
 METRICS = {
     # metric: (columns in order of preference, axis label, teacher_eval.json key)
@@ -202,14 +203,18 @@ def aggregate(curves, n_points=N_GRID):
     return grid, values.mean(axis=0), values.std(axis=0)
 
 
-def teacher_value(runs, metric):
-    """The teacher-alone value of the runs' task folders (the first one with a teacher_eval.json), or None."""
+def teacher_lines(runs, metric):
+    """[(label, value)]: the teacher alone, one per distinct teacher of the runs that have one (their config.json),
+    from their task folder's teacher_eval.json measurement of that very teacher (on the most episodes); a teacher
+    never measured has no line."""
     key = METRICS[metric][2]
-    for task_dir in OrderedDict.fromkeys(os.path.dirname(os.path.abspath(r.path)) for r in runs):
-        data = read_teacher_eval(task_dir)
-        if data is not None and number(str(data.get(key, ""))) is not None:
-            return float(data[key])
-    return None
+    groups = teacher_groups([(r.task, r.name, os.path.dirname(os.path.abspath(r.path)), r.config) for r in runs])
+    lines = []
+    for group in groups:
+        measured = find_teacher_eval(group["folder"], group["teacher"])
+        if measured is not None and number(str(measured.get(key, ""))) is not None:
+            lines.append((f"{teacher_label(group, groups)}, {measured['num_eval']} ep", float(measured[key])))
+    return lines
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -249,9 +254,9 @@ def plot_runs(paths, out="curves.png", metric="success", x="env_steps", title=No
                 if metric == "success":
                     lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
                 ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
-        teacher = teacher_value([r for _, members in task_groups for r in members], metric)
-        if teacher is not None:
-            ax.axhline(teacher, color="black", linestyle="--", linewidth=1.2, label=f"teacher alone ({teacher:.2f})")
+        teachers = teacher_lines([r for _, members in task_groups for r in members], metric)
+        for (label, teacher), style in zip(teachers, ("--", ":", "-.", (0, (5, 5)))):
+            ax.axhline(teacher, color="black", linestyle=style, linewidth=1.2, label=f"{label} ({teacher:.2f})")
         ax.set_title(title or task)
         ax.set_xlabel(X_COLUMNS[x])
         which = {frozenset({"test"}): " (evaluation episodes)", frozenset({"train"}): " (training episodes)"}

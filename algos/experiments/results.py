@@ -2,7 +2,8 @@
 
     results.csv   one row per run: task, variant (the run name), seed, env steps, wall seconds, the final student's
                   success on held-out episodes (final_eval.json), env steps at which evaluation first reached 0.9
-    results.md    per task and variant, mean ± std over seeds, and the teacher alone on the same episodes
+    results.md    per task and variant, mean ± std over seeds, and the teacher alone on the same episodes (one row
+                  per teacher of the runs, from a measurement of that very teacher: else the row says it is missing)
 
 A run folder holds config.json and metrics.csv (written by training) and final_eval.json (written by a sweep's final
 evaluation); a task folder may hold teacher_eval.json (`main.py eval --eval_teacher`, or a sweep).
@@ -19,7 +20,7 @@ from typing import Optional
 from utils.atomic import atomic_write
 from utils.logger import number
 from algos.experiments.plot import read_config, read_metrics, split_run_name
-from algos.run.teacher_eval import read_teacher_eval
+from algos.run.teacher_eval import describe, find_teacher_eval, teacher_groups, teacher_label
 
 FINAL_EVAL = "final_eval.json"
 
@@ -111,10 +112,10 @@ def markdown(rows, teachers, threshold=0.9):
             lines.append(f"| {task} | {variant} | {seeds} | {_mean_std([m.env_steps for m in members], steps_text)} | "
                          f"{_mean_std([m.final_success for m in members])}"
                          f"{' (' + '; '.join(about) + ')' if about else ''} | {to} |")
-        teacher = teachers.get(task)
-        if teacher is not None:
-            lines.append(f"| {task} | teacher alone | - | - | {float(teacher['success_rate']):.2f} "
-                         f"({teacher.get('num_eval', '?')} ep) | - |")
+        for label, measured, missing in teachers.get(task, []):
+            figure = f"{float(measured['success_rate']):.2f} ({measured.get('num_eval', '?')} ep)" \
+                if measured is not None else missing
+            lines.append(f"| {task} | {label} | - | - | {figure} | - |")
     if unfinished:
         lines += ["", "\\* no held-out final evaluation (an unfinished run): its env steps are where it stopped"]
     return "\n".join(lines) + "\n"
@@ -131,11 +132,18 @@ def write_results(out_dir, rows, teachers, threshold=0.9):
     return csv_path, md_path
 
 
-def teacher_results(task_dirs):
-    """{task: teacher_eval.json} of the task folders that have one."""
+def teacher_results(runs, env_seeds=None, episodes_per_seed=None):
+    """{task: [(label, measurement or None, why it is missing)]}: the teacher alone for each distinct teacher of
+    the runs [(task, name, task folder, config)], from its task folder's teacher_eval.json: only a measurement of
+    that very teacher (answers, planner) counts, and, when given, on those env seeds and episodes per seed (a
+    sweep's held-out episodes); otherwise the one on the most episodes."""
+    groups = teacher_groups(runs)
     found = {}
-    for task, folder in task_dirs.items():
-        data = read_teacher_eval(folder)
-        if data is not None:
-            found[task] = data
+    for group in groups:
+        measured = find_teacher_eval(group["folder"], group["teacher"], env_seeds, episodes_per_seed)
+        who = describe(group["teacher"])
+        missing = f"not measured ({who} on these {episodes_per_seed} held-out episodes; a sweep without --report " \
+                  f"measures it)" if episodes_per_seed else f"not measured ({who}; `main.py eval --eval_teacher` " \
+                                                            f"measures it)"
+        found.setdefault(group["task"], []).append((teacher_label(group, groups), measured, missing))
     return found

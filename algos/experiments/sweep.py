@@ -181,7 +181,7 @@ def report(logdir, runs, options, result):
     from algos.experiments.plot import load_run, plot_runs
     from algos.experiments.results import run_row, teacher_results, write_results
     from utils.run_dir import run_dir_path, task_dir
-    rows, tasks, dirs = [], {}, {}
+    rows, in_table, dirs = [], [], {}
     for task, variant, seed, run in runs:
         path = run_dir_path(run.logdir, task, variant, seed)
         if os.path.isfile(os.path.join(path, "metrics.csv")):
@@ -189,7 +189,7 @@ def report(logdir, runs, options, result):
                 rows.append(run_row(path, options.threshold))
             except UserError:  # a run that never finished an iteration
                 continue
-            tasks[task] = task_dir(os.path.abspath(logdir), task)
+            in_table.append((task, variant, task_dir(os.path.abspath(logdir), task), run))
             try:
                 load_run(path)
             except UserError:  # in the table, but no curve yet: no episode has ended (a sweep stopped early)
@@ -198,7 +198,7 @@ def report(logdir, runs, options, result):
     if not rows:
         raise UserError(f"no run of this sweep has results in {logdir} yet")
     result.unevaluated = sum(row.final_success is None for row in rows)
-    teachers = teacher_results(tasks)
+    teachers = teacher_results(in_table, [options.final_env_seed], options.final_eval)  # the runs' own teachers
     result.csv, result.markdown = write_results(logdir, rows, teachers, options.threshold)
     for task, paths in dirs.items():
         out, _ = plot_runs(paths, out=os.path.join(logdir, f"{task}.png"))

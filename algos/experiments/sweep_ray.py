@@ -8,6 +8,7 @@ import uuid
 
 from algos.experiments.final_eval import evaluate_final, evaluate_teacher
 from algos.experiments.results import read_final_eval
+from algos.run.teacher_eval import find_teacher_eval, teacher_groups, teacher_label
 from utils.errors import UserError
 from utils.options import resumable
 from utils.run_dir import run_dir_path, task_dir
@@ -73,20 +74,21 @@ def _set_aside_unfinished(run_dir):
         os.replace(run_dir, f"{run_dir}.unfinished-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-def teacher_one(run, options, stop_file):
+def teacher_one(run, options, stop_file, who="teacher"):
+    """The teacher of `run` alone on the held-out episodes (-> the task's teacher_eval.json), as a result dict."""
+    out = {"task": run.task, "variant": who, "seed": "-"}
     if os.path.exists(stop_file):
-        return {"task": run.task, "variant": "teacher", "seed": "-", "status": "stopped", "message": NOT_STARTED}
+        return {**out, "status": "stopped", "message": NOT_STARTED}
     _threads(options.cpus_per_run)
     try:
         overall = evaluate_teacher(run, options)
-        return {"task": run.task, "variant": "teacher", "seed": "-", "status": "finished",
-                "final_success": overall["success"], "message": ""}
+        return {**out, "status": "finished", "final_success": overall["success"], "message": ""}
     except UserError as e:
-        return {"task": run.task, "variant": "teacher", "seed": "-", "status": "failed", "message": str(e)}
+        return {**out, "status": "failed", "message": str(e)}
 
 
 def _line(k, n, r):
-    who = r["variant"] if r["variant"] == "teacher" else f"{r['variant']}-{r['seed']}"
+    who = r["variant"] if r["seed"] == "-" else f"{r['variant']}-{r['seed']}"
     head = f"[{k}/{n}] {r['task']} {who}: {r['status']}"
     if r["status"] in ("finished", "done before"):
         steps = f", {r['env_steps']:,} env steps" if "env_steps" in r else ""
@@ -105,6 +107,16 @@ def _get(ray, ref, refs):
                 "message": (lines[-1] if lines else type(e).__name__)[:300]}
 
 
+def teachers_to_measure(runs, options):
+    """The distinct teachers of the runs (teacher_eval.teacher_groups, each with its "label") that the task folder's
+    teacher_eval.json holds no measurement of on the held-out episodes (final_env_seed, final_eval)."""
+    groups = teacher_groups([(task, variant, task_dir(run.logdir, task), run) for task, variant, _, run in runs])
+    for group in groups:
+        group["label"] = teacher_label(group, groups)
+    return [g for g in groups
+            if find_teacher_eval(g["folder"], g["teacher"], [options.final_env_seed], options.final_eval) is None]
+
+
 def run_all(runs, options, given):
     """Run every (task, variant, seed) of `runs` on Ray; returns ([result dict], stopped)."""
     import ray
@@ -115,6 +127,7 @@ def run_all(runs, options, given):
     # misses its own (a shared name was removed by whichever sweep ended first)
     stop_file = os.path.join(logdir, f"{STOP_FILE}-{uuid.uuid4().hex}")
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    unmeasured = teachers_to_measure(runs, options)
     if options.ray_address:
         ray.init(address=options.ray_address, log_to_driver=False, include_dashboard=False, configure_logging=False)
         try:
@@ -135,13 +148,12 @@ def run_all(runs, options, given):
     remote_run = ray.remote(run_one).options(num_cpus=options.cpus_per_run, max_retries=0)
     remote_teacher = ray.remote(teacher_one).options(num_cpus=options.cpus_per_run, max_retries=0)
     refs = {}
-    teachers = {}
+    for group in unmeasured:  # each teacher of the runs not yet measured on the held-out episodes (teacher_eval.json)
+        who = "teacher" if group["label"] == "teacher alone" else group["label"].replace("teacher alone", "teacher")
+        refs[remote_teacher.remote(group["config"], options, stop_file, who)] = (group["task"], who, "-")
     for task, variant, seed, run in runs:
-        if task not in teachers and run.teacher_coef > 0 and \
-                not os.path.isfile(os.path.join(task_dir(logdir, task), "teacher_eval.json")):  # (a run with a teacher)
-            teachers[task] = remote_teacher.remote(run, options, stop_file)
         refs[remote_run.remote(run, options, given, stop_file)] = (task, variant, seed)
-    pending = list(teachers.values()) + list(refs)
+    pending = list(refs)
     total, results, stopped = len(pending), [], False
     bar = tqdm(total=total, unit="run", file=sys.stderr, disable=not sys.stderr.isatty())
 

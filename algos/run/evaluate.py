@@ -29,7 +29,7 @@ from utils.errors import UserError
 from utils.options import defaults
 from utils.run_dir import check_log_dir, pick_device, plain_name, run_dir_path, task_dir
 from planner.task_spec import task_config
-from algos.run.teacher_eval import write_teacher_eval
+from algos.run.teacher_eval import record_teacher_eval
 from utils.video import check_video_path
 
 
@@ -44,6 +44,8 @@ class EvalResult:
     checkpoint: Optional[str] = None
     video: Optional[str] = None
     out_dir: Optional[str] = None
+    teacher_file: Optional[str] = None         # the task's teacher_eval.json (the teacher alone), and how many
+    teacher_measurements: int = 0              # teachers x episodes it now holds
 
     def lines(self, num_eval):
         """What `main.py eval` prints: one line per env seed (episodes num_eval apart), then overall if several."""
@@ -161,11 +163,9 @@ def evaluate(config, given=None):
 
 def _write(result, config):
     """The teacher's result next to the task's runs (main.py plot draws it); with --savedir, <who>_eval.json."""
-    o = result.overall
-    if result.who == "teacher":
-        write_teacher_eval(task_dir(config.logdir, result.task), {
-            "task": result.task, "success_rate": o["success"], "mean_return": o["return"], "mean_length": o["length"],
-            "num_eval": o["episodes"], "soft_planner": config.soft_planner})
+    if result.who == "teacher":  # beside the task's other measurements (of other teachers or episodes)
+        result.teacher_file, result.teacher_measurements = record_teacher_eval(
+            task_dir(config.logdir, result.task), dataclasses.replace(config, task=result.task), result.overall)
     if result.out_dir:
         data = {k: v for k, v in dataclasses.asdict(result).items() if k != "episodes"}
         atomic_write(result_file(result.out_dir, result.who), json.dumps(data, indent=2) + "\n", what="results")
