@@ -50,12 +50,14 @@ def say(text, err=False):
 
 
 def run_train(config, given, ns=None):
+    from algos.run.run_loop import budget_advice
     from algos.run.train import train_seeds
     from planner.live.stats import summary_line
     for r in train_seeds(config, given):
         if r.trained == 0 and r.finished:
             say(f"run {r.run_dir} already has {r.iterations} iterations and {r.env_steps} env steps (--n_itr "
-                f"{r.config.n_itr}, --max_env_steps {r.config.max_env_steps}): nothing to do; pass a larger --n_itr")
+                f"{r.config.n_itr}, --max_env_steps {r.config.max_env_steps}): nothing to do; "
+                f"{budget_advice(r.config, r.iterations, r.env_steps)}")
             continue
         best = "n/a" if r.best_eval is None else r.best_eval[0]
         state = "stopped" if r.stopped_by else "done"

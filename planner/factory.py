@@ -15,7 +15,7 @@ from planner.live.grammar import grammar_for
 from planner.live.llm_planner import LLMPlanner
 from planner.live.logprob_planner import LogprobPlanner
 from planner.llm.openai_client import ChatClient
-from planner.live.plan_cache import PlanCache
+from planner.live.plan_cache import PlanCache, check_cache_path
 from planner.world import check_world
 from planner.llm.zhipu_client import ZhipuClient
 from utils.errors import LLMError, UserError
@@ -86,8 +86,10 @@ def check_planner_inputs(config, task, task_log_dir):
     if config.uses_llm():
         load_prompt(task)
         path = plan_cache_path(config, task_log_dir)
-        if path is not None and os.path.lexists(path):
-            PlanCache(path).entries()
+        if path is not None and (config.plan_cache or os.path.lexists(path)):  # the default's folder is the run's
+            check_cache_path(path)
+            if os.path.lexists(path):
+                PlanCache(path).entries()
     else:
         load_answers(task, config.answers)
 

@@ -126,6 +126,50 @@ def test_malformed_plan_cache(tmp_path, capsys, content, message):
     assert not logdir.exists()
 
 
+def plan_cache_cases():
+    cases = [(lambda tmp: tmp / "a-file" / "cache.json", "a-file is not a folder"),
+             (lambda tmp: tmp, "is a folder; give a file in it"),
+             (lambda tmp: "/dev/null", "--plan_cache /dev/null is not a regular file (a device, pipe or socket)")]
+    if os.path.isdir("/proc"):
+        cases.append((lambda tmp: "/proc/nope/cache.json", "--plan_cache /proc/nope/cache.json: cannot create folders "
+                                                           "in /proc"))
+    if os.geteuid() != 0:  # root writes into read-only folders
+        cases.append((lambda tmp: tmp / "ro" / "cache.json", "cache.json: cannot write in"))
+    return cases
+
+
+@pytest.mark.parametrize("where,message", plan_cache_cases())
+def test_a_plan_cache_path_that_cannot_be_a_cache_is_refused_before_the_run_folder(tmp_path, capsys, where, message):
+    """Issue 62: checked up front (not a worker's FileNotFoundError after the run folder was made, nor a device
+    called corrupt with the advice to delete it)."""
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "ro").mkdir(mode=0o500)
+    logdir = tmp_path / "log"
+    try:
+        with FakeChatServer(honour_n(lambda k: "Action: {explore}")) as fake:
+            for command in (tiny_train_args(logdir, n_itr=1), ["eval", "--task", TASK, "--eval_teacher", "--num_eval",
+                                                               "1", "--logdir", logdir]):
+                rc, out, err = call(capsys, command + ["--llm_url", fake.url, "--plan_cache", where(tmp_path)])
+                assert_one_line_error(rc, err, message)
+                assert not logdir.exists() and not fake.requests
+    finally:
+        (tmp_path / "ro").chmod(0o700)
+    assert (tmp_path / "a-file").read_text() == "not a folder" and os.listdir(tmp_path / "ro") == []
+
+
+def test_a_run_at_its_budget_names_the_budget_it_reached(trained, tmp_path, capsys):
+    """Issue 62: a run ended by --max_env_steps is advised to raise --max_env_steps, not --n_itr."""
+    run = copy_run(trained, tmp_path)  # 1 iteration of --n_itr 1
+    for extra, advice in [([], "pass a larger --n_itr"),
+                          (["--n_itr", "5", "--max_env_steps", "10"], "pass a larger --max_env_steps"),
+                          (["--max_env_steps", "10"], "pass a larger --n_itr and --max_env_steps")]:
+        rc, out, err = call(capsys, ["train", "--resume", run, *extra])
+        assert rc == 0 and out.rstrip().endswith(f"nothing to do; {advice}"), out + err
+        rc, out, err = call(capsys, ["train", "--fork", run, "--logdir", tmp_path / "forks", *extra])
+        assert_one_line_error(rc, err, "already the budget", advice)
+        assert err.rstrip().endswith(advice)
+
+
 def test_unwritable_log_directory(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -21,6 +21,13 @@ def budget_reached(config, iteration, env_steps):
     return iteration >= config.n_itr or 0 < config.max_env_steps <= env_steps
 
 
+def budget_advice(config, iteration, env_steps):
+    """What to raise to train a run at this iteration and env-step count on: the budgets it has reached."""
+    reached = (["--n_itr"] if iteration >= config.n_itr else []) + \
+        (["--max_env_steps"] if 0 < config.max_env_steps <= env_steps else [])
+    return f"pass a larger {' and '.join(reached or ['--n_itr'])}"
+
+
 def budget_bound(config, steps_per_iteration=None):
     """The iteration count that will end the run, as far as it is known (for the progress line): --n_itr, or the
     iteration --max_env_steps ends it at when the iterations' size is known."""

@@ -17,7 +17,7 @@ from typing import Optional
 from algos.run.checkpoint import RESUME_KEYS, saved_config
 from algos.config import Config
 from algos.run.sb3_trainer import Sb3Trainer, check as check_sb3
-from algos.run.run_loop import budget_reached, check_eval_seeds
+from algos.run.run_loop import budget_advice, budget_reached, check_eval_seeds
 from algos.run.trainer import Trainer
 from planner.llm.urls import was_redacted
 from planner.factory import check_planner_inputs, preflight
@@ -163,7 +163,8 @@ def _fork(config, given, show_progress, stop):
     iteration, env_steps = int(payload["iteration"]), int(payload["env_steps"])
     if budget_reached(config, iteration, env_steps):
         raise UserError(f"--fork: the checkpoint is at iteration {iteration} ({env_steps} env steps), already the "
-                        f"budget (--n_itr {config.n_itr}, --max_env_steps {config.max_env_steps}); pass a larger one")
+                        f"budget (--n_itr {config.n_itr}, --max_env_steps {config.max_env_steps}); "
+                        f"{budget_advice(config, iteration, env_steps)}")
     if has_teacher(config):
         preflight(config)
     config = dataclasses.replace(config, savedir=savedir, device=str(device),

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -44,6 +45,35 @@ def cache_key(model, system_prompt, sampling, text):
     """Key of one (model, system prompt, sampling settings, observation text)."""
     blob = json.dumps([str(model), sha256(system_prompt), sampling, text], sort_keys=True, ensure_ascii=False)
     return sha256(blob)
+
+
+def check_cache_path(path):
+    """UserError (one line, before any run folder exists) unless `path` can be the plan cache: a regular file (or
+    none yet) in a folder this process can write in (or create): the cache, its lock and its claims live there."""
+    path = Path(path)
+    flag = f"--plan_cache {path}"
+    if path.is_dir():
+        raise UserError(f"{flag} is a folder; give a file in it (e.g. {path / 'plan_cache.json'}), or 'none' to turn "
+                        f"the cache off")
+    if path.exists() and not path.is_file():
+        raise UserError(f"{flag} is not a regular file (a device, pipe or socket); give a .json file, or 'none' to "
+                        f"turn the cache off")
+    folder = path.parent
+    probe = folder
+    while not probe.exists() and probe != probe.parent:  # the nearest folder that exists: the rest is created
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{flag}: {probe} is not a folder")
+    try:  # a trial file (or, when folders are still to be made, a trial folder), removed at once
+        if probe == folder:
+            fd, trial = tempfile.mkstemp(dir=probe, prefix=".plan-cache-check-")
+            os.close(fd)
+            os.unlink(trial)
+        else:
+            os.rmdir(tempfile.mkdtemp(dir=probe, prefix=".plan-cache-check-"))
+    except OSError as e:
+        raise UserError(f"{flag}: cannot {'write in' if probe == folder else 'create folders in'} {probe} "
+                        f"({e.strerror or e}); give a writable path, or 'none' to turn the cache off") from None
 
 
 def empty_cache():
