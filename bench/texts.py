@@ -1,0 +1,78 @@
+"""How many distinct observation texts each task shows its teacher, and how its visits spread over them (issue 63;
+the measuring is algos/experiments/texts.py): under a uniformly random walk, optionally under a short training
+(--train_steps), and, for runs taught by a live LLM, the texts asked and the taught share over env steps from
+their metrics.csv (--runs).
+
+    python bench/texts.py                                        # the paper's four tasks and four many-text tasks
+    python bench/texts.py --tasks MiniGrid-LockedRoom-v0 --steps 100000 --train_steps 20000
+    python bench/texts.py --tasks SimpleDoorKey --train_steps 20000 --train_answers official
+    python bench/texts.py --tasks --runs log/ppo/MiniGrid-LockedRoom-v0/llm-0   # only a live-LLM run's record
+
+A text is exactly what the planner is asked (the teacher's mediator text). The tables go to stdout, the numbers to
+--json (default texts.json); --md also writes the tables with the command and the machine.
+"""
+import argparse
+import json
+import os
+import shlex
+import sys
+
+from algos.experiments.texts import DEFAULT_TASKS, as_json, live_llm_progress, live_markdown, markdown, random_walk, \
+    training_texts
+from utils.atomic import atomic_write
+from utils.errors import UserError
+from utils.machine import machine_line
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", nargs="*", default=list(DEFAULT_TASKS), help="task names or MiniGrid ids")
+    p.add_argument("--steps", type=int, default=50_000, help="random-walk env steps per task (0: no random walk)")
+    p.add_argument("--envs", type=int, default=4, help="random-walk envs stepped together")
+    p.add_argument("--train_steps", type=int, default=0, help="also count under a training of this many env steps")
+    p.add_argument("--train_envs", type=int, default=16, help="the training's --num_envs")
+    p.add_argument("--train_answers", help="teach the training with this recorded table (as train's --answers); "
+                                           "default: a teacher with no answers yet (the student learns as plain PPO)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--top", type=int, default=10, help="most frequent random-walk texts kept in the JSON")
+    p.add_argument("--runs", nargs="*", default=[], help="run folders of live-LLM runs: their texts asked and taught "
+                                                          "share over env steps, from metrics.csv")
+    p.add_argument("--json", default="texts.json", help="where the numbers go")
+    p.add_argument("--md", help="also write the tables, the command and the machine to this markdown file")
+    args = p.parse_args(argv)
+    if args.steps < 0 or args.train_steps < 0 or args.envs < 1 or args.train_envs < 1:
+        raise UserError("--steps and --train_steps must be >= 0, --envs and --train_envs >= 1")
+    walks, trainings, live = [], [], []
+    for name in args.tasks:
+        if args.steps:
+            walks.append(random_walk(name, args.steps, args.envs, args.seed, args.top))
+            print(f"{name}: random walk, {walks[-1].distinct} texts in {walks[-1].env_steps} steps "
+                  f"({walks[-1].seconds:.0f} s)", file=sys.stderr, flush=True)
+        if args.train_steps:
+            trainings.append(training_texts(name, args.train_steps, args.train_answers, args.train_envs, args.seed))
+            print(f"{name}: training, {trainings[-1].distinct} texts in {trainings[-1].env_steps} steps "
+                  f"({trainings[-1].seconds:.0f} s)", file=sys.stderr, flush=True)
+    tables = []
+    if walks or trainings:
+        tables.append(markdown(walks + trainings))
+    for run_dir in args.runs:
+        rows = live_llm_progress(run_dir)
+        live.append({"run": run_dir, "rows": [as_json(r) for r in rows]})
+        tables.append(live_markdown(run_dir, rows))
+    text = "\n\n".join(tables)
+    print(text)
+    data = {"command": "python bench/texts.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+            "machine": machine_line(), "random_walk": [as_json(r) for r in walks],
+            "training": [as_json(r) for r in trainings], "live_llm": live}
+    atomic_write(args.json, json.dumps(data, indent=1) + "\n")
+    if args.md:
+        atomic_write(args.md, f"`{data['command']}`\n\nMachine: {data['machine']}\n\n{text}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        sys.exit(main())
+    except UserError as e:
+        sys.exit(f"error: {e}")
