@@ -86,6 +86,63 @@ def test_the_askers_use_the_server_slots_together(tmp_path):
             planner.close()
 
 
+def test_the_most_visited_waiting_text_is_asked_next(tmp_path):
+    """The one asker busy with a first text, three texts wait: two looked up once each, then one looked up three
+    times. The most visited is asked next, though queued last; the other two after it, in the order they came.
+    No timing: the fake holds the first request until the lookups are done, and the test waits on its requests."""
+    import threading
+    first, once_a, once_b, often = TEXTS[:4]
+    arrived, release, cond, asked = threading.Event(), threading.Event(), threading.Condition(), []
+
+    def responder(i, body):
+        text = asked_text(body)
+        with cond:
+            if text not in asked:
+                asked.append(text)
+            cond.notify_all()
+        if text == first:
+            arrived.set()
+            release.wait(20)
+        return Reply.answers([answer_for(body)] * int(body.get("n") or 1))
+
+    with FakeChatServer(responder) as fake:
+        planner = build_planner(live_args(fake.url, tmp_path / "c.json", "--llm_parallel", "1"), SDK, str(tmp_path),
+                                nonblocking=True)
+        try:
+            assert planner.plans(first) is None
+            assert arrived.wait(20)  # the asker is held by the first text: the rest wait in the queue
+            for text in (once_a, once_b, often, often, often):
+                assert planner.plans(text) is None
+            assert [planner._todo.visits(t) for t in (first, once_a, once_b, often)] == [0, 1, 1, 3]
+            release.set()
+            with cond:
+                assert cond.wait_for(lambda: len(asked) == 4, timeout=30)
+            assert asked == [first, often, once_a, once_b]
+            for text in (first, once_a, once_b, often):
+                assert wait_for(planner, text) is not None
+            assert planner.stats()["submitted"] == 4 and len(fake.requests) == 4  # each text asked once
+        finally:
+            release.set()
+            planner.close()
+
+
+def test_the_visit_queue_orders_by_visits_then_by_arrival():
+    from planner.live.async_planner import VisitQueue
+    q = VisitQueue()
+    for text in ["a", "b", "c", "b", "d", "c", "c"]:
+        q.visit(text)
+    assert len(q) == 4 and q.visits("c") == 3
+    assert q.get() == "c"
+    q.visit("c")  # handed to an asker: not queued again
+    assert [q.get(), q.get(), q.get()] == ["b", "a", "d"] and len(q) == 0
+    for i in range(500):  # many visits of few texts: the lazy heap is rebuilt, the order kept
+        q.visit("x" if i % 3 else "y")
+    assert q.visits("x") == 333 and q.visits("y") == 167 and len(q._heap) <= 2 * 2 + 64 + 1
+    assert q.get() == "x"
+    q.close()
+    assert q.get() is None and q.get() is None
+
+
 def test_a_failing_server_is_raised_to_the_teacher_at_its_next_lookup(tmp_path):
     with FakeChatServer(lambda i, body: Reply.error(400, "bad request")) as fake:
         planner = build_planner(live_args(fake.url, tmp_path / "c.json"), SDK, str(tmp_path), nonblocking=True)
