@@ -13,6 +13,8 @@ live LLM has not answered yet (no teacher distribution), the student acts and th
 """
 import numpy as np
 
+from teacher.policy import sample_actions
+
 METRICS = ("Train/Guided Share", "Train/Guided Episodes", "Train/Guided Success Rate")
 
 
@@ -62,11 +64,9 @@ class RollIn:
         acting = self.left > 0
         if not acting.any():
             return acting
-        probs = teacher[acting]
-        total = probs.sum(-1)
-        taught = total > 0.5
-        u = (1.0 - np.random.random(len(probs))) * total          # in (0, total]: inverse CDF of each row
-        chosen = np.minimum((np.cumsum(probs, -1) < u[:, None]).sum(-1), probs.shape[-1] - 1)
+        # one draw in (0, 1] per row (numpy's global stream, as the student's own sampling by torch is not)
+        chosen = sample_actions(teacher[acting], lambda size: 1.0 - np.random.random(size))
+        taught = chosen >= 0
         where = np.nonzero(acting)[0]
         untaught = where[~taught]
         self.left[untaught] = 0                                    # no teacher here: the student goes on
