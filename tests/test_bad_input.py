@@ -433,7 +433,9 @@ def test_eval_refuses_nan_weights_and_mismatched_student_flags(trained, tmp_path
         assert_one_line_error(rc, err, "--loadmodel", "plain name")
 
 
-def test_a_nan_loss_stops_training_keeping_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("extra,hint", [([], "(try a smaller --lr)"),
+                                        (["--count_bonus", "0.01"], "(try a smaller --count_bonus or --lr)")])
+def test_a_nan_loss_stops_training_keeping_the_last_good_checkpoint(tmp_path, capsys, monkeypatch, extra, hint):
     import algos.learner.ppo
     real_losses, real_update = algos.learner.ppo.ppo_losses, algos.learner.ppo.PPO.update
     updates = {"done": 0}
@@ -450,9 +452,9 @@ def test_a_nan_loss_stops_training_keeping_the_last_good_checkpoint(tmp_path, ca
         return logs
     monkeypatch.setattr(algos.learner.ppo, "ppo_losses", poisoned)
     monkeypatch.setattr(algos.learner.ppo.PPO, "update", counted)
-    rc, out, err = call(capsys, tiny_train_args(tmp_path, n_itr=4))
+    rc, out, err = call(capsys, tiny_train_args(tmp_path, n_itr=4, extra=extra))
     run = run_dir_of(tmp_path)
-    assert_one_line_error(rc, err, "training diverged at iteration 3", "non-finite value", f"--resume {run}")
+    assert_one_line_error(rc, err, "training diverged at iteration 3", "non-finite value", f"--resume {run}", hint)
     payload = torch.load(os.path.join(run, "checkpoints", "latest.pt"), weights_only=True)
     assert payload["iteration"] == 2 and all(torch.isfinite(v).all() for v in payload["model"].values())
     assert len(read_metrics(run)) == 2

@@ -99,6 +99,9 @@ def test_persistent_500_gives_up():
         with pytest.raises(LLMError, match="failed after 3 attempts.*HTTP 500"):
             client(fake.url, retries=2).complete(MSGS)
     assert len(fake.requests) == 3
+    with FakeChatServer(lambda i, b: Reply.error(500, "internal")) as fake:
+        with pytest.raises(LLMError, match="failed after 1 attempt: HTTP 500"):  # one, not "1 attempts"
+            client(fake.url, retries=0).complete(MSGS)
 
 
 def test_hang_times_out_quickly():

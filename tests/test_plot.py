@@ -169,3 +169,16 @@ def test_refuses_missing_and_empty_runs(tmp_path, runs):
     warnings = []
     runs_found = load_runs([str(task_dir)], warn=warnings.append)
     assert len(runs_found) == 4 and len(warnings) == 1 and "starting-3" in warnings[0]
+
+
+def test_plot_prints_the_file_it_wrote(runs, tmp_path, capsys):
+    """Issue 62: `plot --out DIR` wrote DIR/curves.png (or DIR.png) and printed "wrote DIR"."""
+    _, _, dirs = runs
+    (tmp_path / "figs").mkdir()
+    for out, written in [(tmp_path / "figs", tmp_path / "figs" / "curves.png"),
+                         (f"{tmp_path / 'new'}{os.sep}", tmp_path / "new" / "curves.png"),
+                         (tmp_path / "noext", tmp_path / "noext.png"),
+                         (tmp_path / "c.svg", tmp_path / "c.svg")]:
+        capsys.readouterr()
+        assert run_plot(parse([dirs[("ppo", 1)], "--out", str(out)])) == 0
+        assert capsys.readouterr().out.startswith(f"wrote {written} (") and written.is_file()

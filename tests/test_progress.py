@@ -62,3 +62,26 @@ def test_disabled_prints_only_messages():
 def test_bad_mode():
     with pytest.raises(ValueError):
         Progress(10, mode="fancy")
+
+
+def test_an_estimated_total_is_marked():
+    out = io.StringIO()
+    p = Progress(20000, mode="plain", stream=out)
+    p.update(12, 4_000, total=193, estimated=True)
+    p.update(13, 4_300, total=20000)
+    assert out.getvalue().splitlines() == ["itr 12/~193 | steps 4,000 | eval -", "itr 13/20000 | steps 4,300 | eval -"]
+
+
+@pytest.mark.parametrize("n_itr,max_env_steps,iteration,env_steps,size,bound", [
+    (20000, 0, 5, 1500, None, (20000, True)),            # no env-step budget: --n_itr
+    (20000, 64_000, 0, 0, None, (20000, True)),          # nothing known yet
+    (20000, 64_000, 10, 3_200, None, (200, False)),      # episode-based iterations: from the mean so far
+    (20000, 64_000, 10, 3_200, 320, (200, True)),        # fixed-size iterations (--rollout_steps): exact
+    (150, 64_000, 10, 3_200, None, (150, True)),         # --n_itr comes first
+    (20000, 64_000, 201, 64_100, None, (201, True)),     # reached
+])
+def test_the_bound_that_will_end_a_run(n_itr, max_env_steps, iteration, env_steps, size, bound):
+    from algos.config import Config
+    from algos.run.run_loop import budget_bound
+    config = Config(n_itr=n_itr, max_env_steps=max_env_steps)
+    assert budget_bound(config, iteration, env_steps, size) == bound

@@ -7,6 +7,7 @@
 
 Plain lines look like
     itr 120/2000 | steps 150,000 | 2,150 sps | train success 0.80 | eval 0.90 | coef 9.40
+(`itr 12/~193`: the iteration an env-step budget will end the run at, estimated from the iterations so far);
 `eval` shows the latest evaluation so far ("-" before the first); a field whose value is None is left out
 (except eval). `mode` forces "bar" or "plain" (tests); "auto" picks by `stream.isatty()`.
 """
@@ -27,10 +28,12 @@ def _num(value):
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def format_fields(iteration, total, env_steps, sps, train_success, eval_success, coef, teacher=None):
+def format_fields(iteration, total, env_steps, sps, train_success, eval_success, coef, teacher=None,
+                  estimated=False):
     """The status fields, in display order, as strings (None values dropped; eval shows '-' when unknown);
-    teacher: a live LLM teacher's state, e.g. "llm 40 answered, 3 pending, taught 0.93"."""
-    fields = [f"itr {iteration}/{total}"]
+    teacher: a live LLM teacher's state, e.g. "llm 40 answered, 3 pending, taught 0.93"; estimated: the total is an
+    estimate ("itr 12/~193")."""
+    fields = [f"itr {iteration}/{'~' if estimated else ''}{total}"]
     if _num(env_steps):
         fields.append(f"steps {int(env_steps):,}")
     if _num(sps):
@@ -60,15 +63,18 @@ class Progress:
             mode = "bar" if _is_tty(self.stream) else "plain"
         self.mode = mode
         self.last_eval = None
+        self.estimated = False
         self._bar = None
         if self.enabled and self.mode == "bar":
             from tqdm import tqdm
             self._bar = tqdm(total=self.total, file=self.stream, unit="itr", dynamic_ncols=True, leave=True)
 
     def update(self, iteration, env_steps, sps=None, train_success=None, eval_success=None, coef=None,
-               teacher=None, total=None):
+               teacher=None, total=None, estimated=False):
         """Report that `iteration` (1-based count of finished iterations) is done; total: the iteration that will
-        end the run, where it is now known better than at the start (an env-step budget)."""
+        end the run, where it is now known better than at the start (an env-step budget); estimated: that total is
+        an estimate (from the env steps of the iterations so far)."""
+        self.estimated = bool(estimated) and total is not None
         if total is not None and int(total) != self.total:
             self.total = int(total)
             if self._bar is not None:
@@ -77,7 +83,8 @@ class Progress:
             self.last_eval = float(eval_success)
         if not self.enabled:
             return
-        fields = format_fields(iteration, self.total, env_steps, sps, train_success, self.last_eval, coef, teacher)
+        fields = format_fields(iteration, self.total, env_steps, sps, train_success, self.last_eval, coef, teacher,
+                               self.estimated)
         if self._bar is not None:
             step = int(iteration) - self._bar.n
             if step:

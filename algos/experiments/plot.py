@@ -269,7 +269,7 @@ def plot_runs(paths, out="curves.png", metric="success", x="env_steps", title=No
         ax.legend(loc="best", fontsize="small", title="mean ± std over seeds", title_fontsize="small")
     for ax in axes[len(tasks):]:
         ax.set_visible(False)
-    out = str(out)
+    out = figure_path(out)
     parent = os.path.dirname(os.path.abspath(out))
     try:
         os.makedirs(parent, exist_ok=True)
@@ -281,10 +281,20 @@ def plot_runs(paths, out="curves.png", metric="success", x="env_steps", title=No
     return out, groups
 
 
+def figure_path(out):
+    """The image file --out names: a folder (one that exists, or ending in /) gets curves.png in it; a name without
+    an extension is a PNG (as matplotlib writes it)."""
+    out = str(out)
+    if os.path.isdir(out) or out.endswith(("/", os.sep)):
+        return os.path.join(out, "curves.png")
+    return out if os.path.splitext(out)[1] else out + ".png"
+
+
 def add_plot_arguments(parser):
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                         help="run folders, or folders above them (a task folder, log/)")
-    parser.add_argument("--out", default="curves.png", help="image file to write (default: curves.png)")
+    parser.add_argument("--out", default="curves.png", help="image file to write, or a folder for curves.png in it "
+                                                            "(default: curves.png)")
     parser.add_argument("--metric", choices=sorted(METRICS), default="success",
                         help="y axis: success rate or return (test values where evaluated, else training)")
     parser.add_argument("--x", choices=list(X_COLUMNS), default="env_steps", help="x axis (default: env_steps)")

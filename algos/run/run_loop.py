@@ -8,6 +8,7 @@ A trainer's iteration reads like CleanRL's loop: collect, update, then these ste
     evaluation, improved = self.evaluate_if_due(choose_episodes)
     self.end_iteration(metrics, improved, coef)
 """
+import math
 import time
 
 import numpy as np
@@ -28,12 +29,18 @@ def budget_advice(config, iteration, env_steps):
     return f"pass a larger {' and '.join(reached or ['--n_itr'])}"
 
 
-def budget_bound(config, steps_per_iteration=None):
-    """The iteration count that will end the run, as far as it is known (for the progress line): --n_itr, or the
-    iteration --max_env_steps ends it at when the iterations' size is known."""
-    if config.max_env_steps > 0 and steps_per_iteration:
-        return min(config.n_itr, -(-config.max_env_steps // steps_per_iteration))
-    return config.n_itr
+def budget_bound(config, iteration, env_steps, steps_per_iteration=None):
+    """(the iteration that will end the run, exact?) for the progress line: --n_itr, or the one --max_env_steps ends
+    it at: exact when the iterations have a fixed size (steps_per_iteration), else estimated from the mean env steps
+    of the iterations so far (episode-based iterations)."""
+    remaining = config.max_env_steps - env_steps
+    if config.max_env_steps <= 0 or iteration <= 0 and not steps_per_iteration:
+        return config.n_itr, True
+    if remaining <= 0:
+        return min(config.n_itr, iteration), True
+    size = steps_per_iteration or env_steps / iteration
+    bound = iteration + math.ceil(remaining / max(size, 1e-9))
+    return (config.n_itr, True) if bound >= config.n_itr else (bound, bool(steps_per_iteration))
 
 
 def check_eval_seeds(config, n_envs):
@@ -106,16 +113,19 @@ class RunLoop:
         return (c.save_interval > 0 and self.iteration % c.save_interval == 0) or \
             (c.save_minutes > 0 and time.monotonic() - self.saved_at >= 60 * c.save_minutes)
 
-    def end_iteration(self, metrics, improved, coef, teacher_state=None, bound=None):
+    def end_iteration(self, metrics, improved, coef, teacher_state=None, steps_per_iteration=None):
         """Log the iteration's row, save the best checkpoint if the evaluation improved (after the row: a
-        checkpoint holds the metrics up to its iteration), update the progress line, and save latest.pt when due."""
+        checkpoint holds the metrics up to its iteration), update the progress line (with the iteration that will
+        end the run: budget_bound; steps_per_iteration: the iterations' fixed size, if they have one), and save
+        latest.pt when due."""
         self.logger.log(self.iteration, self.env_steps, self.wall_time(), metrics)
         if improved:
             self.save("best")
         if self.progress is not None:
+            bound, exact = budget_bound(self.config, self.iteration, self.env_steps, steps_per_iteration)
             self.progress.update(self.iteration, self.env_steps, metrics.get("charts/SPS"),
                                  metrics.get("Train/Success Rate"), metrics.get("Test/Success Rate"), coef,
-                                 teacher_state, total=bound)
+                                 teacher_state, total=bound, estimated=not exact)
         if self.checkpoint_due():
             self.save("latest")
 

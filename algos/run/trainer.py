@@ -19,7 +19,7 @@ from algos.learner.teacher_term import taught_mask
 from algos.run.checkpoint import build_model, load_weights, rng_state, seed_everything, set_rng_state
 from algos.run.episodes import (eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise,
                                 teacher_chooser, training_seeds, until_a_success)
-from algos.run.run_loop import RunLoop, budget_bound
+from algos.run.run_loop import RunLoop
 from algos.run.stop_request import StopRequest
 from algos.vec_env.env_pool import EnvPool
 from planner.live.stats import merge_stats, progress_state, stat_tag
@@ -228,8 +228,9 @@ class Trainer(RunLoop):
             try:
                 losses = self.ppo.update(batch, coef, lr)
             except Diverged as e:
+                smaller = (["--count_bonus"] if c.count_bonus > 0 else []) + ["--lr"]
                 raise Diverged(f"training diverged at iteration {self.iteration + 1}: {e}; "
-                               f"{self.resume_hint()} (try a smaller --lr or --count_bonus)") from None
+                               f"{self.resume_hint()} (try a smaller {' or '.join(smaller)})") from None
             t2 = time.time()
             steps = int(batch["action"].numel())
             self.env_steps += steps
@@ -249,7 +250,7 @@ class Trainer(RunLoop):
             # a live LLM teacher's state for the progress line (None without one)
             live = progress_state(self.pool.planner_stats(), metrics.get("Teacher/Taught Share")) \
                 if self.spec.config.uses_llm() else None
-            self.end_iteration(metrics, improved, coef, live, budget_bound(c, steps if c.rollout_steps else None))
+            self.end_iteration(metrics, improved, coef, live, steps if c.rollout_steps else None)
         stopped = None if self.finished() else self.stop_request.poll()
         if self.saved_iteration != self.iteration:
             self.save("latest")

@@ -204,7 +204,8 @@ class ChatClient:
                 self.counters["requests"] += 1
                 self.counters["request_seconds"] += elapsed
                 self.counters["request_max_s"] = max(self.counters["request_max_s"], elapsed)
-        raise LLMError(f"LLM server {self.url} failed after {self.retries + 1} attempts: {last}")
+        tries = self.retries + 1
+        raise LLMError(f"LLM server {self.url} failed after {tries} attempt{'s' if tries != 1 else ''}: {last}")
 
     def complete(self, messages, n=1, temperature=None, seed=None, grammar=None, max_tokens=None):
         """n answers to one conversation: at most answers_per_request a request (all n when 0), topped up with
