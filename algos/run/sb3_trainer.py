@@ -199,7 +199,7 @@ class Sb3Trainer(RunLoop):
                 metrics = self.episode_metrics(self.log.finished) | {"Train/Kickstarting Coef": 0.0} | \
                     self.timing_metrics(steps, t0, self.log.collected_at or t1, t1) | self.sb3_metrics()
                 _, improved = self.evaluate_if_due(metrics, self.student.episodes)
-                self.end_iteration(metrics, improved, 0.0)
+                self.end_iteration(metrics, improved, 0.0, steps_per_iteration=steps)
                 if request.poll():
                     break
             stopped = None if self.finished() else request.poll()
