@@ -9,6 +9,7 @@ import torch
 
 import main
 from algos.learner.ppo import ppo_losses
+from algos.learner.teacher_term import TeacherTerm
 from planner.live.async_planner import AsyncPlanner
 from planner.factory import build_planner
 from planner.live.plan_cache import PlanCache
@@ -207,15 +208,19 @@ def test_samples_without_a_teacher_distribution_are_left_out_of_the_teacher_term
              "advantage": torch.randn(n), "return": torch.randn(n), "teacher": teacher,
              "adv_mean": torch.zeros(()), "adv_std": torch.ones(())}
     idx = torch.arange(n)
-    full = ppo_losses(logits, torch.zeros(n), batch, idx, 0.2, 1.0)
+    term = TeacherTerm()
+    log_probs = torch.log_softmax(logits, -1)
+
+    def teacher_loss(b):
+        return float(term(log_probs, term.prepare(b), idx)[0])
     masked = dict(batch, teacher=teacher.clone())
     masked["teacher"][::2] = 0.0  # half the samples had no answer yet
-    half = ppo_losses(logits, torch.zeros(n), masked, idx, 0.2, 1.0)
-    ce = -(teacher * torch.log_softmax(logits, -1)).sum(-1)
-    assert float(full["teacher"]) == pytest.approx(float(ce.mean()))
-    assert float(half["teacher"]) == pytest.approx(float(ce[1::2].mean()))  # the mean over the taught ones only
-    none = dict(batch, teacher=torch.zeros(n, 7))
-    assert float(ppo_losses(logits, torch.zeros(n), none, idx, 0.2, 1.0)["teacher"]) == 0.0
+    ce = -(teacher * log_probs).sum(-1)
+    assert teacher_loss(batch) == pytest.approx(float(ce.mean()))
+    assert teacher_loss(masked) == pytest.approx(float(ce[1::2].mean()))  # the mean over the taught ones only
+    assert teacher_loss(dict(batch, teacher=torch.zeros(n, 7))) == 0.0
+    assert set(ppo_losses(logits, torch.zeros(n), batch, idx, 0.2)) == {"policy", "value", "entropy", "approx_kl",
+                                                                         "clipfrac"}  # PPO's own terms only
 
 
 def test_training_never_waits_and_logs_the_teachers_state(tmp_path, capsys):
