@@ -1,9 +1,11 @@
-"""MiniGrid tasks observed through the memory map (env.memory).
+"""The worlds the student acts in: MiniGrid tasks observed through the memory map (env.memory), and MiniWorld's 3D
+rooms observed as first-person RGB images (env.miniworld).
 
 The LLM4Teach tasks and the lab's two box tasks are registered with gymnasium under their official ids on import;
 `make_env` also makes any other registered minigrid environment (e.g. MiniGrid-DoorKey-16x16-v0) with the same
 observation, keeping its own grid, view size, max steps and reward.
 """
+import functools
 import importlib
 
 import gymnasium as gym
@@ -12,6 +14,7 @@ from minigrid.minigrid_env import MiniGridEnv
 
 from env.box_tasks import KeyInBoxEnv, RandomBoxKeyEnv
 from env.memory import MemoryObservation, memory_class
+from env.miniworld import is_miniworld, make_miniworld
 from env.tasks import ColoredDoorKeyEnv, LavaDoorKeyEnv, MemoryEnv, SimpleDoorKeyEnv, TwoDoorEnv
 
 ENV_CLASSES = {
@@ -59,9 +62,36 @@ def minigrid_class(env_id):
 
 def make_env(env_id, **kwargs):
     """The bare environment (no gymnasium wrappers: the training hot path needs none)."""
+    if is_miniworld(env_id):
+        return make_miniworld(env_id)
     cls, defaults = minigrid_class(env_id)
     return cls(**{**defaults, **kwargs})
 
 
-__all__ = ["ENV_CLASSES", "UnknownEnvironment", "minigrid_class", "MemoryEnv", "MemoryObservation", "make_env", "SimpleDoorKeyEnv",
+def frame(env):
+    """A picture of an env for videos: a MiniGrid task as the teacher sees it (unseen cells greyed), a MiniWorld
+    room as the first-person view beside the top view."""
+    if hasattr(env, "render_top_view"):
+        from env.miniworld import frame as miniworld_frame
+        return miniworld_frame(env)
+    from utils.video import render_memory_frame
+    return render_memory_frame(env)
+
+
+def observation_kind(env_id):
+    """What the student sees: "grid" (a MiniGrid memory map, (W, H, 4)) or "pixels" (an RGB image, (H, W, 3))."""
+    return "pixels" if is_miniworld(env_id) else "grid"
+
+
+@functools.lru_cache(maxsize=None)
+def action_count(env_id):
+    """The number of the world's actions (minigrid's 7 for every grid task; a MiniWorld env's own action space)."""
+    if is_miniworld(env_id):
+        return int(make_miniworld(env_id).action_space.n)
+    from minigrid.core.actions import Actions
+    return len(Actions)
+
+
+__all__ = ["ENV_CLASSES", "UnknownEnvironment", "minigrid_class", "MemoryEnv", "MemoryObservation", "make_env",
+           "observation_kind", "action_count", "is_miniworld", "SimpleDoorKeyEnv",
            "LavaDoorKeyEnv", "ColoredDoorKeyEnv", "TwoDoorEnv", "KeyInBoxEnv", "RandomBoxKeyEnv"]

@@ -71,9 +71,10 @@ def build_planner(config, task, task_log_dir, nonblocking=False):
     client = make_client(config)
     path = plan_cache_path(config, task_log_dir)
     kind = LogprobPlanner if config.llm_plans == "logprobs" else LLMPlanner
-    extra = {"candidates": config.llm_candidates} if kind is LogprobPlanner else {}
+    candidates = candidates_for(config, task)
+    extra = {"candidates": candidates} if kind is LogprobPlanner else {}
     return kind(client, load_prompt(task), n_ask=config.n_ask, temperature=config.llm_temperature,
-                seed=config.llm_seed, grammar=grammar_for(config.llm_candidates) if config.llm_grammar else None,
+                seed=config.llm_seed, grammar=grammar_for(candidates) if config.llm_grammar else None,
                 cache=PlanCache(path) if path else None, max_reasks=config.llm_max_reasks,
                 max_tokens=config.llm_max_tokens, **extra)
 
@@ -103,3 +104,11 @@ def preflight(config):
         client.ping()
     except LLMError as e:
         raise UserError(f"LLM teacher not usable before training: {e}") from None
+
+
+def candidates_for(config, task):
+    """The candidate set of a live LLM's answers: --llm_candidates, where the task's own (configs/tasks.json
+    llm_candidates, e.g. carry for MiniWorld's rooms) replaces the default afforded."""
+    if config.llm_candidates == "afforded":
+        return task.get("llm_candidates", "afforded")
+    return config.llm_candidates

@@ -9,16 +9,19 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from env import UnknownEnvironment, minigrid_class
+from env import UnknownEnvironment, is_miniworld, minigrid_class
 from utils.errors import UserError
 from utils.json_file import load_json
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 VOCABULARY_FILE = CONFIG_DIR / "vocabulary.json"
 VERBS = ("go to", "pick up", "open")        # besides explore and drop (of what is held)
-TASK_GROUPS = ("paper", "more")
+TASK_GROUPS = ("paper", "more", "3d")
+WORLDS = ("minigrid", "miniworld")           # the simulator a task lives in (teacher.policy.TeacherSpec.make_teacher)
 OPTION_STYLES = ("official", "careful")      # official: go-to may cross lava, drop where standing (LLM4Teach code)
 GENERIC = {"prompt": "minigrid", "object_names": "minigrid", "options": "careful"}
+GENERIC_3D = {"prompt": "miniworld", "object_names": "miniworld", "options": "careful", "world": "miniworld",
+              "llm_candidates": "carry"}
 NAMING_FIELDS = {"colours": ("none", "shown", "anonymised"), "doors": ("plain", "numbered"),
                  "duplicates": ("first", "nearest")}
 NAMING_FLAGS = ("door_states", "mission", "blocking")
@@ -73,6 +76,8 @@ def all_tasks():
             raise UserError(f"configs/tasks.json: task {name}: group must be one of {TASK_GROUPS}")
         if cfg.get("options", "careful") not in OPTION_STYLES:
             raise UserError(f"configs/tasks.json: task {name}: options must be one of {OPTION_STYLES}")
+        if cfg.get("world", "minigrid") not in WORLDS:
+            raise UserError(f"configs/tasks.json: task {name}: world must be one of {WORLDS}")
     return tasks
 
 
@@ -101,10 +106,16 @@ def task_config(name):
     for key, cfg in tasks.items():
         if str(name).lower() in (key.lower(), cfg["env_id"].lower()):
             return dict({"options": "careful"}, **cfg, name=key)
-    if registered_minigrid_id(name):
+    if is_miniworld(name):
+        import gymnasium as gym
+        from env.miniworld import load
+        load()  # registers the MiniWorld ids (UserError where it cannot render)
+        if str(name) in gym.registry:
+            return dict(GENERIC_3D, env_id=str(name), answers=str(name), name=str(name), generic=True)
+    elif registered_minigrid_id(name):
         return dict(GENERIC, env_id=str(name), answers=str(name), name=str(name), generic=True)
-    raise UserError(f"unknown task '{name}'; valid tasks: {', '.join(tasks)}, or any registered MiniGrid id "
-                    "(python main.py tasks)")
+    raise UserError(f"unknown task '{name}'; valid tasks: {', '.join(tasks)}, or any registered MiniGrid or "
+                    "MiniWorld id (python main.py tasks)")
 
 
 def load_prompt(task_cfg, path=None):

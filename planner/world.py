@@ -38,9 +38,27 @@ def moves_by_itself(env, seed=0, turns=3):
     return False
 
 
+def check_miniworld(task, seeds=SEEDS):
+    """UserError (one line) if a MiniWorld task's rooms hold no object the teacher's skills can act on."""
+    import env as env_pkg
+    from env import miniworld
+    env = env_pkg.make_env(task["env_id"])
+    try:
+        for seed in seeds[:2]:
+            env.reset(seed=seed)
+            if miniworld.objects(env):
+                return
+    finally:
+        env.close()
+    raise UserError(f"task {task['name']}: {task['env_id']} has no box, ball or key, the objects the teacher's skills "
+                    "act on (MiniWorld-PutNext-v0 and MiniWorld-PickupObjects-v0 have them)")
+
+
 def check_world(task):
     """UserError (one line) if the teacher of `task` (a planner.task_spec.task_config dict) cannot act in its world."""
     import env as env_pkg
+    if task.get("world") == "miniworld":
+        return check_miniworld(task)
     try:
         env = env_pkg.make_env(task["env_id"])
     except ValueError as e:

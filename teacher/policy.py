@@ -154,6 +154,13 @@ class TeacherPolicy:
         env's `mission`), shown to the planner where the task's naming rule says so."""
         self.mediator.reset(mission)
 
+    # the world interface (teacher/miniworld_teacher.py has the same two): an episode begins; teach one step
+    def begin(self, env):
+        self.reset(env.mission)
+
+    def teach(self, env, obs):
+        return self(obs, (env.agent_pos[0], env.agent_pos[1], env.agent_dir))
+
     def plan_action(self, obs, agent, description, plan):
         for option in parse_plan(restore_colours(plan, description.colour_map)):
             action = self.options.act(obs, agent, option, description)
@@ -207,6 +214,12 @@ class TeacherSpec:
         return build_planner(self.config, self.task, self.task_log_dir, nonblocking=self.nonblocking)
 
     def make_teacher(self, planner, seed):
+        """The task's world's teacher: begin(env) at every episode start, teach(env, obs) -> a distribution over
+        the world's actions (None: no answer yet), last_text / last_text_id."""
+        if self.task.get("world") == "miniworld":
+            from teacher.miniworld_teacher import MiniWorldTeacher
+            return MiniWorldTeacher(planner, soft=self.config.soft_planner, rng=np.random.default_rng(seed),
+                                    named=self.task.get("named"))
         official = self.task.get("options", "careful") == "official"
         return TeacherPolicy(planner, self.task["object_names"], soft=self.config.soft_planner,
                              rng=np.random.default_rng(seed),

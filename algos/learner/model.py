@@ -1,24 +1,41 @@
-"""The student: CNN over the (W, H, 4) memory map + MLP actor and critic heads (optional LSTM core)."""
+"""The student: a CNN over what it sees + MLP actor and critic heads (optional LSTM core). Encoder "grid": three
+3x3 convolutions over the (W, H, 4) memory map (the official student); "pixels": a strided CNN over an (H, W, 3)
+RGB image (the Nature-DQN shape, as CleanRL's and SB3's CnnPolicy), for the 3D worlds."""
 import torch
 import torch.nn as nn
 from torch.distributions import Categorical
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, obs_shape, n_actions=7, recurrent=False, hidden=64, lstm_size=256, precision="fp32"):
+    def __init__(self, obs_shape, n_actions=7, recurrent=False, hidden=64, lstm_size=256, precision="fp32",
+                 encoder="grid"):
         super().__init__()
         w, h, c = obs_shape
         self.obs_shape, self.n_actions, self.recurrent = tuple(obs_shape), n_actions, recurrent
         # bf16: every forward pass runs under autocast (weights, gradients and the optimizer stay fp32); the outputs
         # are fp32 whatever the precision, so losses, sampling and log-probabilities never see bfloat16
         self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16}[precision]
-        self.conv = nn.Sequential(
-            nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-            nn.Flatten(),
-        )
-        features = 64 * w * h
+        self.encoder = encoder
+        if encoder == "pixels":  # (H, W, 3 x frames) uint8 -> strided convolutions -> 512 features
+            self.conv = nn.Sequential(
+                nn.Conv2d(c, 32, 8, stride=4), nn.ReLU(),
+                nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+                nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
+                nn.Flatten(),
+            )
+            with torch.no_grad():
+                flat = self.conv(torch.zeros(1, c, w, h)).shape[1]
+            self.conv.append(nn.Linear(flat, 512))
+            self.conv.append(nn.ReLU())
+            features = 512
+        else:
+            self.conv = nn.Sequential(
+                nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                nn.Flatten(),
+            )
+            features = 64 * w * h
         if recurrent:
             self.fc = nn.Sequential(nn.Linear(features, lstm_size), nn.ReLU())
             self.lstm = nn.LSTM(lstm_size, lstm_size, num_layers=2)
@@ -34,8 +51,9 @@ class ActorCritic(nn.Module):
         return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
 
     def features(self, obs):
-        # (B, W, H, C) uint8 -> (B, C, W, H) float
-        return self.conv(obs.permute(0, 3, 1, 2).float())
+        # (B, W, H, C) uint8 -> (B, C, W, H) float (pixels: scaled to [0, 1])
+        x = obs.permute(0, 3, 1, 2).float()
+        return self.conv(x / 255.0 if self.encoder == "pixels" else x)
 
     def forward(self, obs, state=None, starts=None):
         """obs (B, W, H, C) for one step, or (T, B, W, H, C) sequences when recurrent.

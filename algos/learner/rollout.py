@@ -8,15 +8,14 @@ session, or one after the teacher was switched on or off, starts fresh episodes.
 import numpy as np
 import torch
 
-from minigrid.core.actions import Actions
 from algos.learner.rollin import RollIn
 
 
 class Rollout:
     """Time-major storage (T, N, ...) that grows by doubling; one batched student forward per step."""
 
-    def __init__(self, n_envs, obs_shape, capacity=256):
-        self.n, self.obs_shape = n_envs, tuple(obs_shape)
+    def __init__(self, n_envs, obs_shape, capacity=256, n_actions=7):
+        self.n, self.obs_shape, self.n_actions = n_envs, tuple(obs_shape), n_actions
         self.carry = None  # (LSTM state, episode starts) where the pool's episodes go on (rollout_steps)
         self.rollin = RollIn(n_envs)  # the teacher's roll-ins (algos/learner/rollin.py), going on with the episodes
         self._alloc(capacity)
@@ -29,7 +28,7 @@ class Rollout:
                    value=np.zeros((capacity, n), np.float32), reward=np.zeros((capacity, n), np.float32),
                    terminated=np.zeros((capacity, n), bool), truncated=np.zeros((capacity, n), bool),
                    start=np.zeros((capacity, n), bool), guided=np.zeros((capacity, n), bool),
-                   teacher=np.zeros((capacity, n, len(Actions)), np.float32),
+                   teacher=np.zeros((capacity, n, self.n_actions), np.float32),
                    boot_value=np.zeros((capacity, n), np.float32))
         if old is not None:
             for k, arr in new.items():

@@ -18,8 +18,16 @@ def saved_config(payload, where):
     return from_dict(Config, payload["config"], f"the settings in {where}")
 
 
-def build_model(config, obs_shape, device):
-    return ActorCritic(tuple(obs_shape), recurrent=config.recurrent, precision=config.precision).to(device)
+def build_model(config, obs_shape, device, n_actions=7, encoder="grid"):
+    """The student for observations of obs_shape: encoder "grid" (a memory map) or "pixels" (an RGB image)."""
+    return ActorCritic(tuple(obs_shape), n_actions=n_actions, recurrent=config.recurrent, precision=config.precision,
+                       encoder=encoder).to(device)
+
+
+def build_task_model(config, env_id, obs_shape, device):
+    """The student of a task's world (its action count and encoder from the env)."""
+    import env as env_pkg
+    return build_model(config, obs_shape, device, env_pkg.action_count(env_id), env_pkg.observation_kind(env_id))
 
 
 def load_weights(model, payload, where, task):

@@ -98,9 +98,9 @@ def teacher_episode(env, teacher, choose, seed):
     it: yields (teacher's distribution, action, obs, reward, terminated, truncated) after each step; the step's
     observation text is teacher.last_text. choose: a chooser above (the teacher's or a student's)."""
     obs, _ = env.reset(seed=seed)
-    teacher.reset(env.mission)
-    for step in range(env.max_steps):
-        probs = teacher(obs, (env.agent_pos[0], env.agent_pos[1], env.agent_dir))
+    teacher.begin(env)
+    for step in range(getattr(env, "max_steps", None) or env.max_episode_steps):
+        probs = teacher.teach(env, obs)
         action = int(choose(obs[None], probs[None], np.array([step == 0]))[0])
         obs, reward, terminated, truncated, _ = env.step(action)
         yield probs, action, obs, reward, terminated, truncated

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from algos.run.checkpoint import build_model, load_weights, saved_config
+from algos.run.checkpoint import build_task_model, load_weights, saved_config
 from algos.config import Config
 from algos.run.episodes import eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise, \
     teacher_chooser
@@ -90,7 +90,7 @@ def load_student(config, task, device, given):
     for key in ("recurrent", "frame_stack"):
         if key in given and given[key] != getattr(saved, key):
             raise UserError(f"--{key} {given[key]} does not match the checkpoint's {getattr(saved, key)} ({path})")
-    model = build_model(saved, observation_shape(task["env_id"], saved.frame_stack), device)
+    model = build_task_model(saved, task["env_id"], observation_shape(task["env_id"], saved.frame_stack), device)
     load_weights(model, payload, path, task["name"])
     model.eval()
     return model, path, saved.frame_stack

@@ -16,7 +16,7 @@ from algos.learner.rollin import METRICS as ROLLIN_METRICS, rollin_metrics, spli
 from algos.learner.rollout import Rollout, collect
 from algos.learner.schedule import Evidence, make_schedule
 from algos.learner.teacher_term import taught_mask
-from algos.run.checkpoint import build_model, load_weights, rng_state, seed_everything, set_rng_state
+from algos.run.checkpoint import build_task_model, load_weights, rng_state, seed_everything, set_rng_state
 from algos.run.episodes import (eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise,
                                 teacher_chooser, training_seeds, until_a_success)
 from algos.run.run_loop import RunLoop
@@ -48,9 +48,9 @@ class Trainer(RunLoop):
                                 dataclasses.replace(spec, nonblocking=True), workers=config.workers,
                                 frame_stack=config.frame_stack, worker_log=os.path.join(run_dir, WORKER_LOG),
                                 count_bonus=config.count_bonus)
-            self.model = build_model(config, self.pool.obs_shape, device)
+            self.model = build_task_model(config, spec.task["env_id"], self.pool.obs_shape, device)
             self.ppo = PPO(self.model, config)
-            self.storage = Rollout(n, self.pool.obs_shape)
+            self.storage = Rollout(n, self.pool.obs_shape, n_actions=self.pool.n_actions)
             self.schedule = make_schedule(config)
             if resume is not None:
                 self._restore(resume)

@@ -2,15 +2,14 @@
 (owned here, or views into shared memory when an EnvPool worker runs the group)."""
 import numpy as np
 
-from minigrid.core.actions import Actions
-
 from algos.vec_env.count_bonus import EpisodicCount
 
 
-def make_arrays(n, obs_shape, buffer=None):
-    """The per-step outputs of n envs as named numpy arrays (optionally views into one shared buffer)."""
+def make_arrays(n, obs_shape, buffer=None, n_actions=7):
+    """The per-step outputs of n envs as named numpy arrays (optionally views into one shared buffer); the teacher's
+    distribution is over the world's n_actions."""
     layout = [("obs", (n,) + tuple(obs_shape), np.uint8), ("final_obs", (n,) + tuple(obs_shape), np.uint8),
-              ("teacher", (n, len(Actions)), np.float32), ("text", (n,), np.int64), ("reward", (n,), np.float32),
+              ("teacher", (n, n_actions), np.float32), ("text", (n,), np.int64), ("reward", (n,), np.float32),
               ("bonus", (n,), np.float32),
               ("terminated", (n,), np.bool_), ("truncated", (n,), np.bool_),
               ("ep_return", (n,), np.float32), ("ep_length", (n,), np.int32), ("ep_success", (n,), np.bool_)]
@@ -46,7 +45,9 @@ class EnvGroup:
         self.frame_channels = self.envs[0].observation_space.shape[-1]
         self.frame_stack = frame_stack
         self.obs_shape = stacked_shape(self.envs[0].observation_space.shape, frame_stack)
-        self.arrays = arrays if arrays is not None else make_arrays(len(self.envs), self.obs_shape)[0]
+        self.n_actions = env_pkg.action_count(env_id)
+        self.arrays = arrays if arrays is not None else \
+            make_arrays(len(self.envs), self.obs_shape, n_actions=self.n_actions)[0]
         self.planner = spec.make_planner()
         self.teachers = [spec.make_teacher(self.planner, s) for s in teacher_seeds]
         self.next_seeds = list(env_seeds)  # seeds of the next resets (None: continue the env's stream)
@@ -62,8 +63,7 @@ class EnvGroup:
         id of the observation's text (teacher.policy.text_id; 0 when the teacher is off)."""
         probs, text = None, 0
         if self.use_teacher:
-            e = self.envs[i]
-            probs = self.teachers[i](obs, (e.agent_pos[0], e.agent_pos[1], e.agent_dir))
+            probs = self.teachers[i].teach(self.envs[i], obs)
             text = self.teachers[i].last_text_id
         self.arrays["teacher"][i] = 0.0 if probs is None else probs
         self.arrays["text"][i] = text
@@ -71,7 +71,7 @@ class EnvGroup:
     def _reset(self, i):
         seed, self.next_seeds[i] = self.next_seeds[i], None
         obs, _ = self.envs[i].reset(seed=seed)
-        self.teachers[i].reset(self.envs[i].mission)
+        self.teachers[i].begin(self.envs[i])
         if self.counts is not None:
             self.counts[i].reset(self.envs[i])
         self.returns[i] = self.lengths[i] = 0
@@ -104,8 +104,8 @@ class EnvGroup:
 
     def _record(self, i):
         if self.recorded is not None:
-            from utils.video import render_memory_frame
-            self.recorded[i] = (render_memory_frame(self.envs[i]), float(self.returns[i]))
+            import env as env_pkg
+            self.recorded[i] = (env_pkg.frame(self.envs[i]), float(self.returns[i]))
 
     def step(self, actions):
         a = self.arrays

@@ -17,6 +17,7 @@ from multiprocessing import shared_memory
 import numpy as np
 
 from algos.vec_env.env_group import EnvGroup, make_arrays, observation_shape
+from env import action_count
 from utils import interrupt
 from utils.errors import UserError, WorkerError
 from utils.interrupt import WaitInterrupted
@@ -80,7 +81,7 @@ def _worker(conn, shm_name, n_total, start, stop, env_id, env_seeds, teacher_see
     shm = shared_memory.SharedMemory(name=shm_name)
     group = full = None
     try:
-        full, _ = make_arrays(n_total, observation_shape(env_id, frame_stack), shm.buf)
+        full, _ = make_arrays(n_total, observation_shape(env_id, frame_stack), shm.buf, action_count(env_id))
         try:
             group = EnvGroup(env_id, env_seeds, teacher_seeds, spec, {k: v[start:stop] for k, v in full.items()},
                              frame_stack, count_bonus)
@@ -167,6 +168,7 @@ class EnvPool:
                  count_bonus=0.0):
         self.n = len(env_seeds)
         self.obs_shape = observation_shape(env_id, frame_stack)
+        self.n_actions = action_count(env_id)
         self.workers = min(workers, self.n)
         self.worker_log = worker_log if self.workers > 0 else None
         self.shm = None
@@ -174,9 +176,9 @@ class EnvPool:
             group = EnvGroup(env_id, env_seeds, teacher_seeds, spec, frame_stack=frame_stack, count_bonus=count_bonus)
             self.arrays, self.slices, self.shards = group.arrays, [(0, self.n)], [LocalShard(group)]
             return
-        _, size = make_arrays(self.n, self.obs_shape)
+        _, size = make_arrays(self.n, self.obs_shape, n_actions=self.n_actions)
         self.shm = shared_memory.SharedMemory(create=True, size=size)
-        self.arrays, _ = make_arrays(self.n, self.obs_shape, self.shm.buf)
+        self.arrays, _ = make_arrays(self.n, self.obs_shape, self.shm.buf, self.n_actions)
         bounds = np.linspace(0, self.n, self.workers + 1).astype(int)
         self.slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         ctx = mp.get_context("spawn")

@@ -11,6 +11,8 @@ the object held, or a verb on an object the text names. Which verbs, is the `can
   mission could no longer be done. The agent carries one thing, so while it holds one, a candidate plan that picks
   another up drops the held one first.
 - "all": every verb on every object named, with no rule about which key opens which door.
+- "carry" (MiniWorld's 3D rooms, where nothing opens and things are put next to each other): go to and pick up,
+  and while an object is held, going to each other object seen and putting the held one down there.
 The candidate plans (--llm_plans logprobs) are explore, `go to <o>, <verb> <o>` for each such verb (`go to <o>`
 alone for an object whose only verb is go to, or for every object under "all"), and dropping what is held. Every
 such answer parses (`planner.answers.extract_plan`).
@@ -20,7 +22,7 @@ import re
 from planner.task_spec import vocabulary
 
 ACTIONS = ("go to", "pick up", "drop", "open")
-CANDIDATES = ("afforded", "all")
+CANDIDATES = ("afforded", "all", "carry")
 MAX_STEPS = 4
 STATES = ("locked", "closed", "open")
 _OBJECT = re.compile(r"<([^<>]+)>")
@@ -70,6 +72,8 @@ def verbs(obj, held, candidates="afforded", target=None):
         return ["go to", "pick up", "open"]
     _, colour, kind = name_parts(obj)
     out = vocabulary()["kinds"].get(kind, [])
+    if candidates == "carry":
+        return [v for v in out if v != "open"]
     if kind == "door":
         out = [v for v in out if v != "open" or can_open(obj, held)]
     if target is not None and target[1] == kind and target[0] in (None, colour):
@@ -92,6 +96,8 @@ def steps(text, candidates="afforded"):
         out += [f"{v} {o}" for v in verbs(o, held, candidates, target)]
     if held:
         out.append(f"drop {held}")
+        if candidates == "carry":
+            out += [f"go to {o}" for o in objects if o != held]
     return out
 
 
@@ -109,12 +115,14 @@ def candidate_plans(text, candidates="afforded"):
         if candidates == "all" or vocabulary()["kinds"].get(name_parts(o)[2]) == ["go to"]:
             plans.append(f"go to {o}")
         for v in vs:
-            if v == "pick up" and held and candidates == "afforded":  # one thing at a time: put the held one down
+            if v == "pick up" and held and candidates != "all":  # one thing at a time: put the held one down
                 plans.append(f"drop {held}, go to {o}, pick up {o}")
             elif v != "go to":
                 plans.append(f"go to {o}, {v} {o}")
     if held:
         plans.append(f"drop {held}")
+        if candidates == "carry":  # put the held object next to another
+            plans += [f"go to {o}, drop {held}" for o in sorted(objects, key=rank.__getitem__) if o != held]
     return plans
 
 

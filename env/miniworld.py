@@ -1,0 +1,153 @@
+"""Farama's MiniWorld (3D, first-person RGB) for the student and its teacher.
+
+The student sees only the env's observation, the (60, 80, 3) first-person image. The teacher's skills read the
+simulator's state through `objects(env)` (what is there, where, what is carried), as Habitat's skills read its
+sensors. Rendering is headless: pyglet draws through EGL (Mesa's software renderer on a CPU), so no display or X
+server is needed; where that cannot start, `load()` raises one clear UserError instead of hanging or a traceback.
+"""
+import math
+
+import numpy as np
+
+from utils.errors import UserError
+
+PREFIX = "MiniWorld-"
+_loaded = None
+
+
+def is_miniworld(env_id):
+    return str(env_id).startswith(PREFIX)
+
+
+def load():
+    """The miniworld module, imported headless (UserError, one line, when it is missing or cannot render)."""
+    global _loaded
+    if _loaded is None:
+        try:
+            import pyglet
+            pyglet.options["headless"] = True
+            import miniworld  # noqa: F401  (registers the MiniWorld-* ids)
+            import miniworld.entity
+            import miniworld.math
+        except ImportError as e:
+            raise UserError(f"MiniWorld is not installed ({e}); run: pip install -r requirements.txt") from None
+        except Exception as e:  # noqa: BLE001 - pyglet's EGL/display errors have no common type
+            raise UserError(f"MiniWorld cannot render on this machine ({type(e).__name__}: "
+                            f"{' '.join(str(e).split())[:160]}); it needs EGL (Debian: libegl1 libgl1-mesa-dri)") \
+                from None
+        _loaded = miniworld
+    return _loaded
+
+
+def make_miniworld(env_id):
+    """The bare MiniWorld env of a registered MiniWorld id (no gymnasium wrappers), rendering checked once."""
+    import gymnasium as gym
+    load()
+    if env_id not in gym.registry:
+        raise ValueError(f"no MiniWorld environment is registered as {env_id!r}")
+    try:
+        env = gym.make(env_id, render_mode="rgb_array").unwrapped
+    except Exception as e:  # noqa: BLE001 - a GL context that cannot be made
+        raise UserError(f"MiniWorld cannot render {env_id} here ({type(e).__name__}: {str(e)[:160]})") from None
+    return env
+
+
+def kinds():
+    """MiniWorld's entity classes the teacher can name, by kind name."""
+    entity = load().entity
+    return {"box": entity.Box, "ball": entity.Ball, "key": entity.Key}
+
+
+def colours():
+    return tuple(load().entity.COLOR_NAMES)
+
+
+def objects(env):
+    """[(kind, colour, entity)] of the movable objects the teacher can name (the carried one included)."""
+    out = []
+    for ent in env.entities:
+        for kind, cls in kinds().items():
+            if type(ent) is cls:
+                out.append((kind, colour_of(ent), ent))
+    return out
+
+
+def colour_of(ent):
+    """A box's colour, or a ball's or key's (MiniWorld names their meshes <kind>_<colour>)."""
+    colour = getattr(ent, "color", None)
+    if colour is None and hasattr(ent, "mesh"):  # the mesh cache is keyed by file path: .../key_red.obj
+        import os
+        from miniworld.objmesh import ObjMesh
+        path = next((p for p, mesh in ObjMesh.cache.items() if mesh is ent.mesh), "")
+        colour = os.path.splitext(os.path.basename(path))[0].rsplit("_", 1)[-1]
+    return colour if colour in colours() else None
+
+
+def agent_pose(env):
+    """(x, z, heading in radians) of the agent (MiniWorld's heading: 0 faces +x, positive turns left)."""
+    return float(env.agent.pos[0]), float(env.agent.pos[2]), float(env.agent.dir)
+
+
+def heading_to(env, pos):
+    """The turn (radians, in (-pi, pi]; positive: left) that faces the agent toward a position."""
+    x, z, heading = agent_pose(env)
+    want = math.atan2(-(float(pos[2]) - z), float(pos[0]) - x)
+    return (want - heading + math.pi) % (2 * math.pi) - math.pi
+
+
+def ground_distance(a, b):
+    return float(math.hypot(float(a[0]) - float(b[0]), float(a[2]) - float(b[2])))
+
+
+def blocked(env, pos, radius, ignore=()):
+    """Whether a disc at pos would hit a wall or an entity other than the agent and `ignore`."""
+    mw = load()
+    p = np.array([pos[0], 0.0, pos[2]])
+    if mw.math.intersect_circle_segs(p, radius, env.wall_segs):
+        return True
+    for ent in env.entities:
+        if ent is env.agent or ent in ignore:
+            continue
+        if ground_distance(ent.pos, p) < radius + ent.radius:
+            return True
+    return False
+
+
+def wall_between(env, a, b):
+    """Whether a wall segment crosses the ground segment a -> b (what the agent cannot see through)."""
+    segs = env.wall_segs
+    if len(segs) == 0:
+        return False
+    p, r = np.array([a[0], a[2]]), np.array([b[0] - a[0], b[2] - a[2]])
+    q, s = segs[:, 0][:, [0, 2]], (segs[:, 1] - segs[:, 0])[:, [0, 2]]
+    cross = r[0] * s[:, 1] - r[1] * s[:, 0]
+    ok = np.abs(cross) > 1e-9
+    qp = q - p
+    t = np.where(ok, (qp[:, 0] * s[:, 1] - qp[:, 1] * s[:, 0]) / np.where(ok, cross, 1), -1)
+    u = np.where(ok, (qp[:, 0] * r[1] - qp[:, 1] * r[0]) / np.where(ok, cross, 1), -1)
+    return bool(np.any(ok & (t > 1e-6) & (t < 1 - 1e-6) & (u >= 0) & (u <= 1)))
+
+
+def field_of_view(env):
+    """The camera's horizontal field of view (radians), from its vertical one and the image's aspect."""
+    h, w = env.observation_space.shape[:2]
+    return 2 * math.atan(math.tan(math.radians(env.agent.cam_fov_y) / 2) * w / h)
+
+
+def in_view(env, ent, max_distance=30.0):
+    """Whether the agent's camera shows the entity now (within the field of view, no wall between)."""
+    if abs(heading_to(env, ent.pos)) > field_of_view(env) / 2 + math.atan2(ent.radius, max(
+            ground_distance(env.agent.pos, ent.pos), 1e-6)):
+        return False
+    return ground_distance(env.agent.pos, ent.pos) <= max_distance and not wall_between(env, env.agent.pos, ent.pos)
+
+
+def frame(env):
+    """A picture of the env for videos: the first-person view beside the top view, same height."""
+    first = env.render_obs()
+    top = env.render_top_view()
+    h = first.shape[0]
+    scale = h / top.shape[0]
+    idx = (np.arange(int(top.shape[1] * scale)) / scale).astype(int)
+    rows = (np.arange(h) / scale).astype(int)
+    return np.concatenate([first, top[rows][:, idx]], axis=1)

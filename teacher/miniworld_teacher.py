@@ -1,0 +1,353 @@
+"""The teacher in a MiniWorld (3D) world: the same LLM side as on the grid (texts, planners, plan cache, recorded
+answers, parse_plan), with a description and skills of its own that read the simulator's state (env/miniworld.py).
+
+Text: "Agent sees <red box>, <yellow box>, holds <nothing>." -- the objects seen so far this episode (in the
+camera's view once, walls hide), kind by kind and colour by colour (a fixed order, so a set of objects is one text);
+of several objects with one name, the nearest is meant. A task may name only the objects its goal is about
+(configs/tasks.json "named", e.g. PutNext's red and yellow boxes); the others are then obstacles the skills walk
+around, and one of them held is "<box>" (its kind).
+
+Skills (the options of a plan), each a function of the simulator's state -> one of the env's actions:
+- explore: turn on the spot until every object has been in view, then walk toward the least visited free place;
+- go to <x>: walk around walls and other objects to stand facing <x>; holding an object, until that object,
+  dropped now, would lie next to <x> (so "go to <yellow box>, drop <red box>" puts the red box next to it);
+- pick up <x>: pick it up once it is within reach ahead (else go to it first);
+- drop <x>: put down the object held.
+"""
+import math
+
+import numpy as np
+
+from env import miniworld as mw
+from teacher.mediator import parse_plan
+from teacher.policy import sample_actions, text_id
+
+CELL = 0.25          # the navigation grid's cell size (m)
+REACH = 0.3          # go to: the agent's edge within this of the target's
+FACING = math.radians(10)
+DETOUR = 4           # free steps walked around an obstacle before heading for the goal again
+
+
+class MiniWorldTeacher:
+    def __init__(self, planner, soft=False, rng=None, named=None):
+        self.planner, self.soft = planner, soft
+        self.named = None if named is None else set(named)
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.actions = self.n_actions = None            # the env's Actions enum and action count (at begin)
+        self.last_text, self.last_text_id = None, 0
+        self._ids, self._weights = {}, {}
+        self.seen, self.turned, self.visits = set(), 0.0, None
+        self.avoid, self.detour = 0, 0  # steer's way around an obstacle: the side it turns to, free steps left
+
+    def begin(self, env):
+        """An episode starts in env."""
+        self.actions, self.n_actions = env.actions, int(env.action_space.n)
+        self.seen, self.turned, self.avoid, self.detour = set(), 0.0, 0, 0
+        self.grid = _Grid(env)
+        self.visits = np.zeros(self.grid.shape, np.int32)
+
+    # -- the text -------------------------------------------------------------------------------------------------
+    def describe(self, env):
+        """(text, {name: [entities]}, carried name or None)."""
+        carried = env.agent.carrying
+        named, order = {}, []
+        for kind, colour, ent in mw.objects(env):
+            name = f"{colour} {kind}" if colour else kind
+            if self.named is not None and name not in self.named:
+                if ent is not carried:
+                    continue
+                name = kind  # an unnamed object held
+            if ent is not carried and id(ent) not in self.seen and mw.in_view(env, ent):
+                self.seen.add(id(ent))
+            if ent is carried or id(ent) in self.seen:
+                named.setdefault(name, []).append(ent)
+                order.append((list(mw.kinds()).index(kind), colour or "", name))
+        carried_name = next((n for n, ents in named.items() if carried in ents), None)
+        visible = [n for _, _, n in sorted(set(order)) if n != carried_name or len(named[n]) > 1]
+        sees = ", ".join(f"<{n}>" for n in visible) or "<nothing>"
+        text = f"Agent sees {sees}, holds <{carried_name or 'nothing'}>."
+        return text, named, carried_name
+
+    # -- the distribution over actions ----------------------------------------------------------------------------
+    def teach(self, env, obs=None):
+        """Distribution over the env's actions, or None while a live LLM has not answered the text yet (the image
+        obs is the student's; the skills read the simulator)."""
+        x, z, _ = mw.agent_pose(env)
+        self.visits[self.grid.cell(x, z)] += 1
+        text, named, carried = self.describe(env)
+        self.last_text = text
+        self.last_text_id = self._ids.get(text) or self._ids.setdefault(text, text_id(text))
+        plans = self.planner.plans(text)
+        if plans is None:
+            return None
+        probs = np.zeros(self.n_actions, np.float32)
+        if self.soft:
+            for plan, p in plans:
+                probs[self.plan_action(env, named, carried, plan)] += p
+            return probs / probs.sum()
+        choice = 0
+        if len(plans) > 1:
+            weights = self._weights.get(text)
+            if weights is None:
+                weights = self._weights[text] = np.array([p for _, p in plans], dtype=np.float64)
+            choice = int(sample_actions(weights, self.rng))
+        probs[self.plan_action(env, named, carried, plans[choice][0])] = 1.0
+        return probs
+
+    def plan_action(self, env, named, carried, plan):
+        for kind, target in parse_plan(plan):
+            action = self.skill(env, named, carried, kind, target)
+            if action is not None:
+                return action
+        return self.wait()
+
+    def wait(self):
+        """An action that changes nothing: done where the env has it, else pick up with nothing in reach."""
+        done = getattr(self.actions, "done", None)
+        return int(done) if done is not None and int(done) < self.n_actions else int(self.actions.pickup)
+
+    # -- skills: an action, or None when the skill is finished (the plan's next option goes on) ----------------------
+    def skill(self, env, named, carried, kind, target):
+        if kind == "explore":
+            return self.explore(env)
+        if kind == "wait" or target is None or target not in named:
+            return self.wait()
+        holding = env.agent.carrying
+        if kind == "drop":
+            return int(self.actions.drop) if target == carried and holding is not None else None
+        if kind == "pickup":
+            if target == carried:
+                return None
+            if holding is not None:  # hands full: the plan must drop first
+                return self.wait()
+            ent = self.nearest(env, named[target])
+            if self.in_reach(env, ent):
+                return int(self.actions.pickup)
+            action = self.go_to(env, ent)
+            return self.close_in(env, ent) if action is None else action
+        if kind == "goto":
+            if target == carried and len(named[target]) == 1:
+                return None
+            ent = self.nearest(env, [e for e in named[target] if e is not holding])
+            return self.go_to(env, ent)
+        return self.wait()  # open/toggle: nothing to open in these worlds
+
+    def nearest(self, env, ents):
+        return min(ents, key=lambda e: mw.ground_distance(e.pos, env.agent.pos))
+
+    def in_reach(self, env, ent):
+        """Whether pick up takes `ent` now (MiniWorld's own test: the first thing a disc 1.5 radii ahead of the
+        agent touches)."""
+        a = env.agent
+        return env.intersect(a, a.pos + a.dir_vec * 1.5 * a.radius, 1.2 * a.radius) is ent
+
+    def arrived(self, env, ent):
+        a, held = env.agent, env.agent.carrying
+        if held is not None:  # the held object, put down here, would lie next to the target (MiniWorld's near)
+            drop = held.pos.copy()
+            drop[1] = 0.0
+            return mw.ground_distance(drop, ent.pos) < held.radius + ent.radius + 1.1 * env.max_forward_step
+        return mw.ground_distance(a.pos, ent.pos) <= a.radius + ent.radius + REACH and \
+            abs(mw.heading_to(env, ent.pos)) <= FACING
+
+    def go_to(self, env, ent):
+        if self.arrived(env, ent):
+            return None
+        a = env.agent
+        held = a.carrying
+        if self.line_clear(env, ent):  # straight there (the usual case in a room)
+            return self.steer(env, ent.pos)
+        return self.steer(env, self.grid.waypoint(env, ent, ignore=(held,)))
+
+    def close_in(self, env, ent):
+        """Beside `ent` but something else would be picked up: face it squarely and step closer, or back off."""
+        a = env.agent
+        turn = mw.heading_to(env, ent.pos)
+        if abs(turn) > math.radians(4):
+            return int(self.actions.turn_left if turn > 0 else self.actions.turn_right)
+        ahead = a.pos + a.dir_vec * env.max_forward_step
+        return int(self.actions.move_forward if not mw.blocked(env, ahead, a.radius) else self.actions.move_back)
+
+    def line_clear(self, env, ent):
+        """Whether the agent (and what it holds) can walk straight to `ent` without hitting anything else."""
+        a, held = env.agent, env.agent.carrying
+        length = mw.ground_distance(a.pos, ent.pos) - (a.radius + ent.radius)
+        if length <= 0:
+            return True
+        direction = (ent.pos - a.pos) / max(mw.ground_distance(a.pos, ent.pos), 1e-9)
+        radius = a.radius if held is None else a.radius + 2 * held.radius
+        for t in np.arange(0.0, length + 1e-9, 0.2):
+            if mw.blocked(env, a.pos + direction * t, radius, ignore=(ent, held)):
+                return False
+        return True
+
+    def steer(self, env, goal):
+        """Turn toward goal, or step forward when facing it. Blocked ahead, it turns one way (toward the goal's
+        side, chosen once) and walks DETOUR free steps before heading for the goal again, as a wall-follower does,
+        rather than dithering; with an object held it backs off first when it can."""
+        a = env.agent
+        turn = mw.heading_to(env, goal)
+        step = math.radians(env.params.sample(None, "turn_step"))
+        if self.detour > 0:
+            if self._free_ahead(env):
+                self.detour -= 1
+                return int(self.actions.move_forward)
+            for side in (self.avoid, -self.avoid):
+                if self._held_fits(env, a.pos, a.dir + side * step):
+                    self.avoid = side
+                    return self._turn(side)
+            return int(self.actions.move_back)
+        if abs(turn) > step / 2:
+            side = 1 if turn > 0 else -1
+            if self._held_fits(env, a.pos, a.dir + side * step):
+                return self._turn(side)
+        elif self._free_ahead(env):
+            return int(self.actions.move_forward)
+        self.avoid, self.detour = (1 if turn >= 0 else -1), DETOUR
+        behind = a.pos - a.dir_vec * env.max_forward_step
+        if a.carrying is not None and not mw.blocked(env, behind, a.radius, ignore=(a.carrying,)) and \
+                self._held_fits(env, behind, a.dir):
+            return int(self.actions.move_back)
+        return self._turn(self.avoid)
+
+    def _turn(self, side):
+        return int(self.actions.turn_left if side > 0 else self.actions.turn_right)
+
+    def _free_ahead(self, env):
+        a = env.agent
+        ahead = a.pos + a.dir_vec * env.max_forward_step
+        return not mw.blocked(env, ahead, a.radius, ignore=(a.carrying,)) and self._held_fits(env, ahead, a.dir)
+
+    def _held_fits(self, env, pos, heading):
+        """Whether the held object (if any) has room where it would be carried with the agent at pos, heading."""
+        held = env.agent.carrying
+        if held is None:
+            return True
+        dist = 1.05 * (env.agent.radius + held.radius + env.max_forward_step)
+        carried = pos + np.array([math.cos(heading), 0.0, -math.sin(heading)]) * dist
+        return not mw.blocked(env, carried, held.radius, ignore=(held,))
+
+    def explore(self, env):
+        """Turn on the spot until every object has been in view (a full turn at most), then walk toward the least
+        visited reachable place; None when every object has been seen."""
+        unseen = [e for kind, colour, e in mw.objects(env) if id(e) not in self.seen and e is not env.agent.carrying
+                  and (self.named is None or f"{colour} {kind}" in self.named)]
+        if not unseen:
+            return None
+        if self.turned < 2 * math.pi:
+            self.turned += math.radians(env.params.get_max("turn_step"))
+            return int(self.actions.turn_left)
+        goal = self.grid.least_visited(env, self.visits)
+        if goal is None or mw.ground_distance(env.agent.pos, goal) < 2 * CELL:
+            self.turned = 0.0  # look around again from here
+            return int(self.actions.turn_left)
+        return self.steer(env, goal)
+
+
+class _Grid:
+    """The floor as CELL-sized cells: which are free of walls for the agent (computed once per episode), and
+    shortest paths around walls and objects toward a target (breadth-first search over free cells)."""
+
+    def __init__(self, env):
+        self.x0, self.z0 = env.min_x, env.min_z
+        self.shape = (max(1, int(math.ceil((env.max_x - env.min_x) / CELL))),
+                      max(1, int(math.ceil((env.max_z - env.min_z) / CELL))))
+        xs = self.x0 + (np.arange(self.shape[0]) + 0.5) * CELL
+        zs = self.z0 + (np.arange(self.shape[1]) + 0.5) * CELL
+        self.centres = np.stack(np.meshgrid(xs, zs, indexing="ij"), -1)
+        self.walls_free = _clear_of_walls(self.centres, env.agent.radius, env.wall_segs)
+
+    def cell(self, x, z):
+        i = min(self.shape[0] - 1, max(0, int((x - self.x0) / CELL)))
+        j = min(self.shape[1] - 1, max(0, int((z - self.z0) / CELL)))
+        return i, j
+
+    def free(self, env, ignore=()):
+        free = self.walls_free.copy()
+        r = env.agent.radius
+        for ent in env.entities:
+            if ent is env.agent or ent in ignore:
+                continue
+            d = np.hypot(self.centres[..., 0] - ent.pos[0], self.centres[..., 1] - ent.pos[2])
+            free &= d >= r + ent.radius - CELL / 2  # a cell is free if some point of it is
+        free[self.cell(env.agent.pos[0], env.agent.pos[2])] = True  # where the agent stands, it stands
+        return free
+
+    def distances(self, free, starts):
+        """Steps (8-connected) from the nearest start cell through free cells; -1 where unreachable. Breadth-first,
+        a whole frontier at a time as array shifts."""
+        dist = np.full(self.shape, -1, np.int32)
+        reached = np.zeros(self.shape, bool)
+        for c in starts:
+            reached[c] = free[c]
+        dist[reached] = 0
+        frontier, k = reached.copy(), 0
+        while frontier.any():
+            k += 1
+            grown = np.zeros_like(frontier)
+            grown[1:] |= frontier[:-1]
+            grown[:-1] |= frontier[1:]
+            grown[:, 1:] |= frontier[:, :-1]
+            grown[:, :-1] |= frontier[:, 1:]
+            grown[1:, 1:] |= frontier[:-1, :-1]
+            grown[:-1, :-1] |= frontier[1:, 1:]
+            grown[1:, :-1] |= frontier[:-1, 1:]
+            grown[:-1, 1:] |= frontier[1:, :-1]
+            frontier = grown & free & ~reached
+            reached |= frontier
+            dist[frontier] = k
+        return dist
+
+    def waypoint(self, env, ent, ignore=()):
+        """The centre of the next cell on a shortest free path from the agent toward `ent` (ent itself when none)."""
+        free = self.free(env, ignore=tuple(ignore) + (ent,))
+        d = np.hypot(self.centres[..., 0] - ent.pos[0], self.centres[..., 1] - ent.pos[2])
+        goal_cells = list(zip(*np.nonzero(free & (d <= env.agent.radius + ent.radius + REACH + CELL))))
+        dist = self.distances(free, goal_cells)
+        here = self.cell(env.agent.pos[0], env.agent.pos[2])
+        best, best_d = None, None
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                a, b = here[0] + di, here[1] + dj
+                if 0 <= a < self.shape[0] and 0 <= b < self.shape[1] and dist[a, b] >= 0 and \
+                        (best_d is None or dist[a, b] < best_d):
+                    best, best_d = (a, b), dist[a, b]
+        if best is None or best == here:
+            return ent.pos
+        # look ahead along the path while the straight line stays free: smoother turns
+        for _ in range(3):
+            a, b = best
+            nxt = min(((a + di, b + dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)
+                       if 0 <= a + di < self.shape[0] and 0 <= b + dj < self.shape[1] and dist[a + di, b + dj] >= 0),
+                      key=lambda c: dist[c], default=best)
+            if dist[nxt] >= dist[best]:
+                break
+            best = nxt
+        x, z = self.centres[best]
+        return np.array([x, 0.0, z])
+
+    def least_visited(self, env, visits):
+        free = self.free(env, ignore=(env.agent.carrying,))
+        here = self.cell(env.agent.pos[0], env.agent.pos[2])
+        dist = self.distances(free | (np.arange(self.shape[0])[:, None] == here[0]) &
+                              (np.arange(self.shape[1])[None, :] == here[1]), [here])
+        reachable = dist > 0
+        if not reachable.any():
+            return None
+        score = np.where(reachable, visits * 1000 - dist, np.iinfo(np.int32).max)  # far, never visited first
+        i, j = np.unravel_index(int(np.argmin(score)), score.shape)
+        x, z = self.centres[i, j]
+        return np.array([x, 0.0, z])
+
+
+def _clear_of_walls(centres, radius, segs):
+    """Which cell centres a disc of `radius` can stand on without touching a wall segment (ground plane)."""
+    if len(segs) == 0:
+        return np.ones(centres.shape[:2], bool)
+    p = centres.reshape(-1, 1, 2)
+    a, b = segs[:, 0][:, [0, 2]][None], segs[:, 1][:, [0, 2]][None]
+    ab = b - a
+    t = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0, 1)
+    closest = a + t[..., None] * ab
+    d = np.sqrt(((p - closest) ** 2).sum(-1)).min(-1)
+    return (d >= radius).reshape(centres.shape[:2])
