@@ -29,8 +29,8 @@ DETOUR = 4           # free steps walked around an obstacle before heading for t
 
 
 class MiniWorldTeacher:
-    def __init__(self, planner, soft=False, rng=None, named=None):
-        self.planner, self.soft = planner, soft
+    def __init__(self, planner, soft=False, rng=None, named=None, colours=True):
+        self.planner, self.soft, self.colours = planner, soft, colours
         self.named = None if named is None else set(named)
         self.rng = rng if rng is not None else np.random.default_rng()
         self.actions = self.n_actions = None            # the env's Actions enum and action count (at begin)
@@ -52,7 +52,7 @@ class MiniWorldTeacher:
         carried = env.agent.carrying
         named, order = {}, []
         for kind, colour, ent in mw.objects(env):
-            name = f"{colour} {kind}" if colour else kind
+            name = f"{colour} {kind}" if colour and self.colours else kind
             if self.named is not None and name not in self.named:
                 if ent is not carried:
                     continue

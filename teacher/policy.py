@@ -218,8 +218,10 @@ class TeacherSpec:
         the world's actions (None: no answer yet), last_text / last_text_id."""
         if self.task.get("world") == "miniworld":
             from teacher.miniworld_teacher import MiniWorldTeacher
+            from planner.task_spec import naming_rule
             return MiniWorldTeacher(planner, soft=self.config.soft_planner, rng=np.random.default_rng(seed),
-                                    named=self.task.get("named"))
+                                    named=self.task.get("named"),
+                                    colours=naming_rule(self.task["object_names"])["colours"] != "none")
         official = self.task.get("options", "careful") == "official"
         return TeacherPolicy(planner, self.task["object_names"], soft=self.config.soft_planner,
                              rng=np.random.default_rng(seed),
