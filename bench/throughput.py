@@ -4,6 +4,7 @@
     python bench/throughput.py --tasks TwoDoor --num_envs 1 16 32 --iterations 5
     python bench/throughput.py --tasks TwoDoor --num_envs 10 --precision fp32 bf16   # --precision's speed-up
     python bench/throughput.py --optimizer          # one Adam step: torch's per-tensor loop against the fused kernel
+    python bench/throughput.py --tasks MiniWorld-PutNext-v0 --num_envs 16 --split   # where a 3D step's time goes
 
 Collection follows the training loop exactly (fresh episodes each iteration, the student's sampled actions, the
 teacher's distribution per step); the student is untrained, so episodes mostly run to the 150-step limit. Torch
@@ -14,7 +15,7 @@ import time
 
 import torch
 
-from algos.run.checkpoint import build_model
+from algos.run.checkpoint import build_task_model
 from algos.config import Config
 from algos.vec_env.env_group import observation_shape
 from algos.vec_env.env_pool import EnvPool
@@ -36,9 +37,9 @@ def measure(task, num_envs, workers, iterations, seed=0, precision="fp32"):
     try:
         with CpuShare(reserved=workers) as share:
             torch.set_num_threads(share.threads())
-            model = build_model(config, pool.obs_shape, "cpu")
+            model = build_task_model(config, cfg["env_id"], pool.obs_shape, "cpu")
             ppo = PPO(model, config)
-            storage = Rollout(num_envs, pool.obs_shape)
+            storage = Rollout(num_envs, pool.obs_shape, n_actions=pool.n_actions)
             collect(model, pool, storage, "cpu", config)  # warm-up (worker start, allocations)
             steps = t_collect = t_update = 0.0
             for _ in range(iterations):
@@ -55,11 +56,39 @@ def measure(task, num_envs, workers, iterations, seed=0, precision="fp32"):
         pool.close()
 
 
+def split_ms(task, steps=2000, seed=0):
+    """(ms per env step, ms per teacher step) of one env and its teacher (the recorded answers) over `steps` steps
+    of random actions: the simulator with its rendering, and the teacher's text and skills."""
+    import numpy as np
+    cfg = task_config(task)
+    spec = TeacherSpec(cfg)
+    import env as env_pkg
+    env = env_pkg.make_env(cfg["env_id"])
+    teacher = spec.make_teacher(spec.make_planner(), seed)
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    teacher.begin(env)
+    obs, t_env, t_teacher = None, 0.0, 0.0
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        obs, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+        if terminated or truncated:
+            obs, _ = env.reset()
+            teacher.begin(env)
+        t1 = time.perf_counter()
+        teacher.teach(env, obs)
+        t_teacher += time.perf_counter() - t1
+        t_env += t1 - t0
+    env.close()
+    return t_env / steps * 1e3, t_teacher / steps * 1e3
+
+
 def optimizer_step_ms(task, steps=200):
     """(weights, {kernel: ms per Adam step}) on the task's student with gradients set (one thread): torch's
     per-tensor loop, its CPU default, against the optimizer algos/learner/ppo.py trains with (the fused kernel)."""
     config = Config(task=task)
-    model = build_model(config, observation_shape(task_config(task)["env_id"]), "cpu")
+    env_id = task_config(task)["env_id"]
+    model = build_task_model(config, env_id, observation_shape(env_id), "cpu")
     for p in model.parameters():
         p.grad = torch.randn_like(p)
     out = {}
@@ -83,6 +112,7 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=-1, help="-1: as main.py train chooses for this machine")
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     p.add_argument("--optimizer", action="store_true", help="only time one Adam step per task, both kernels")
+    p.add_argument("--split", action="store_true", help="also time one env step and one teacher step apart")
     args = p.parse_args(argv)
     if args.optimizer:
         torch.set_num_threads(1)
@@ -105,6 +135,11 @@ def main(argv=None):
                 collect_sps, e2e_sps, steps = measure(task, n, workers, args.iterations, precision=precision)
                 print(f"| {task} | {n} | {workers} | {precision} | {collect_sps:,.0f} | {e2e_sps:,.0f} | {steps:,} |",
                       flush=True)
+    if args.split:
+        print("\n| task | env step incl. rendering (ms) | teacher step (ms) |\n|---|---|---|")
+        for task in args.tasks:
+            env_ms, teacher_ms = split_ms(task)
+            print(f"| {task} | {env_ms:.2f} | {teacher_ms:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
