@@ -20,10 +20,9 @@ import numpy as np
 
 from env import miniworld as mw
 from teacher.mediator import parse_plan
+from teacher.miniworld_navigation import CELL, REACH, FloorGrid
 from teacher.policy import sample_actions, text_id
 
-CELL = 0.25          # the navigation grid's cell size (m)
-REACH = 0.3          # go to: the agent's edge within this of the target's
 FACING = math.radians(10)
 DETOUR = 4           # free steps walked around an obstacle before heading for the goal again
 
@@ -43,7 +42,7 @@ class MiniWorldTeacher:
         """An episode starts in env."""
         self.actions, self.n_actions = env.actions, int(env.action_space.n)
         self.seen, self.turned, self.avoid, self.detour = set(), 0.0, 0, 0
-        self.grid = _Grid(env)
+        self.grid = FloorGrid(env)
         self.visits = np.zeros(self.grid.shape, np.int32)
 
     # -- the text -------------------------------------------------------------------------------------------------
@@ -242,112 +241,3 @@ class MiniWorldTeacher:
             self.turned = 0.0  # look around again from here
             return int(self.actions.turn_left)
         return self.steer(env, goal)
-
-
-class _Grid:
-    """The floor as CELL-sized cells: which are free of walls for the agent (computed once per episode), and
-    shortest paths around walls and objects toward a target (breadth-first search over free cells)."""
-
-    def __init__(self, env):
-        self.x0, self.z0 = env.min_x, env.min_z
-        self.shape = (max(1, int(math.ceil((env.max_x - env.min_x) / CELL))),
-                      max(1, int(math.ceil((env.max_z - env.min_z) / CELL))))
-        xs = self.x0 + (np.arange(self.shape[0]) + 0.5) * CELL
-        zs = self.z0 + (np.arange(self.shape[1]) + 0.5) * CELL
-        self.centres = np.stack(np.meshgrid(xs, zs, indexing="ij"), -1)
-        self.walls_free = _clear_of_walls(self.centres, env.agent.radius, env.wall_segs)
-
-    def cell(self, x, z):
-        i = min(self.shape[0] - 1, max(0, int((x - self.x0) / CELL)))
-        j = min(self.shape[1] - 1, max(0, int((z - self.z0) / CELL)))
-        return i, j
-
-    def free(self, env, ignore=()):
-        free = self.walls_free.copy()
-        r = env.agent.radius
-        for ent in env.entities:
-            if ent is env.agent or ent in ignore:
-                continue
-            d = np.hypot(self.centres[..., 0] - ent.pos[0], self.centres[..., 1] - ent.pos[2])
-            free &= d >= r + ent.radius - CELL / 2  # a cell is free if some point of it is
-        free[self.cell(env.agent.pos[0], env.agent.pos[2])] = True  # where the agent stands, it stands
-        return free
-
-    def distances(self, free, starts):
-        """Steps (8-connected) from the nearest start cell through free cells; -1 where unreachable. Breadth-first,
-        a whole frontier at a time as array shifts."""
-        dist = np.full(self.shape, -1, np.int32)
-        reached = np.zeros(self.shape, bool)
-        for c in starts:
-            reached[c] = free[c]
-        dist[reached] = 0
-        frontier, k = reached.copy(), 0
-        while frontier.any():
-            k += 1
-            grown = np.zeros_like(frontier)
-            grown[1:] |= frontier[:-1]
-            grown[:-1] |= frontier[1:]
-            grown[:, 1:] |= frontier[:, :-1]
-            grown[:, :-1] |= frontier[:, 1:]
-            grown[1:, 1:] |= frontier[:-1, :-1]
-            grown[:-1, :-1] |= frontier[1:, 1:]
-            grown[1:, :-1] |= frontier[:-1, 1:]
-            grown[:-1, 1:] |= frontier[1:, :-1]
-            frontier = grown & free & ~reached
-            reached |= frontier
-            dist[frontier] = k
-        return dist
-
-    def waypoint(self, env, ent, ignore=()):
-        """The centre of the next cell on a shortest free path from the agent toward `ent` (ent itself when none)."""
-        free = self.free(env, ignore=tuple(ignore) + (ent,))
-        d = np.hypot(self.centres[..., 0] - ent.pos[0], self.centres[..., 1] - ent.pos[2])
-        goal_cells = list(zip(*np.nonzero(free & (d <= env.agent.radius + ent.radius + REACH + CELL))))
-        dist = self.distances(free, goal_cells)
-        here = self.cell(env.agent.pos[0], env.agent.pos[2])
-        best, best_d = None, None
-        for di in (-1, 0, 1):
-            for dj in (-1, 0, 1):
-                a, b = here[0] + di, here[1] + dj
-                if 0 <= a < self.shape[0] and 0 <= b < self.shape[1] and dist[a, b] >= 0 and \
-                        (best_d is None or dist[a, b] < best_d):
-                    best, best_d = (a, b), dist[a, b]
-        if best is None or best == here:
-            return ent.pos
-        # look ahead along the path while the straight line stays free: smoother turns
-        for _ in range(3):
-            a, b = best
-            nxt = min(((a + di, b + dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)
-                       if 0 <= a + di < self.shape[0] and 0 <= b + dj < self.shape[1] and dist[a + di, b + dj] >= 0),
-                      key=lambda c: dist[c], default=best)
-            if dist[nxt] >= dist[best]:
-                break
-            best = nxt
-        x, z = self.centres[best]
-        return np.array([x, 0.0, z])
-
-    def least_visited(self, env, visits):
-        free = self.free(env, ignore=(env.agent.carrying,))
-        here = self.cell(env.agent.pos[0], env.agent.pos[2])
-        dist = self.distances(free | (np.arange(self.shape[0])[:, None] == here[0]) &
-                              (np.arange(self.shape[1])[None, :] == here[1]), [here])
-        reachable = dist > 0
-        if not reachable.any():
-            return None
-        score = np.where(reachable, visits * 1000 - dist, np.iinfo(np.int32).max)  # far, never visited first
-        i, j = np.unravel_index(int(np.argmin(score)), score.shape)
-        x, z = self.centres[i, j]
-        return np.array([x, 0.0, z])
-
-
-def _clear_of_walls(centres, radius, segs):
-    """Which cell centres a disc of `radius` can stand on without touching a wall segment (ground plane)."""
-    if len(segs) == 0:
-        return np.ones(centres.shape[:2], bool)
-    p = centres.reshape(-1, 1, 2)
-    a, b = segs[:, 0][:, [0, 2]][None], segs[:, 1][:, [0, 2]][None]
-    ab = b - a
-    t = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0, 1)
-    closest = a + t[..., None] * ab
-    d = np.sqrt(((p - closest) ** 2).sum(-1)).min(-1)
-    return (d >= radius).reshape(centres.shape[:2])
