@@ -134,3 +134,17 @@ def test_a_pixel_student_trains_evaluates_and_records_a_video_on_putnext(tmp_pat
                       str(tmp_path)]) == 0
     assert "over 2 episodes" in capsys.readouterr().out
     assert task_config(PUTNEXT)["world"] == "miniworld"
+
+
+def test_sb3_ppo_learns_from_the_image_with_its_cnn_policy(tmp_path, capsys):
+    args = ["train", "--task", PUTNEXT, "--policy", "sb3_ppo", "--teacher_coef", "0", "--n_itr", "1", "--num_eval",
+            "1", "--eval_interval", "1", "--logdir", str(tmp_path), "--savedir", "sb3", "--no_progress"]
+    assert main.main(args) == 0
+    run = tmp_path / "ppo" / PUTNEXT / "sb3-0"
+    assert float(read_metrics(run)[0]["env_steps"]) == 1024
+    from stable_baselines3 import PPO
+    assert type(PPO.load(run / "checkpoints" / "latest.zip").policy.features_extractor).__name__ == "NatureCNN"
+    capsys.readouterr()
+    assert main.main(["eval", "--task", PUTNEXT, "--loaddir", str(run), "--num_eval", "2", "--logdir",
+                      str(tmp_path)]) == 0
+    assert "over 2 episodes" in capsys.readouterr().out

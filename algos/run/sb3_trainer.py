@@ -22,7 +22,7 @@ import torch
 from algos.run.episodes import training_seeds
 from algos.run.run_loop import RunLoop, check_eval_seeds
 from algos.run.stop_request import StopRequest
-from env import make_env
+from env import make_env, observation_kind
 from utils.atomic import atomic_write
 from utils.checkpoint_file import save_checkpoint
 from utils.cpu_share import CpuShare
@@ -34,12 +34,21 @@ from utils.logger import RunLogger
 ZOO_PPO = {"policy": "MlpPolicy", "n_envs": 8, "n_steps": 128, "batch_size": 64, "gae_lambda": 0.95, "gamma": 0.99,
            "n_epochs": 10, "ent_coef": 0.0, "learning_rate": 2.5e-4, "clip_range": 0.2}
 EVAL_CHUNK = 256             # evaluation envs stepped together
+EVAL_CHUNK_PIXELS = 8        # (rendered worlds: each env holds a GL context)
+
+
+def pixels(env_id):
+    """Whether the task's observation is an image (MiniWorld): SB3's CnnPolicy over it, no observation scaling."""
+    return observation_kind(env_id) == "pixels"
 
 
 def sb3_env(env_id, obs):
-    """One training or evaluation env, wrapped for SB3: `obs` memory (env.make_env's (W, H, 4) memory map, flattened)
-    or egocentric (minigrid's FlatObsWrapper over gymnasium.make(env_id), as the zoo wraps MiniGrid)."""
+    """One training or evaluation env, wrapped for SB3: `obs` memory (env.make_env's (W, H, 4) memory map, flattened;
+    a MiniWorld room's RGB image as it is) or egocentric (minigrid's FlatObsWrapper over gymnasium.make(env_id), as
+    the zoo wraps MiniGrid)."""
     from stable_baselines3.common.monitor import Monitor
+    if pixels(env_id):
+        return Monitor(make_env(env_id))
     if obs == "egocentric":
         from minigrid.wrappers import FlatObsWrapper
         return Monitor(FlatObsWrapper(gymnasium.make(env_id)))
@@ -84,7 +93,8 @@ class Sb3Student:
         except Exception as e:  # noqa: BLE001 - a damaged or foreign file, whatever its error
             raise UserError(f"{path}: cannot load its SB3 model or VecNormalize statistics "
                             f"({type(e).__name__}: {str(e).strip()[:120]})") from None
-        if model.observation_space.shape != venv.observation_space.shape:
+        shapes = {venv.observation_space.shape, tuple(np.roll(venv.observation_space.shape, 1))}  # CHW for a CNN
+        if model.observation_space.shape not in shapes:
             raise UserError(f"{files[0]}: the model takes observations of shape {model.observation_space.shape}, "
                             f"task {task['name']} with --sb3_obs {saved.sb3_obs} gives {venv.observation_space.shape}")
         normalizer.training, normalizer.norm_reward = False, False
@@ -93,8 +103,9 @@ class Sb3Student:
     def episodes(self, seeds):
         """One episode per seed -> [(return, length, success)] in seed order; success: return > 0."""
         results = []
-        for start in range(0, len(seeds), EVAL_CHUNK):
-            chunk = seeds[start:start + EVAL_CHUNK]
+        size = EVAL_CHUNK_PIXELS if pixels(self.env_id) else EVAL_CHUNK
+        for start in range(0, len(seeds), size):
+            chunk = seeds[start:start + size]
             envs = [sb3_env(self.env_id, self.obs) for _ in chunk]
             obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, chunk)])
             returns, lengths, done = np.zeros(len(chunk)), np.zeros(len(chunk), dtype=int), np.zeros(len(chunk), bool)
@@ -153,8 +164,11 @@ class Sb3Trainer(RunLoop):
         self.venv = self.share = None
         try:
             hyper = {k: v for k, v in ZOO_PPO.items() if k != "n_envs"}
+            image = pixels(task["env_id"])
+            if image:  # the zoo's settings with SB3's CNN (NatureCNN, as the project's pixel student)
+                hyper["policy"] = "CnnPolicy"
             envs = [functools.partial(sb3_env, task["env_id"], config.sb3_obs)] * ZOO_PPO["n_envs"]
-            self.venv = VecNormalize(DummyVecEnv(envs), gamma=ZOO_PPO["gamma"])
+            self.venv = VecNormalize(DummyVecEnv(envs), gamma=ZOO_PPO["gamma"], norm_obs=not image)
             self.model = PPO(env=self.venv, seed=config.seed, device=device, verbose=0, **hyper)
             self.model.set_logger(Logger(None, []))  # its figures are read after each iteration, not printed
             self.venv.seed(training_seeds(config.seed, ZOO_PPO["n_envs"])[0])  # env i's first reset: [i]
