@@ -89,8 +89,8 @@ def test_a_bf16_run_trains_and_its_student_evaluates_in_bf16(tmp_path, capsys, m
     payload = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
     assert all(v.dtype == torch.float32 for v in payload["model"].values() if v.is_floating_point())
     built = []
-    real = algos.run.evaluate.build_model
-    monkeypatch.setattr(algos.run.evaluate, "build_model", lambda *a: built.append(real(*a)) or built[-1])
+    real = algos.run.evaluate.build_task_model
+    monkeypatch.setattr(algos.run.evaluate, "build_task_model", lambda *a: built.append(real(*a)) or built[-1])
     assert main.main(["eval", "--task", "SimpleDoorKey", "--loaddir", str(run_dir), "--num_eval", "2"]) == 0
     assert built[0].autocast_dtype == torch.bfloat16
     capsys.readouterr()
