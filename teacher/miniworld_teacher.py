@@ -60,7 +60,7 @@ class MiniWorldTeacher:
                 self.seen.add(id(ent))
             if ent is carried or id(ent) in self.seen:
                 named.setdefault(name, []).append(ent)
-                order.append((list(mw.kinds()).index(kind), colour or "", name))
+                order.append((list(mw.kinds()).index(kind), (colour or "") if self.colours else "", name))
         carried_name = next((n for n, ents in named.items() if carried in ents), None)
         visible = [n for _, _, n in sorted(set(order)) if n != carried_name or len(named[n]) > 1]
         sees = ", ".join(f"<{n}>" for n in visible) or "<nothing>"
