@@ -8,7 +8,7 @@
     python main.py tasks
 
 The command line only: every setting is a field of algos.config.Config (flags are made from those fields); the
-work is done by library functions (algos.run.train, algos.run.evaluate, algos.experiments.sweep, algos.experiments.plot) that return data.
+work is done by library functions (algos.run: train, evaluate; algos.experiments: sweep, plot) that return data.
 Exit status: 0 ok, 2 bad input (one `error: ...` line), 1 a worker process died, 128 + N stopped by signal N.
 """
 import argparse
@@ -101,8 +101,7 @@ def run_sweep(config, given, ns):
 
 def run_tasks():
     from planner.task_list import report
-    for line in report():
-        say(line)
+    say("\n".join(report()))
     return 0
 
 
@@ -126,12 +125,9 @@ def main(argv=None):
         from utils.options import from_namespace
         config, given = from_namespace(ns, Config, ns.command)
         return {"train": run_train, "eval": run_eval}.get(ns.command, run_sweep)(config, given, ns)
-    except UserError as e:
+    except (UserError, WorkerError) as e:  # bad input: 2; a worker process died: 1
         say(f"error: {e}", err=True)
-        return 2
-    except WorkerError as e:
-        say(f"error: {e}", err=True)
-        return 1
+        return 2 if isinstance(e, UserError) else 1
     except KeyboardInterrupt as e:
         say(getattr(e, "detail", None) or "interrupted", err=True)
         return getattr(e, "exit_status", 130)

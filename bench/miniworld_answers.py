@@ -14,12 +14,10 @@ import itertools
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from env import miniworld as mw  # noqa: E402
-from planner.config import PlannerConfig  # noqa: E402
-from planner.factory import build_planner  # noqa: E402
-from planner.task_spec import naming_rule, task_config  # noqa: E402
+from env import miniworld as mw
+from planner.config import PlannerConfig
+from planner.factory import build_planner
+from planner.task_spec import naming_rule, task_config
 
 
 def names(task):
