@@ -13,7 +13,8 @@ import sys
 
 from utils.errors import UserError
 from utils.machine import machine_line
-from algos.experiments.plot import find_runs, plot_runs, read_config
+from algos.experiments.plot import plot_runs
+from algos.experiments.run_files import find_runs, read_config
 from algos.experiments.results import markdown, run_row, teacher_results
 
 

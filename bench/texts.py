@@ -17,11 +17,41 @@ import os
 import shlex
 import sys
 
-from algos.experiments.texts import DEFAULT_TASKS, as_json, live_llm_progress, live_markdown, markdown, random_walk, \
-    training_texts
+from algos.experiments.texts import DEFAULT_TASKS, SHARES, as_json, live_llm_progress, random_walk, training_texts
 from utils.atomic import atomic_write
 from utils.errors import UserError
 from utils.machine import machine_line
+
+
+def _pct(x):
+    return f"{100 * x:.0f} %"
+
+
+def markdown(results):
+    """TextCounts as one markdown table (a row each)."""
+    lines = ["| task | source | env steps | episodes | distinct texts | top 10 | top 100 | top 1000 | "
+             "texts for 50 / 80 / 95 % | seen once | distinct at 10k / 20k / 50k steps |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        growth = dict(r.growth)
+        at = " / ".join(str(growth[s]) if s in growth else "-" for s in (10_000, 20_000, 50_000))
+        needed = " / ".join(str(r.needed[s]) for s in SHARES)
+        lines.append(f"| {r.task} | {r.source} | {r.env_steps:,} | {r.episodes:,} | {r.distinct:,} | "
+                     f"{_pct(r.coverage[10])} | {_pct(r.coverage[100])} | {_pct(r.coverage[1000])} | {needed} | "
+                     f"{r.once:,} | {at} |")
+    return "\n".join(lines)
+
+
+def live_markdown(run_dir, rows):
+    def show(v, fmt="{:,}"):
+        return "-" if v is None else fmt.format(v)
+    lines = [f"{run_dir}: a live LLM teacher's texts over env steps", "",
+             "| env steps | texts asked | answered | waiting | asked the LLM | taught share |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.env_steps:,} | {show(r.asked)} | {show(r.answered)} | {show(r.waiting)} | "
+                     f"{show(r.llm_queries)} | {show(r.taught_share, '{:.2f}')} |")
+    return "\n".join(lines)
 
 
 def main(argv=None):

@@ -9,8 +9,9 @@ from PIL import Image
 from utils.errors import UserError
 from utils.logger import RunLogger
 from algos.config import Config
-from algos.experiments.plot import (add_plot_arguments, aggregate, find_runs, group_runs, load_run, load_runs, run_plot,
-                        split_run_name, teacher_lines)
+from algos.experiments.plot import (add_plot_arguments, aggregate, group_runs, load_run, load_runs, run_plot,
+                                    teacher_lines)
+from algos.experiments.run_files import find_runs, split_run_name
 from algos.run.teacher_eval import read_teacher_evals, record_teacher_eval
 
 STEPS_PER_ITER = 1000

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 import main
-from algos.experiments.texts import SHARES, TOPS, live_llm_progress, markdown, random_walk, summary, training_texts
+from algos.experiments.texts import SHARES, TOPS, live_llm_progress, random_walk, summary, training_texts
 from tests.helpers import ROOT, tiny_train_args
 from tests.llm_fakes import FakeChatServer, Reply
 from tests.test_plan_cache import TEXTS, answer_for
@@ -34,7 +34,7 @@ def test_a_random_walk_counts_the_texts_the_planner_is_asked():
     assert r.growth[-1] == (400, r.distinct)
     again = random_walk("SimpleDoorKey", steps=400, n_envs=2, seed=3)
     assert again.top == r.top  # seeded
-    assert "| SimpleDoorKey | random walk | 400 |" in markdown([r])
+    assert "| SimpleDoorKey | random walk | 400 |" in _bench().markdown([r])
 
 
 def test_a_trainings_texts_are_counted_from_its_envs():

@@ -19,7 +19,7 @@ from typing import Optional
 
 from utils.atomic import atomic_write
 from utils.logger import number
-from algos.experiments.plot import read_config, read_metrics, split_run_name
+from algos.experiments.run_files import read_config, read_metrics, split_run_name
 from algos.run.teacher_eval import describe, find_teacher_eval, teacher_groups, teacher_label
 
 FINAL_EVAL = "final_eval.json"

@@ -12,7 +12,7 @@ where an episode ended). Three sources:
                                     untaught, so the student learns as plain PPO: what a live LLM teacher from an
                                     empty plan cache faces), or taught by a recorded-answer table (llm4teach)
     live_llm_progress(run_dir)      a finished or running live-LLM run's metrics.csv: the texts asked and answered
-                                    and the taught share over env steps (algos.experiments.plot.read_metrics)
+                                    and the taught share over env steps (algos.experiments.run_files.read_metrics)
 """
 import dataclasses
 import os
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from algos.experiments.plot import read_metrics
+from algos.experiments.run_files import read_metrics
 from algos.vec_env.env_group import EnvGroup
 from planner.base import Planner
 from planner.task_spec import task_config
@@ -239,7 +239,7 @@ def _number(value):
 
 
 def live_llm_progress(run_dir, marks=GROWTH):
-    """[LiveRow] of a live-LLM run (its metrics.csv, read by algos.experiments.plot.read_metrics): at each of
+    """[LiveRow] of a live-LLM run (its metrics.csv, read by algos.experiments.run_files.read_metrics): at each of
     `marks` the run passed and at its last row, the planner's latest counters (logged at evaluations) and the mean
     taught share of the iterations since the previous row. Columns the run does not log stay None."""
     rows = read_metrics(run_dir)
@@ -266,39 +266,6 @@ def live_llm_progress(run_dir, marks=GROWTH):
             out.append(LiveRow(int(steps), taught_share=float(np.mean(shares)) if shares else None, **latest))
             shares = []
     return out
-
-
-# -- tables ---------------------------------------------------------------------------------------------------------
-
-def _pct(x):
-    return f"{100 * x:.0f} %"
-
-
-def markdown(results):
-    """TextCounts as one markdown table (a row each)."""
-    lines = ["| task | source | env steps | episodes | distinct texts | top 10 | top 100 | top 1000 | "
-             "texts for 50 / 80 / 95 % | seen once | distinct at 10k / 20k / 50k steps |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        growth = dict(r.growth)
-        at = " / ".join(str(growth[s]) if s in growth else "-" for s in (10_000, 20_000, 50_000))
-        needed = " / ".join(str(r.needed[s]) for s in SHARES)
-        lines.append(f"| {r.task} | {r.source} | {r.env_steps:,} | {r.episodes:,} | {r.distinct:,} | "
-                     f"{_pct(r.coverage[10])} | {_pct(r.coverage[100])} | {_pct(r.coverage[1000])} | {needed} | "
-                     f"{r.once:,} | {at} |")
-    return "\n".join(lines)
-
-
-def live_markdown(run_dir, rows):
-    def show(v, fmt="{:,}"):
-        return "-" if v is None else fmt.format(v)
-    lines = [f"{run_dir}: a live LLM teacher's texts over env steps", "",
-             "| env steps | texts asked | answered | waiting | asked the LLM | taught share |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r.env_steps:,} | {show(r.asked)} | {show(r.answered)} | {show(r.waiting)} | "
-                     f"{show(r.llm_queries)} | {show(r.taught_share, '{:.2f}')} |")
-    return "\n".join(lines)
 
 
 def as_json(result):

@@ -63,8 +63,7 @@ def _prepare(config):
     if has_teacher(config):  # plain PPO needs no recorded answers, prompt or server
         check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
     if config.count_bonus > 0 and task.get("world") == "miniworld":
-        raise UserError("--count_bonus counts the grid cells an episode visits; MiniWorld's rooms have none (leave "
-                        "it out)")
+        raise UserError("--count_bonus counts grid cells; MiniWorld's rooms have none (leave it out)")
     if config.policy == "sb3_ppo":
         check_sb3(config, task)
     elif config.eval_interval > 0:
