@@ -163,6 +163,9 @@ class Config(TeacherConfig):
                                 f"{', '.join(unused)} would be ignored (leave them out)")
         elif self.sb3_obs != "memory":
             raise UserError("--sb3_obs is a setting of --policy sb3_ppo")
+        if self.teacher_texts == "reduced" and self.task:  # a task without reduced texts: refused here, not later
+            from planner.task_spec import task_config, texts_task
+            texts_task(task_config(self.task), self.teacher_texts, True)
         if self.teacher_schedule == "adaptive" and self.teacher_coef > 0 and self.eval_interval <= 0:
             raise UserError("--teacher_schedule adaptive hands over on the periodic evaluations: give --eval_interval "
                             "1 or more (or --teacher_schedule paper)")

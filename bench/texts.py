@@ -6,6 +6,7 @@ their metrics.csv (--runs).
     python bench/texts.py                                        # the paper's four tasks and four many-text tasks
     python bench/texts.py --tasks MiniGrid-LockedRoom-v0 --steps 100000 --train_steps 20000
     python bench/texts.py --tasks SimpleDoorKey --train_steps 20000 --train_answers official
+    python bench/texts.py --texts full reduced                   # the texts a live LLM is asked (reduced) beside
     python bench/texts.py --tasks --runs log/ppo/MiniGrid-LockedRoom-v0/llm-0   # only a live-LLM run's record
 
 A text is exactly what the planner is asked (the teacher's mediator text). The tables go to stdout, the numbers to
@@ -63,6 +64,8 @@ def main(argv=None):
     p.add_argument("--train_envs", type=int, default=16, help="the training's --num_envs")
     p.add_argument("--train_answers", help="teach the training with this recorded table (as train's --answers); "
                                            "default: a teacher with no answers yet (the student learns as plain PPO)")
+    p.add_argument("--texts", nargs="+", default=["full"], choices=["full", "reduced"],
+                   help="the teacher's texts to count (as train's --teacher_texts; both: one row each)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--top", type=int, default=10, help="most frequent random-walk texts kept in the JSON")
     p.add_argument("--runs", nargs="*", default=[], help="run folders of live-LLM runs: their texts asked and taught "
@@ -74,14 +77,16 @@ def main(argv=None):
         raise UserError("--steps and --train_steps must be >= 0, --envs and --train_envs >= 1")
     walks, trainings, live = [], [], []
     for name in args.tasks:
-        if args.steps:
-            walks.append(random_walk(name, args.steps, args.envs, args.seed, args.top))
-            print(f"{name}: random walk, {walks[-1].distinct} texts in {walks[-1].env_steps} steps "
-                  f"({walks[-1].seconds:.0f} s)", file=sys.stderr, flush=True)
-        if args.train_steps:
-            trainings.append(training_texts(name, args.train_steps, args.train_answers, args.train_envs, args.seed))
-            print(f"{name}: training, {trainings[-1].distinct} texts in {trainings[-1].env_steps} steps "
-                  f"({trainings[-1].seconds:.0f} s)", file=sys.stderr, flush=True)
+        for texts in args.texts:
+            if args.steps:
+                walks.append(random_walk(name, args.steps, args.envs, args.seed, args.top, texts=texts))
+                print(f"{name}: {walks[-1].source}, {walks[-1].distinct} texts in {walks[-1].env_steps} steps "
+                      f"({walks[-1].seconds:.0f} s)", file=sys.stderr, flush=True)
+            if args.train_steps:
+                trainings.append(training_texts(name, args.train_steps, args.train_answers, args.train_envs,
+                                                args.seed, teacher_texts=texts))
+                print(f"{name}: {trainings[-1].source}, {trainings[-1].distinct} texts in {trainings[-1].env_steps} "
+                      f"steps ({trainings[-1].seconds:.0f} s)", file=sys.stderr, flush=True)
     tables = []
     if walks or trainings:
         tables.append(markdown(walks + trainings))

@@ -3,7 +3,8 @@ and checked here.
 
 A task is an entry of configs/tasks.json, or any registered minigrid environment id (e.g.
 MiniGrid-DoorKey-16x16-v0), which gets the generic entry: the "minigrid" naming rule (colours, door states, the
-mission), the "minigrid" prompt, and no recorded answers (a live LLM, or a table of its answers, teaches it).
+mission), the "minigrid" prompt, and no recorded answers (a live LLM, or a table of its answers, teaches it); a
+live LLM teaches it with reduced texts (its "reduced" entry: teacher/reduced_text.py, --teacher_texts).
 """
 import math
 from functools import lru_cache
@@ -19,12 +20,14 @@ VERBS = ("go to", "pick up", "open")        # besides explore and drop (of what 
 TASK_GROUPS = ("paper", "more", "3d")
 WORLDS = ("minigrid", "miniworld")           # the simulator a task lives in (teacher.policy.TeacherSpec.make_teacher)
 OPTION_STYLES = ("official", "careful")      # official: go-to may cross lava, drop where standing (LLM4Teach code)
-GENERIC = {"prompt": "minigrid", "object_names": "minigrid", "options": "careful"}
+GENERIC = {"prompt": "minigrid", "object_names": "minigrid", "options": "careful",
+           "reduced": {"prompt": "minigrid_reduced", "object_names": "minigrid_reduced"}}
 GENERIC_3D = {"prompt": "miniworld", "object_names": "miniworld", "options": "careful", "world": "miniworld",
               "llm_candidates": "carry"}
-NAMING_FIELDS = {"colours": ("none", "shown", "anonymised"), "doors": ("plain", "numbered"),
+NAMING_FIELDS = {"colours": ("none", "shown", "anonymised", "relevant"), "doors": ("plain", "numbered"),
                  "duplicates": ("first", "nearest")}
 NAMING_FLAGS = ("door_states", "mission", "blocking")
+TEXTS = ("auto", "full", "reduced")           # --teacher_texts (texts_task)
 
 
 @lru_cache(maxsize=None)
@@ -78,7 +81,26 @@ def all_tasks():
             raise UserError(f"configs/tasks.json: task {name}: options must be one of {OPTION_STYLES}")
         if cfg.get("world", "minigrid") not in WORLDS:
             raise UserError(f"configs/tasks.json: task {name}: world must be one of {WORLDS}")
+        reduced = cfg.get("reduced")
+        if reduced is not None and not (isinstance(reduced, dict) and set(reduced) == {"prompt", "object_names"}
+                                        and reduced["object_names"] in rules and isinstance(reduced["prompt"], str)):
+            raise UserError(f"configs/tasks.json: task {name}: reduced must be {{\"prompt\": ..., \"object_names\": "
+                            f"one of {rules}}}")
     return tasks
+
+
+def texts_task(task, texts, live):
+    """The task as its teacher describes it: with its reduced texts' prompt and naming rule (its "reduced" entry)
+    where `texts` is "reduced", or "auto" and a live LLM teaches (`live`); unchanged otherwise, and for tasks without
+    reduced texts (UserError where "reduced" is asked of one)."""
+    if texts == "full" or (texts == "auto" and not live):
+        return task
+    if "reduced" not in task:
+        if texts == "reduced":
+            raise UserError(f"--teacher_texts reduced: task {task.get('name')} has no reduced texts (its "
+                            f"configs/tasks.json entry has no 'reduced')")
+        return task
+    return dict(task, **task["reduced"], texts="reduced")
 
 
 def task_names(group="paper"):

@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from planner.config import PlannerConfig
+from planner.task_spec import TEXTS
 from utils.options import ALL, option
 
 
@@ -13,3 +14,5 @@ class TeacherConfig(PlannerConfig):
                                 commands=ALL)
     goto_avoids_lava: bool = option(False, "the teacher's go-to never steps into lava (the official one does)",
                                     commands=ALL)
+    teacher_texts: str = option("auto", "texts for the planner: full | reduced (what a plan needs) | auto (reduced "
+                                        "for a live LLM)", commands=ALL, choices=TEXTS)

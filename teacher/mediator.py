@@ -12,6 +12,9 @@ object_names in configs/tasks.json):
   marked; of several objects of one name, the nearest (any registered minigrid id)
 - "minigrid_anonymised": the same with colours anonymised, the mission's first ("Mission: pick up the color1 box.
   Agent sees <color2 key>, ...": far fewer distinct texts, so recorded answers cover a task)
+- "minigrid_reduced": what a plan needs, the rest left out ("Mission: pick up the color1 ball. Agent sees
+  <color2 key>, <box>, <ball> (blocks a door), <locked color2 door>, <closed door>, holds <nothing>."):
+  teacher/reduced_text.py
 Objects are read from the memory observation each step (an object on the agent's cell is the carried one) and
 listed kind by kind (the rule's order), within a kind in the order they (re)appeared this episode, as the
 official mediator's object record does: a key that is picked up leaves the list and, once dropped, rejoins it at
@@ -26,6 +29,7 @@ from minigrid.core.constants import COLOR_NAMES, IDX_TO_COLOR, OBJECT_TO_IDX, ST
 
 from env.memory import NO_AGENT
 from planner.task_spec import naming_rule, vocabulary
+from teacher.reduced_text import mission_words, reduced_description
 
 IDX_TO_STATE = {i: s for s, i in STATE_TO_IDX.items()}
 DOOR = OBJECT_TO_IDX["door"]
@@ -55,7 +59,8 @@ class Naming:
         self.kinds = [(OBJECT_TO_IDX[k], k) for k in rule["kinds"]]
         self.pickable = {OBJECT_TO_IDX[k]: k for k in rule["kinds"] if "pick up" in kinds[k]}
         self.coloured = rule["colours"] != "none"
-        self.anonymised = rule["colours"] == "anonymised"
+        self.anonymised = rule["colours"] in ("anonymised", "relevant")
+        self.relevant = rule["colours"] == "relevant"  # reduced texts (teacher/reduced_text.py)
         self.numbered = rule["doors"] == "numbered"
         self.states = rule["door_states"]
         self.mission = rule["mission"]
@@ -92,8 +97,9 @@ class Mediator:
         self.order.clear()
         self.clock = 0
         self.memo.clear()
-        self.mission_text, self.mission_colours = "", {}
+        self.mission_text, self.mission_colours, self.mission_kinds = "", {}, set()
         if self.naming.mission and mission:
+            self.mission_kinds = mission_words(mission)[1]
             if self.naming.anonymised:  # the mission's colours are named first, the objects' after them
                 for word in _WORD.findall(mission):
                     if word in COLOR_NAMES and word not in self.mission_colours:
@@ -115,6 +121,10 @@ class Mediator:
 
     def _describe(self, obs, ax, ay):
         naming = self.naming
+        if naming.relevant:
+            sees, holds, objects, carried, colour_map = reduced_description(
+                naming, obs, ax, ay, self.mission_colours, self.mission_kinds, len(self.mission_colours) + 1)
+            return Description(f"{self.mission_text}Agent sees {sees}, holds {holds}.", objects, carried, colour_map)
         kind = obs[:, :, 0]
         objects, colours, groups = {}, {}, []
         for idx, kind_name in naming.kinds:

@@ -206,6 +206,10 @@ class TeacherSpec:
                                                  # (--llm_wait never)
     has_teacher: bool = True                     # False: a run without a teacher (plain PPO), nothing to build
 
+    def __post_init__(self):  # the texts the planner is asked: the task's reduced ones where --teacher_texts says
+        from planner.task_spec import texts_task
+        self.task = texts_task(self.task, getattr(self.config, "teacher_texts", "full"), self.config.uses_llm())
+
     def make_planner(self):
         from planner.base import NoPlanner
         from planner.factory import build_planner

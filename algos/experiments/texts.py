@@ -113,24 +113,24 @@ class TextTally:
                           [(texts.get(i, "?"), n) for i, n in common], self.untexted)
 
 
-def random_walk(task_name, steps=50_000, n_envs=4, seed=0, top=10):
+def random_walk(task_name, steps=50_000, n_envs=4, seed=0, top=10, texts="full"):
     """TextCounts of uniformly random actions (of MiniGrid's 7) in n_envs envs of the task (env seeds seed,
     seed + 1, ...; episodes end as the task ends them) until `steps` env steps (rounded up to a multiple of
-    n_envs), every observation described by the task's teacher."""
+    n_envs), every observation described by the task's teacher (its full or reduced texts: --teacher_texts)."""
     if steps < 1 or n_envs < 1:
         raise ValueError("steps and n_envs must be >= 1")
     task = task_config(task_name)
-    spec = UnansweredSpec(task, TeacherConfig())
+    spec = UnansweredSpec(task, TeacherConfig(teacher_texts=texts))
     group = EnvGroup(task["env_id"], [seed + i for i in range(n_envs)], [seed + i for i in range(n_envs)], spec)
     rng = np.random.default_rng(seed)
-    tally, texts, episodes, done = TextTally(), {}, 0, 0
+    tally, texts_of, episodes, done = TextTally(), {}, 0, 0
     arr = group.arrays
     start = time.perf_counter()
 
     def note():
         tally.add(arr["text"])
         for i, t in enumerate(group.teachers):
-            texts.setdefault(int(arr["text"][i]), t.last_text)
+            texts_of.setdefault(int(arr["text"][i]), t.last_text)
     try:
         group.reset()
         note()
@@ -142,7 +142,8 @@ def random_walk(task_name, steps=50_000, n_envs=4, seed=0, top=10):
             tally.mark(done)
     finally:
         group.close()
-    return tally.result(task["name"], "random walk", done, episodes, time.perf_counter() - start, texts, top)
+    source = "random walk" if texts == "full" else f"random walk, {texts} texts"
+    return tally.result(task["name"], source, done, episodes, time.perf_counter() - start, texts_of, top)
 
 
 class CountingPool:
@@ -209,6 +210,8 @@ def training_texts(task_name, steps=20_000, answers=None, num_envs=16, seed=0, *
             if isinstance(trainer.pool, CountingPool):
                 trainer.pool = trainer.pool.pool
             trainer.close()
+        if config.teacher_texts == "reduced":
+            source += ", reduced texts"
         return tally.result(task["name"], source, pool.env_steps, pool.episodes, time.perf_counter() - start)
 
 

@@ -65,7 +65,18 @@ def teacher_identity(config):
     out = {k: _setting(config, k) for k in LLM_KEYS} if llm else {"answers": _answers(config)}
     out.update(soft_planner=bool(_setting(config, "soft_planner")),
                goto_avoids_lava=bool(_setting(config, "goto_avoids_lava")))
+    if _reduced_texts(config, llm):  # named only where reduced, so full-text measurements keep their identity
+        out["texts"] = "reduced"
     return out
+
+
+def _reduced_texts(config, llm):
+    from planner.task_spec import task_config, texts_task
+    try:
+        return texts_task(task_config(str(_setting(config, "task"))), _setting(config, "teacher_texts"),
+                          llm).get("texts") == "reduced"
+    except UserError:  # a task this checkout does not know, or one without reduced texts
+        return False
 
 
 def describe(teacher):
