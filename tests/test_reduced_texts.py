@@ -113,3 +113,18 @@ def test_a_random_walk_shows_a_fraction_of_the_texts_reduced():
     full = random_walk("MiniGrid-LockedRoom-v0", 4_000, texts="full")
     reduced = random_walk("MiniGrid-LockedRoom-v0", 4_000, texts="reduced")
     assert full.visits == reduced.visits and reduced.distinct * 4 < full.distinct
+
+
+def test_two_teachers_agreement_on_the_same_observations():
+    from algos.experiments.teacher_agreement import agreement
+    seeds = [2_000_000 + i for i in range(5)]
+    task = task_config("SimpleDoorKey")
+    alike = agreement(task, TeacherConfig(answers="official"), TeacherConfig(answers="official"), seeds)
+    assert alike.successes == 5 and alike.steps > 5 and alike.same_action == 1.0 and alike.mean_tv == 0.0
+    assert alike.texts_a == alike.texts_b > 1
+    other = agreement(task, TeacherConfig(answers="official"), TeacherConfig(answers="gemma3-270m"), seeds)
+    assert (other.steps, other.successes) == (alike.steps, alike.successes)  # the same teacher drives
+    assert 0.0 < other.mean_tv < 0.5  # the two tables' plan probabilities differ a little on these texts
+    apart = agreement(task_config("ColoredDoorKey"), TeacherConfig(answers="official"),
+                      TeacherConfig(answers="gemma3-270m"), seeds)
+    assert apart.same_action < 0.9 and apart.mean_tv > 0.1
