@@ -19,6 +19,7 @@ import shlex
 import sys
 
 from algos.experiments.texts import DEFAULT_TASKS, SHARES, as_json, live_llm_progress, random_walk, training_texts
+from planner.task_spec import task_config
 from utils.atomic import atomic_write
 from utils.errors import UserError
 from utils.machine import machine_line
@@ -78,6 +79,9 @@ def main(argv=None):
     walks, trainings, live = [], [], []
     for name in args.tasks:
         for texts in args.texts:
+            if texts == "reduced" and "reduced" not in task_config(name):
+                print(f"{name}: no reduced texts (a live LLM is asked its full ones)", file=sys.stderr, flush=True)
+                continue
             if args.steps:
                 walks.append(random_walk(name, args.steps, args.envs, args.seed, args.top, texts=texts))
                 print(f"{name}: {walks[-1].source}, {walks[-1].distinct} texts in {walks[-1].env_steps} steps "
