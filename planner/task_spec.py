@@ -100,7 +100,7 @@ def texts_task(task, texts, live):
             raise UserError(f"--teacher_texts reduced: task {task.get('name')} has no reduced texts (its "
                             f"configs/tasks.json entry has no 'reduced')")
         return task
-    return dict(task, **task["reduced"], texts="reduced")
+    return dict(task, **task["reduced"], texts="reduced", full_object_names=task["object_names"])
 
 
 def task_names(group="paper"):

@@ -138,9 +138,13 @@ def sample_actions(probs, rng_or_random):
 
 class TeacherPolicy:
     def __init__(self, planner, object_names, soft=False, rng=None, goto_through_lava=True, paths=None,
-                 careful=False):
+                 careful=False, full_names=None):
         self.planner = planner
         self.mediator = Mediator(object_names)
+        # reduced texts: the full text of every observation taught is counted too (the texts taught that the LLM
+        # was never asked itself: generalised by the reduction)
+        self.full = Mediator(full_names) if full_names else None
+        self.full_taught = set()
         self.soft = soft
         self.rng = rng if rng is not None else np.random.default_rng()
         self.options = OptionPolicies(goto_through_lava=goto_through_lava, paths=paths, careful=careful)
@@ -153,6 +157,8 @@ class TeacherPolicy:
         """Start of an episode: forget the mediator's object order; `mission` is the episode's mission text (the
         env's `mission`), shown to the planner where the task's naming rule says so."""
         self.mediator.reset(mission)
+        if self.full is not None:
+            self.full.reset(mission)
 
     # the world interface (teacher/miniworld_teacher.py has the same two): an episode begins; teach one step
     def begin(self, env):
@@ -177,6 +183,10 @@ class TeacherPolicy:
         self.last_text = text = description.text
         self.last_text_id = self._ids.get(text) or self._ids.setdefault(text, text_id(text))
         plans = self.planner.plans(description.text)
+        if self.full is not None:  # described every step (its object order follows the episode, as the mediator's)
+            full = self.full.describe(obs, agent).text
+            if plans is not None and full != text:
+                self.full_taught.add(full)
         if plans is None:
             return None
         probs = np.zeros(N_ACTIONS, dtype=np.float32)
@@ -230,4 +240,4 @@ class TeacherSpec:
         return TeacherPolicy(planner, self.task["object_names"], soft=self.config.soft_planner,
                              rng=np.random.default_rng(seed),
                              goto_through_lava=official and not self.config.goto_avoids_lava,
-                             careful=not official)
+                             careful=not official, full_names=self.task.get("full_object_names"))

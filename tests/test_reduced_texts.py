@@ -1,11 +1,14 @@
 """Reduced observation texts (teacher/reduced_text.py, --teacher_texts): what a plan needs and nothing else, the
 names the teacher's options act on, which tasks and runs use them, and what they cost and keep on real episodes."""
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
 import env as env_pkg
 import main
 from algos.experiments.texts import random_walk
+from planner.base import Planner
 from planner.task_spec import task_config, texts_task
 from teacher.config import TeacherConfig
 from teacher.mediator import Mediator, restore_colours
@@ -128,3 +131,40 @@ def test_two_teachers_agreement_on_the_same_observations():
     apart = agreement(task_config("ColoredDoorKey"), TeacherConfig(answers="official"),
                       TeacherConfig(answers="gemma3-270m"), seeds)
     assert apart.same_action < 0.9 and apart.mean_tv > 0.1
+
+
+def test_the_full_texts_taught_through_reduced_ones_are_counted():
+    from algos.vec_env.env_group import EnvGroup
+    task = texts_task(task_config("MiniGrid-LockedRoom-v0"), "reduced", live=False)
+    planner = ScriptedPlanner()
+    teacher = TeacherSpec(task).make_teacher(planner, 0)
+    e = env_pkg.make_env(task["env_id"])
+    obs, _ = e.reset(seed=2_000_000)
+    teacher.begin(e)
+    for _ in range(60):
+        obs, *_ = e.step(int(np.argmax(teacher.teach(e, obs))))
+    assert len(planner.texts) < len(teacher.full_taught)  # each reduced text stood for several full ones
+    assert not any(t in planner.texts for t in teacher.full_taught)
+    for spec, counted in ((ScriptedSpec(task), True), (ScriptedSpec(task_config("MiniGrid-LockedRoom-v0")), False)):
+        group = EnvGroup(task["env_id"], [0, 1], [0, 1], spec)
+        try:
+            group.reset()
+            for _ in range(20):
+                group.step(np.full(2, 2, dtype=np.int64))  # forward
+            stats = group.planner_stats()
+            if counted:  # only where texts are reduced: the full texts of both envs' taught observations
+                assert stats["generalised_texts"] == len(set().union(*(t.full_taught for t in group.teachers))) > 1
+            else:
+                assert "generalised_texts" not in stats
+        finally:
+            group.close()
+
+
+class Scripted(ScriptedPlanner, Planner):
+    """The scripted planner with the Planner interface's stats() and close()."""
+
+
+@dataclass
+class ScriptedSpec(TeacherSpec):
+    def make_planner(self):
+        return Scripted()

@@ -149,7 +149,13 @@ class EnvGroup:
                 c.set_state(items)
 
     def planner_stats(self):
-        return self.planner.stats()
+        """The planner's counters; with reduced texts also the distinct full texts taught by an answer to another
+        (reduced) text: generalised_texts (distinct per process, summed over worker processes)."""
+        stats = self.planner.stats()
+        full = [t.full_taught for t in self.teachers if getattr(t, "full", None) is not None]
+        if full:
+            stats["generalised_texts"] = len(set().union(*full))
+        return stats
 
     def close(self):
         self.planner.close()
