@@ -93,7 +93,7 @@ def texts_task(task, texts, live):
     """The task as its teacher describes it: with its reduced texts' prompt and naming rule (its "reduced" entry)
     where `texts` is "reduced", or "auto" and a live LLM teaches (`live`); unchanged otherwise, and for tasks without
     reduced texts (UserError where "reduced" is asked of one)."""
-    if texts == "full" or (texts == "auto" and not live):
+    if texts == "full" or (texts == "auto" and not live) or task.get("texts") == "reduced":  # (already reduced)
         return task
     if "reduced" not in task:
         if texts == "reduced":

@@ -1,5 +1,6 @@
 """Reduced observation texts (teacher/reduced_text.py, --teacher_texts): what a plan needs and nothing else, the
 names the teacher's options act on, which tasks and runs use them, and what they cost and keep on real episodes."""
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +76,8 @@ def test_live_llm_runs_of_tasks_with_reduced_texts_use_them_and_nothing_else_cha
         texts_task(paper, "reduced", live=False)
     live = TeacherConfig(llm_url="http://127.0.0.1:9/v1")
     assert TeacherSpec(generic, live).task["object_names"] == "minigrid_reduced"
+    again = dataclasses.replace(TeacherSpec(generic, live), nonblocking=True)  # as training's envs get it
+    assert again.task == TeacherSpec(generic, live).task and again.task["full_object_names"] == "minigrid"
     assert TeacherSpec(generic, TeacherConfig()).task["object_names"] == "minigrid"
 
 
