@@ -226,6 +226,9 @@ GOOD_TASK = {"env_id": "MiniGrid-SimpleDoorKey-Min5-Max10-View3", "prompt": "sim
     (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "env_id": 3}}), "needs a string 'env_id'"),
     (json.dumps({"SimpleDoorKey": {k: v for k, v in GOOD_TASK.items() if k != "prompt"}}), "needs a string 'prompt'"),
     (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "object_names": "fancy"}}), "object_names must be one of"),
+    (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "reduced": {"prompt": "minigrid_reduced"}}}), "reduced must be"),
+    (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "reduced": {"prompt": "x", "object_names": "fancy"}}}),
+     "reduced must be"),
 ])
 def test_malformed_tasks_config(bad_tasks_file, tmp_path, capsys, content, message):
     bad_tasks_file.write_text(content)
