@@ -11,7 +11,7 @@ from planner.world import check_world
 from teacher.policy import OptionPolicies, TeacherSpec
 from tests.grids import make_obs
 from tests.path_oracle import ArrayPaths
-from tests.scripted_planner import ScriptedPlanner
+from tests.scripted_planner import ScriptedPlanner, teacher_alone_wins
 from utils.errors import UserError
 from planner.task_spec import task_config
 
@@ -117,18 +117,7 @@ def test_the_teacher_with_a_correct_planner_solves_the_task(task):
     0.95 means the options or texts broke for some layouts."""
     cfg = task_config(task)
     teacher = TeacherSpec(cfg).make_teacher(ScriptedPlanner(), 0)
-    e = env_pkg.make_env(cfg["env_id"])
-    wins = 0
-    for i in range(100):
-        obs, _ = e.reset(seed=2_000_000 + i)
-        teacher.reset(e.mission)
-        while True:
-            probs = teacher(obs, (e.agent_pos[0], e.agent_pos[1], e.agent_dir))
-            obs, reward, terminated, truncated, info = e.step(int(np.argmax(probs)))
-            if terminated or truncated:
-                break
-        wins += info["success"]
-    assert wins >= 95
+    assert teacher_alone_wins(teacher, cfg["env_id"], 100) >= 95
 
 
 def test_any_minigrid_id_is_a_task_and_configured_tasks_are_found_by_env_id():

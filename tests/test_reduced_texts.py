@@ -15,7 +15,7 @@ from teacher.config import TeacherConfig
 from teacher.mediator import Mediator, restore_colours
 from teacher.policy import TeacherSpec
 from tests.grids import make_obs
-from tests.scripted_planner import ScriptedPlanner
+from tests.scripted_planner import ScriptedPlanner, teacher_alone_wins
 from utils.errors import UserError
 
 
@@ -98,18 +98,7 @@ def test_reduced_texts_keep_what_the_plan_needs_with_far_fewer_texts(task):
     for texts in ("full", "reduced"):
         cfg = texts_task(task_config(task), texts, live=False) if texts == "reduced" else task_config(task)
         planner = ScriptedPlanner()
-        teacher = TeacherSpec(cfg).make_teacher(planner, 0)
-        e = env_pkg.make_env(cfg["env_id"])
-        wins = 0
-        for i in range(30):
-            obs, _ = e.reset(seed=2_000_000 + i)
-            teacher.reset(e.mission)
-            while True:
-                probs = teacher(obs, (e.agent_pos[0], e.agent_pos[1], e.agent_dir))
-                obs, _, terminated, truncated, info = e.step(int(np.argmax(probs)))
-                if terminated or truncated:
-                    break
-            wins += info["success"]
+        wins = teacher_alone_wins(TeacherSpec(cfg).make_teacher(planner, 0), cfg["env_id"], 30)
         results[texts] = (wins, len(planner.texts))
     (full_wins, full_texts), (wins, texts) = results["full"], results["reduced"]
     assert full_wins > 0 and wins >= full_wins and texts < full_texts
