@@ -172,14 +172,16 @@ def test_every_task_has_a_small_published_student_of_that_task():
                                        ("RandomBoxKey", "RandomBoxKey"),
                                        ("MiniGrid-DoorKey-16x16-v0", "MiniGrid-DoorKey-16x16-v0"),
                                        ("MiniGrid-UnlockPickup-v0", "MiniGrid-UnlockPickup-v0"),
-                                       ("MiniGrid-BlockedUnlockPickup-v0", "MiniGrid-BlockedUnlockPickup-v0")])
+                                       ("MiniGrid-BlockedUnlockPickup-v0", "MiniGrid-BlockedUnlockPickup-v0"),
+                                       ("MiniGrid-LockedRoom-v0", "MiniGrid-LockedRoom-v0-gemma3-270m-live"),
+                                       ("MiniGrid-MultiRoom-N4-S5-v0", "MiniGrid-MultiRoom-N4-S5-v0-gemma3-270m-live")])
 def test_the_published_students_still_load_and_succeed(task, name, capsys):
     path = os.path.join(ROOT, "models", f"{name}.pt")
     assert os.path.getsize(path) <= 16 * 2**20
     assert main.main(["eval", "--task", task, "--loaddir", path, "--num_eval", "20",
                       "--env_seed_list", "2000000"]) == 0
     success = float(re.search(r"success rate ([0-9.]+) over 20 episodes", capsys.readouterr().out).group(1))
-    assert success >= 0.7  # docs/results.md: 0.94-1.00 on 100 held-out episodes
+    assert success >= 0.7  # docs/results.md, docs/many_texts.md: 0.90-1.00 on 100 held-out episodes
 
 
 # -- a stop request while the teacher is measured before the first iteration --------------------------------------
