@@ -160,3 +160,13 @@ class Scripted(ScriptedPlanner, Planner):
 class ScriptedSpec(TeacherSpec):
     def make_planner(self):
         return Scripted()
+
+
+def test_a_teacher_measured_on_reduced_texts_is_told_apart_from_one_on_full_texts():
+    from algos.run.teacher_eval import teacher_identity
+    live = {"task": "MiniGrid-LockedRoom-v0", "llm_url": "http://127.0.0.1:9/v1"}
+    assert teacher_identity(dict(live, teacher_texts="auto"))["texts"] == "reduced"
+    assert "texts" not in teacher_identity(dict(live, teacher_texts="full"))
+    assert "texts" not in teacher_identity(live)  # a config.json from before the setting: full texts
+    assert "texts" not in teacher_identity(dict(live, task="SimpleDoorKey", teacher_texts="auto"))
+    assert "texts" not in teacher_identity({"task": "MiniGrid-LockedRoom-v0", "teacher_texts": "auto"})  # recorded

@@ -72,9 +72,10 @@ def teacher_identity(config):
 
 def _reduced_texts(config, llm):
     from planner.task_spec import task_config, texts_task
+    # a config.json from before --teacher_texts: its teacher was asked full texts
+    texts = config.get("teacher_texts", "full") if isinstance(config, dict) else config.teacher_texts
     try:
-        return texts_task(task_config(str(_setting(config, "task"))), _setting(config, "teacher_texts"),
-                          llm).get("texts") == "reduced"
+        return texts_task(task_config(str(_setting(config, "task"))), texts, llm).get("texts") == "reduced"
     except UserError:  # a task this checkout does not know, or one without reduced texts
         return False
 
