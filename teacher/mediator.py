@@ -25,15 +25,13 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
-from minigrid.core.constants import COLOR_NAMES, IDX_TO_COLOR, OBJECT_TO_IDX, STATE_TO_IDX
+from minigrid.core.constants import COLOR_NAMES, IDX_TO_COLOR, OBJECT_TO_IDX
 
 from env.memory import NO_AGENT
 from planner.task_spec import naming_rule, vocabulary
-from teacher.reduced_text import mission_words, reduced_description
+from teacher.reduced_text import _WORD, IDX_TO_STATE, mission_words, reduced_description
 
-IDX_TO_STATE = {i: s for s, i in STATE_TO_IDX.items()}
 DOOR = OBJECT_TO_IDX["door"]
-_WORD = re.compile(r"[a-z]+")
 
 
 class Description(NamedTuple):
