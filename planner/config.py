@@ -70,6 +70,9 @@ class PlannerConfig:
                            choices=WAITS, resumable=True)
     llm_parallel: int = option(2, "texts asked at the same time with --llm_wait never", check=integers(1, 64),
                                resumable=True)
+    llm_generalise: float = option(
+        0.0, "teach an unasked text by the nearest answered ones where their confidence >= this (0: off)",
+        commands=ALL, check=numbers(0, 1), metavar="C")
     plan_cache: Optional[str] = option(
         None, "persistent LLM answer cache, default <logdir>/ppo/<task>/plan_cache.json ('none': off)", commands=ALL,
         resumable=True, metavar="FILE")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from planner.answer_tables import load_answers
 from planner.live.async_planner import AsyncPlanner
+from planner.live.generalising_planner import GeneralisingPlanner
 from planner.base import RecordedPlanner
 from planner.live.grammar import grammar_for
 from planner.live.llm_planner import LLMPlanner
@@ -62,11 +63,17 @@ def plan_cache_path(config, task_log_dir):
 
 
 def build_planner(config, task, task_log_dir, nonblocking=False):
-    """The teacher's planner; nonblocking (the training envs' teacher) with --llm_wait never: an AsyncPlanner."""
+    """The teacher's planner; nonblocking (the training envs' teacher) with --llm_wait never: an AsyncPlanner;
+    with --llm_generalise C either is wrapped in a GeneralisingPlanner."""
     if not config.uses_llm():
         return RecordedPlanner(load_answers(task, config.answers))
+    planner = _live_planner(config, task, task_log_dir, nonblocking)
+    return GeneralisingPlanner(planner, config.llm_generalise) if config.llm_generalise > 0 else planner
+
+
+def _live_planner(config, task, task_log_dir, nonblocking):
     if nonblocking and config.llm_wait == "never":
-        return AsyncPlanner(lambda: build_planner(config, task, task_log_dir), parallel=config.llm_parallel,
+        return AsyncPlanner(lambda: _live_planner(config, task, task_log_dir, False), parallel=config.llm_parallel,
                             grace=min(CLOSE_GRACE_SECONDS, config.llm_timeout))
     client = make_client(config)
     path = plan_cache_path(config, task_log_dir)

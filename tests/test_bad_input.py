@@ -85,6 +85,7 @@ BEFORE_TRAINING = [
     (["--answers", "nosuchtable"], "--answers nosuchtable: no such answer table; shipped: official"),
     (["--loaddir", "somewhere"], "unrecognized arguments: --loaddir somewhere"),
     (["--seed_list", "1", "1"], "a seed twice"),
+    (["--llm_generalise", "1.5"], "--llm_generalise: expected a number in [0, 1], got 1.5"),
 ]
 
 

@@ -7,7 +7,7 @@ probability, so the distributions are the teachers', not one draw). Per step: wh
 agree, and the total variation distance between the distributions (0: equal, 1: disjoint). Both planners are the
 task's own (a live LLM answers every text it is shown, blocking; the plan caches keep the answers).
 """
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -25,6 +25,8 @@ class Agreement:
     mean_tv: float             # mean total variation distance between the two distributions
     texts_a: int               # distinct texts each teacher was shown on these steps
     texts_b: int
+    stats_a: dict = field(default_factory=dict)   # each planner's counters (e.g. LLM queries, texts guessed)
+    stats_b: dict = field(default_factory=dict)
 
 
 def agreement(task, config_a, config_b, seeds, task_dir=None):
@@ -57,7 +59,8 @@ def agreement(task, config_a, config_b, seeds, task_dir=None):
                     break
     finally:
         env.close()
+        stats = [p.stats() for p in planners]
         for p in planners:
             p.close()
     return Agreement(task["name"], len(seeds), steps, successes, same / max(1, steps), tv / max(1, steps),
-                     len(texts[0]), len(texts[1]))
+                     len(texts[0]), len(texts[1]), *stats)

@@ -67,6 +67,9 @@ def teacher_identity(config):
                goto_avoids_lava=bool(_setting(config, "goto_avoids_lava")))
     if _reduced_texts(config, llm):  # named only where reduced, so full-text measurements keep their identity
         out["texts"] = "reduced"
+    generalise = _setting(config, "llm_generalise") if llm else 0  # named only where on, for the same reason
+    if generalise:
+        out["generalise"] = float(generalise)
     return out
 
 

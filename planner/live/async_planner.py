@@ -141,11 +141,17 @@ class AsyncPlanner(Planner):
         if self._error is not None:
             raise self._error
 
-    def plans(self, text):
+    def known(self, text):
+        """The answer of `text` if it has landed (or is in the plan cache), else None; queues nothing."""
         self._drain()
-        found = self.front.known(text)
-        if found is not None:
-            return found
+        return self.front.known(text)
+
+    def plans(self, text):
+        found = self.known(text)
+        return found if found is not None else self.fetch(text)
+
+    def fetch(self, text):
+        """A text known() has no answer for: queued for an asker (or one more visit counted); None at once."""
         if text not in self._pending:
             self._pending[text] = time.monotonic()
             self.counts["submitted"] += 1

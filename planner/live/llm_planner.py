@@ -120,8 +120,14 @@ class LLMPlanner(Planner):
     def plans(self, text):
         self.counts["lookups"] += 1
         found = self._memory.get(text)
-        if found is not None:
-            return found
+        return found if found is not None else self._ask_cached(text)
+
+    def fetch(self, text):
+        """A text known() has no answer for: asked now (through the plan cache)."""
+        found = self._memory.get(text)
+        return found if found is not None else self._ask_cached(text)
+
+    def _ask_cached(self, text):
         self.counts["texts"] += 1
         hit = False
         if self.cache is not None:

@@ -40,14 +40,17 @@ def summary_line(stats):
 
 def progress_state(stats, taught_share=None):
     """A live LLM teacher's state for a progress line: texts asked (a non-blocking teacher's), answered, waiting,
-    the full texts taught by the answer to another (reduced) text, the LLM's mean latency per request and the
-    taught share, e.g. `llm 31 asked, 29 texts, 2 pending, 412 generalised, 1.9 s, taught 0.93`."""
+    the full texts taught by the answer to another (reduced) text, the texts taught by the answer model's guess
+    (--llm_generalise), the LLM's mean latency per request and the taught share, e.g.
+    `llm 31 asked, 29 texts, 2 pending, 412 generalised, 1.9 s, taught 0.93`."""
     parts = [f"{stats['submitted']} asked"] if "submitted" in stats else []
     parts.append(f"{stats.get('texts', 0)} texts")
     if "pending" in stats:
         parts.append(f"{stats['pending']} pending")
     if "generalised_texts" in stats:
         parts.append(f"{stats['generalised_texts']} generalised")
+    if "guessed_texts" in stats:
+        parts.append(f"{stats['guessed_texts']} guessed")
     if stats.get("requests"):
         parts.append(f"{stats.get('latency_mean_s', 0.0):.1f} s")
     if taught_share is not None:
