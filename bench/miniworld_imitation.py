@@ -1,0 +1,131 @@
+"""Can the student's network imitate a MiniWorld teacher from its images at all? (issue 61) Offline behaviour
+cloning, no RL: the soft teacher (every plan weighted by its probability) drives --steps env steps on training
+episodes (env seeds 1,000,000+), its action distributions are the targets; the student's pixel network
+(algos/learner/model.py, the run's own) learns them by cross-entropy for --epochs passes; reported per epoch: the
+KL from the teacher on held-out steps (episodes 2,000,000+; 0 = perfect imitation, whatever the teacher's own
+entropy), and at the end the cloned student alone on --eval held-out episodes (reward per episode, acting by
+sampling).
+
+    python bench/miniworld_imitation.py --task MiniWorld-PickupObjects-v0 --steps 20000 --epochs 8
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+import env as env_pkg
+from algos.learner.model import ActorCritic
+from planner.answer_tables import load_answers
+from planner.base import RecordedPlanner
+from planner.task_spec import task_config
+from teacher.config import TeacherConfig
+from teacher.policy import TeacherSpec
+from utils.errors import UserError
+from utils.machine import machine_line
+
+
+def teacher_steps(task_id, steps, first_seed, rng):
+    """(images uint8 (N, H, W, 3), teacher distributions (N, A)) of the soft teacher driving."""
+    task = task_config(task_id)
+    teacher = TeacherSpec(task, TeacherConfig(soft_planner=True)).make_teacher(
+        RecordedPlanner(load_answers(task, "default")), 0)
+    env = env_pkg.make_env(task_id)
+    images, targets, seed = [], [], first_seed
+    try:
+        while len(images) < steps:
+            obs, _ = env.reset(seed=seed)
+            seed += 1
+            teacher.begin(env)
+            done = False
+            while not done and len(images) < steps:
+                p = np.asarray(teacher.teach(env, obs), dtype=np.float32)
+                images.append(obs)
+                targets.append(p)
+                obs, _, terminated, truncated, _ = env.step(int(rng.choice(len(p), p=p / p.sum())))
+                done = terminated or truncated
+    finally:
+        env.close()
+    return np.stack(images), np.stack(targets)
+
+
+def kl(model, images, targets, batch=512):
+    with torch.no_grad():
+        total = 0.0
+        for i in range(0, len(images), batch):
+            logits, _, _ = model(torch.from_numpy(images[i:i + batch]))
+            logp = torch.log_softmax(logits, -1)
+            t = torch.from_numpy(targets[i:i + batch])
+            total += float((t * (torch.log(t.clamp_min(1e-12)) - logp)).sum())
+    return total / len(images)
+
+
+def play(model, task_id, episodes, rng):
+    env = env_pkg.make_env(task_id)
+    reward = 0.0
+    try:
+        for i in range(episodes):
+            obs, _ = env.reset(seed=2_000_000 + i)
+            done = False
+            while not done:
+                with torch.no_grad():
+                    logits, _, _ = model(torch.from_numpy(obs[None]))
+                p = torch.softmax(logits[0], -1).numpy().astype(np.float64)
+                obs, r, terminated, truncated, _ = env.step(int(rng.choice(len(p), p=p / p.sum())))
+                reward += r
+                done = terminated or truncated
+    finally:
+        env.close()
+    return reward / episodes
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", default="MiniWorld-PickupObjects-v0")
+    p.add_argument("--steps", type=int, default=20000, help="training steps of the teacher driving")
+    p.add_argument("--heldout", type=int, default=4000, help="held-out steps")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--lr", type=float, default=2.5e-4)
+    p.add_argument("--batch_size", type=int, default=128)
+    p.add_argument("--eval", type=int, default=10, help="held-out episodes the cloned student plays")
+    args = p.parse_args(argv)
+    if min(args.steps, args.heldout, args.epochs, args.batch_size) < 1 or args.eval < 0 or not args.lr > 0:
+        raise UserError("--steps, --heldout, --epochs, --batch_size must be >= 1, --eval >= 0, --lr > 0")
+    if not args.task.startswith("MiniWorld-"):
+        raise UserError("--task must be a MiniWorld task")
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    print(machine_line(), flush=True)
+    start = time.monotonic()
+    x, y = teacher_steps(args.task, args.steps, 1_000_000, rng)
+    hx, hy = teacher_steps(args.task, args.heldout, 2_000_000, rng)
+    entropy = float(-(hy * np.log(np.clip(hy, 1e-12, 1))).sum(1).mean())
+    print(f"{args.task}: {len(x)} training and {len(hx)} held-out teacher steps in {time.monotonic() - start:.0f} s; "
+          f"the teacher's entropy on the held-out steps {entropy:.2f} nats", flush=True)
+    model = ActorCritic(x.shape[1:], n_actions=y.shape[1], encoder="pixels")
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    for epoch in range(1, args.epochs + 1):
+        order = rng.permutation(len(x))
+        for i in range(0, len(x), args.batch_size):
+            idx = order[i:i + args.batch_size]
+            logits, _, _ = model(torch.from_numpy(x[idx]))
+            loss = -(torch.from_numpy(y[idx]) * torch.log_softmax(logits, -1)).sum(-1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        print(f"epoch {epoch}: KL(teacher || student) train {kl(model, x, y):.3f}, held-out {kl(model, hx, hy):.3f} "
+              f"nats ({time.monotonic() - start:.0f} s)", flush=True)
+    if args.eval:
+        print(f"the cloned student alone: reward per episode {play(model, args.task, args.eval, rng):.2f} "
+              f"({args.eval} held-out episodes)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        sys.exit(main())
+    except UserError as e:
+        sys.exit(f"error: {e}")
