@@ -13,10 +13,7 @@ what it asks is what it costs), each driving its own episodes, and how closely t
     python bench/answer_model.py --tasks MiniGrid-LockedRoom-v0 --episodes 20 --thresholds 0.8
 """
 import argparse
-import json
 import os
-import shlex
-import sys
 from dataclasses import asdict
 
 from algos.experiments.answer_replay import cache_answers, replay
@@ -24,9 +21,8 @@ from algos.experiments.teacher_agreement import agreement
 from planner.live.plan_cache import PlanCache
 from planner.task_spec import task_config
 from teacher.config import TeacherConfig
-from utils.atomic import atomic_write
+from utils.bench import run_bench, write_bench_json
 from utils.errors import UserError
-from utils.machine import machine_line
 
 
 def replays(paths, thresholds):
@@ -92,14 +88,9 @@ def main(argv=None):
     if args.episodes < 1 or not all(0 < c <= 1 for c in args.thresholds):
         raise UserError("--episodes must be >= 1 and every threshold in (0, 1]")
     rows = replays(args.replay, args.thresholds) if args.replay else live(args)
-    atomic_write(args.json, json.dumps({"command": "python bench/answer_model.py " + shlex.join(
-        sys.argv[1:] if argv is None else argv), "machine": machine_line(), "rows": rows}, indent=1) + "\n")
+    write_bench_json(args.json, "bench/answer_model.py", argv, {"rows": rows})
     return 0
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        sys.exit(main())
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    run_bench(main)

@@ -9,8 +9,6 @@ sampling).
     python bench/miniworld_imitation.py --task MiniWorld-PickupObjects-v0 --steps 20000 --epochs 8
 """
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
@@ -23,6 +21,7 @@ from planner.base import RecordedPlanner
 from planner.task_spec import task_config
 from teacher.config import TeacherConfig
 from teacher.policy import TeacherSpec
+from utils.bench import run_bench
 from utils.errors import UserError
 from utils.machine import machine_line
 
@@ -124,8 +123,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        sys.exit(main())
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    run_bench(main)

@@ -7,8 +7,6 @@ cross-entropy to it, Train/Teacher KL).
     python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 MiniWorld-PutNext-v0 --episodes 4
 """
 import argparse
-import os
-import sys
 from collections import Counter
 
 import numpy as np
@@ -19,6 +17,7 @@ from planner.answer_tables import load_answers
 from planner.task_spec import task_config
 from teacher.config import TeacherConfig
 from teacher.policy import TeacherSpec
+from utils.bench import run_bench
 from utils.errors import UserError
 from utils.machine import machine_line
 
@@ -82,8 +81,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        sys.exit(main())
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    run_bench(main)

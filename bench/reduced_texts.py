@@ -11,19 +11,15 @@ Every full text of the episodes is asked (blocking), so the per-text teacher cos
 episodes show; --plan_cache_dir keeps the answers (one cache per kind of text) for a rerun.
 """
 import argparse
-import json
 import os
-import shlex
-import sys
 from dataclasses import asdict
 
 from algos.experiments.teacher_agreement import agreement
 from algos.experiments.texts import MANY_TEXT_TASKS
 from planner.task_spec import task_config
 from teacher.config import TeacherConfig
-from utils.atomic import atomic_write
+from utils.bench import run_bench, write_bench_json
 from utils.errors import UserError
-from utils.machine import machine_line
 
 
 def main(argv=None):
@@ -59,14 +55,9 @@ def main(argv=None):
         print(f"| {task['name']} | {args.episodes} | {full.successes / args.episodes:.2f} | "
               f"{reduced.successes / args.episodes:.2f} | {ratio:.2f} | {full.texts_a} / {reduced.texts_a} | "
               f"{same:.2f} | {tv:.2f} |", flush=True)
-    atomic_write(args.json, json.dumps({"command": "python bench/reduced_texts.py " + shlex.join(
-        sys.argv[1:] if argv is None else argv), "machine": machine_line(), "rows": rows}, indent=1) + "\n")
+    write_bench_json(args.json, "bench/reduced_texts.py", argv, {"rows": rows})
     return 0
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        sys.exit(main())
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    run_bench(main)

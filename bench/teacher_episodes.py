@@ -12,7 +12,6 @@ each (where a teacher loops).
 """
 import argparse
 import collections
-import sys
 
 import numpy as np
 import torch
@@ -23,7 +22,7 @@ from algos.config import Config
 from algos.run.episodes import student_chooser, teacher_chooser, teacher_episode
 from algos.run.evaluate import load_student
 from teacher.policy import TeacherSpec
-from utils.errors import UserError
+from utils.bench import run_bench
 from planner.task_spec import task_config, task_names
 
 DOOR = OBJECT_TO_IDX["door"]
@@ -93,7 +92,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    run_bench(main)

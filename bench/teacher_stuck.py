@@ -8,11 +8,11 @@ of its last steps on, what the planner answers for that text, and what the teach
 With --llm_url a live LLM answers (no plan cache is kept: the plans printed are what it answered now).
 """
 import argparse
-import sys
 
 from algos.experiments.stuck import markdown, teacher_stuck
 from planner.factory import preflight
 from teacher.config import TeacherConfig
+from utils.bench import run_bench
 from utils.errors import UserError
 from planner.task_spec import task_names
 
@@ -38,7 +38,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    run_bench(main)

@@ -14,13 +14,13 @@ A text is exactly what the planner is asked (the teacher's mediator text). The t
 """
 import argparse
 import json
-import os
 import shlex
 import sys
 
 from algos.experiments.texts import DEFAULT_TASKS, SHARES, as_json, live_llm_progress, random_walk, training_texts
 from planner.task_spec import task_config
 from utils.atomic import atomic_write
+from utils.bench import run_bench
 from utils.errors import UserError
 from utils.machine import machine_line
 
@@ -110,8 +110,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        sys.exit(main())
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    run_bench(main)
