@@ -166,6 +166,9 @@ class Config(TeacherConfig):
         if self.teacher_texts == "reduced" and self.task:  # a task without reduced texts: refused here, not later
             from planner.task_spec import task_config, texts_task
             texts_task(task_config(self.task), self.teacher_texts, True)
+        if self.llm_generalise > 0 and not self.uses_llm():
+            raise UserError("--llm_generalise models a live LLM's answers: give --llm_url too (recorded answers "
+                            "answer every text they have)")
         if self.teacher_schedule == "adaptive" and self.teacher_coef > 0 and self.eval_interval <= 0:
             raise UserError("--teacher_schedule adaptive hands over on the periodic evaluations: give --eval_interval "
                             "1 or more (or --teacher_schedule paper)")

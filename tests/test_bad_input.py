@@ -86,6 +86,7 @@ BEFORE_TRAINING = [
     (["--loaddir", "somewhere"], "unrecognized arguments: --loaddir somewhere"),
     (["--seed_list", "1", "1"], "a seed twice"),
     (["--llm_generalise", "1.5"], "--llm_generalise: expected a number in [0, 1], got 1.5"),
+    (["--llm_generalise", "0.8"], "--llm_generalise models a live LLM's answers: give --llm_url too"),
 ]
 
 
