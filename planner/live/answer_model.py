@@ -34,19 +34,20 @@ def parse(text):
 class AnswerModel:
     def __init__(self):
         self._answered = defaultdict(dict)  # (mission, held) -> {text: (seen, plans)}
+        self._met = set()                   # every text learn() was given (the teacher's hot path: parsed once)
         self.version = 0                    # how many texts were learned (a guess made earlier may be stale)
 
     def __len__(self):
         return sum(len(texts) for texts in self._answered.values())
 
     def learn(self, text, plans):
-        parsed = parse(text)
-        if parsed is None:
+        if text in self._met:
             return
-        mission, seen, _, held = parsed
-        group = self._answered[(mission, held)]
-        if text not in group:
-            group[text] = (seen, tuple(plans))
+        self._met.add(text)
+        parsed = parse(text)
+        if parsed is not None:
+            mission, seen, _, held = parsed
+            self._answered[(mission, held)][text] = (seen, tuple(plans))
             self.version += 1
 
     def guess(self, text):
