@@ -17,7 +17,7 @@ import os
 from dataclasses import asdict
 
 from algos.experiments.answer_replay import cache_answers, replay
-from algos.experiments.teacher_agreement import agreement
+from algos.experiments.teacher_agreement import agreement, pooled
 from planner.live.plan_cache import PlanCache
 from planner.task_spec import task_config
 from teacher.config import TeacherConfig
@@ -61,9 +61,7 @@ def live(args):
                                  plan_cache=cache, llm_generalise=c)
             own = agreement(task, mine, per_text, seeds)     # the generalising teacher acts (and asks first)
             ref = agreement(task, per_text, mine, seeds)     # the per-text teacher acts
-            steps = own.steps + ref.steps
-            same = (own.same_action * own.steps + ref.same_action * ref.steps) / steps
-            tv = (own.mean_tv * own.steps + ref.mean_tv * ref.steps) / steps
+            same, tv = pooled(own, ref)
             asked = own.stats_a.get("texts", 0) - own.stats_a.get("cache_hits", 0)
             rows.append({"task": task["name"], "threshold": c, "generalising": asdict(own), "per_text": asdict(ref),
                          "asked_own_episodes": asked, "same_action": same, "mean_tv": tv})

@@ -14,7 +14,7 @@ import argparse
 import os
 from dataclasses import asdict
 
-from algos.experiments.teacher_agreement import agreement
+from algos.experiments.teacher_agreement import agreement, pooled
 from algos.experiments.texts import MANY_TEXT_TASKS
 from planner.task_spec import task_config
 from teacher.config import TeacherConfig
@@ -46,9 +46,7 @@ def main(argv=None):
         task = task_config(name)
         full = agreement(task, configs["full"], configs["reduced"], seeds)      # the per-text teacher acts
         reduced = agreement(task, configs["reduced"], configs["full"], seeds)   # the reduced-text teacher acts
-        steps = full.steps + reduced.steps
-        same = (full.same_action * full.steps + reduced.same_action * reduced.steps) / steps
-        tv = (full.mean_tv * full.steps + reduced.mean_tv * reduced.steps) / steps
+        same, tv = pooled(full, reduced)
         ratio = reduced.successes / full.successes if full.successes else float("nan")
         rows.append({"task": task["name"], "per_text": asdict(full), "reduced": asdict(reduced),
                      "ratio": ratio, "same_action": same, "mean_tv": tv})

@@ -111,7 +111,7 @@ def test_a_random_walk_shows_a_fraction_of_the_texts_reduced():
 
 
 def test_two_teachers_agreement_on_the_same_observations():
-    from algos.experiments.teacher_agreement import agreement
+    from algos.experiments.teacher_agreement import agreement, pooled
     seeds = [2_000_000 + i for i in range(5)]
     task = task_config("SimpleDoorKey")
     alike = agreement(task, TeacherConfig(answers="official"), TeacherConfig(answers="official"), seeds)
@@ -123,6 +123,9 @@ def test_two_teachers_agreement_on_the_same_observations():
     apart = agreement(task_config("ColoredDoorKey"), TeacherConfig(answers="official"),
                       TeacherConfig(answers="gemma3-270m"), seeds)
     assert apart.same_action < 0.9 and apart.mean_tv > 0.1
+    same, tv = pooled(alike, apart)  # weighted by each one's steps
+    assert abs(same * (alike.steps + apart.steps) - (alike.steps + apart.same_action * apart.steps)) < 1e-6
+    assert abs(tv * (alike.steps + apart.steps) - apart.mean_tv * apart.steps) < 1e-6
 
 
 def test_the_full_texts_taught_through_reduced_ones_are_counted():

@@ -64,3 +64,10 @@ def agreement(task, config_a, config_b, seeds, task_dir=None):
             p.close()
     return Agreement(task["name"], len(seeds), steps, successes, same / max(1, steps), tv / max(1, steps),
                      len(texts[0]), len(texts[1]), *stats)
+
+
+def pooled(a, b):
+    """(same most likely action, mean total variation) over the steps of two Agreements (each teacher driving)."""
+    steps = max(1, a.steps + b.steps)
+    return ((a.same_action * a.steps + b.same_action * b.steps) / steps,
+            (a.mean_tv * a.steps + b.mean_tv * b.steps) / steps)
