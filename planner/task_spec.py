@@ -20,6 +20,7 @@ VERBS = ("go to", "pick up", "open")        # besides explore and drop (of what 
 TASK_GROUPS = ("paper", "more", "3d")
 WORLDS = ("minigrid", "miniworld")           # the simulator a task lives in (teacher.policy.TeacherSpec.make_teacher)
 OPTION_STYLES = ("official", "careful")      # official: go-to may cross lava, drop where standing (LLM4Teach code)
+SCORES = ("success", "return")              # what the adaptive schedule compares (success rate, or mean return)
 GENERIC = {"prompt": "minigrid", "object_names": "minigrid", "options": "careful",
            "reduced": {"prompt": "minigrid_reduced", "object_names": "minigrid_reduced"}}
 GENERIC_3D = {"prompt": "miniworld", "object_names": "miniworld", "options": "careful", "world": "miniworld",
@@ -81,6 +82,8 @@ def all_tasks():
             raise UserError(f"configs/tasks.json: task {name}: options must be one of {OPTION_STYLES}")
         if cfg.get("world", "minigrid") not in WORLDS:
             raise UserError(f"configs/tasks.json: task {name}: world must be one of {WORLDS}")
+        if cfg.get("score", "success") not in SCORES:
+            raise UserError(f"configs/tasks.json: task {name}: score must be one of {SCORES}")
         reduced = cfg.get("reduced")
         if reduced is not None and not (isinstance(reduced, dict) and set(reduced) == {"prompt", "object_names"}
                                         and reduced["object_names"] in rules and isinstance(reduced["prompt"], str)):

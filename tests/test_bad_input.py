@@ -228,6 +228,7 @@ GOOD_TASK = {"env_id": "MiniGrid-SimpleDoorKey-Min5-Max10-View3", "prompt": "sim
     (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "env_id": 3}}), "needs a string 'env_id'"),
     (json.dumps({"SimpleDoorKey": {k: v for k, v in GOOD_TASK.items() if k != "prompt"}}), "needs a string 'prompt'"),
     (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "object_names": "fancy"}}), "object_names must be one of"),
+    (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "score": "objects"}}), "score must be one of"),
     (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "reduced": {"prompt": "minigrid_reduced"}}}), "reduced must be"),
     (json.dumps({"SimpleDoorKey": {**GOOD_TASK, "reduced": {"prompt": "x", "object_names": "fancy"}}}),
      "reduced must be"),

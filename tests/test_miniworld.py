@@ -161,6 +161,19 @@ def test_a_pixel_student_trains_evaluates_and_records_a_video_on_putnext(tmp_pat
     assert task_config(PUTNEXT)["world"] == "miniworld"
 
 
+def test_the_adaptive_schedule_compares_pickupobjects_students_and_teachers_by_objects_collected(tmp_path):
+    """PickupObjects is scored by its return (objects per episode; "score" in configs/tasks.json): the adaptive
+    schedule measures the teacher's mean return, and its roll-ins follow the student's return against it."""
+    args = ["train", "--task", PICKUP, "--logdir", str(tmp_path), "--savedir", "ad", "--n_itr", "1", "--num_envs",
+            "2", "--workers", "0", "--traj_per_itr", "2", "--batch_size", "32", "--eval_interval", "1", "--num_eval",
+            "1", "--teacher_schedule", "adaptive", "--no_progress"]
+    assert main.main(args) == 0
+    row = read_metrics(tmp_path / "ppo" / PICKUP / "ad-0")[0]
+    assert float(row["Schedule/Teacher Return"]) >= 2           # objects the teacher collected, not a 0/1 rate
+    assert row["Schedule/Student Return EMA"] != "" and "Schedule/Teacher Success" not in row
+    assert float(row["Schedule/Roll-in Horizon"]) > 0
+
+
 def test_sb3_ppo_learns_from_the_image_with_its_cnn_policy(tmp_path, capsys):
     args = ["train", "--task", PUTNEXT, "--policy", "sb3_ppo", "--teacher_coef", "0", "--n_itr", "1", "--num_eval",
             "1", "--eval_interval", "1", "--logdir", str(tmp_path), "--savedir", "sb3", "--no_progress"]

@@ -79,6 +79,29 @@ def test_a_perfect_teacher_is_caught_up_with_by_a_student_at_laplaces_estimate_o
     assert small.success_target() == pytest.approx(5 / 6)
 
 
+def test_a_task_scored_by_return_is_caught_up_with_on_the_teachers_return_without_a_rate_cap():
+    """A task whose score is its return (configs/tasks.json "score": "return", PickupObjects' objects per episode)
+    compares mean returns: the target is teacher_success_ratio x the teacher's return, never Laplace's cap of a
+    rate; a teacher whose return is 0 is switched off as one that never succeeds."""
+    every10 = lambda values: (lambda i: values[i // 10 - 1] if i % 10 == 0 else None)  # noqa: E731
+    config = Config(teacher_schedule="adaptive", teacher_success_ratio=0.8)
+    scored = make_schedule(config, "return")
+    scored.update(0, 0, Evidence(student_success=1.0, teacher_success=5.0, teacher_length=200.0))
+    assert scored.success_target() == pytest.approx(4.0)           # 0.8 x 5 objects: above any rate's cap
+    assert scored.rollin_horizon() == 150                          # 200 x (1 - 1.0 / 4.0)
+    feed(scored, 20, student=every10([3.0, 3.5]))
+    assert scored.handover_at is None and scored.student_ema == pytest.approx(2.75)  # 1 -> 2 -> 2.75
+    feed(scored, 20, student=lambda i: 5.0 if i % 10 == 0 else None, start=21)
+    assert scored.handover_at == 40                                # 3.875 < 4 at 30, 4.4375 at 40
+    metrics = scored.metrics()
+    assert metrics["Schedule/Teacher Return"] == 5.0 and "Schedule/Teacher Success" not in metrics
+    assert make_schedule(config).metrics()["Schedule/Teacher Success"] is None  # a success-scored task: as before
+    nothing = make_schedule(config, "return")
+    nothing.update(0, 0, Evidence(student_success=0.0, teacher_success=0.0, teacher_length=400.0))
+    nothing.update(1, 500, Evidence(student_success=0.0))
+    assert nothing.coef(1, 500) == 0.0                            # a teacher that collects nothing is switched off
+
+
 def test_a_teacher_that_never_succeeds_hands_over_at_the_first_evaluation():
     config = Config(teacher_schedule="adaptive")
     schedule = make_schedule(config)

@@ -17,9 +17,14 @@ adaptive  jump-start RL (Uchendu et al. 2023): the clock until the student's suc
           teacher_eval_max episodes) is switched off at once, floor and all: a student that imitates a teacher that
           cannot succeed loses its entropy and PPO cannot explore again (bench/wrong_teacher.py).
 
+The score: a task's success rate (its "score" in configs/tasks.json: "success", the default), or its mean return
+("return": PickupObjects, scored by objects per episode, whose success, all five, is rare for a student); "success"
+below means that score.
+
 Caught up: the student's evaluation success EMA is at least teacher_success_ratio x the teacher's success on the n
 evaluation episodes, a target never above (n + 1) / (n + 2) (Laplace's estimate for a perfect record: 0.917 for 10),
-which an EMA of a perfect student reaches in a few evaluations.
+which an EMA of a perfect student reaches in a few evaluations (a return has no such cap: teacher_success_ratio x
+the teacher's mean return).
 
 Handing over: from the iteration the evidence first holds, the weight is multiplied by teacher_handover_factor **
 (the iteration's env steps / teacher_handover_steps) every iteration (per iteration with teacher_handover_steps 0),
@@ -35,9 +40,10 @@ EMA_SUCCESS = 0.5     # the student's evaluation success: each evaluation weighs
 
 @dataclass
 class Evidence:
-    """What one iteration measured: student_success, the periodic evaluation's success rate (None when it did not
-    evaluate); teacher_success and teacher_length, the teacher alone on the same evaluation episodes: its success
-    rate and mean episode length (None unless measured now), over teacher_episodes episodes."""
+    """What one iteration measured: student_success, the periodic evaluation's score (success rate, or mean return
+    for a task scored by return; None when it did not evaluate); teacher_success and teacher_length, the teacher
+    alone on the same evaluation episodes: its score and mean episode length (None unless measured now), over
+    teacher_episodes episodes."""
     student_success: Optional[float] = None
     teacher_success: Optional[float] = None
     teacher_length: Optional[float] = None
@@ -58,8 +64,9 @@ class TeacherSchedule:
     uses_success = False         # whether it reads the teacher's and the student's evaluation success
     rolls_in = False             # whether the teacher also acts (roll-ins at episode starts)
 
-    def __init__(self, config):
+    def __init__(self, config, score="success"):
         self.config = config
+        self.score = score           # "success" or "return": what student_ema and teacher_success hold
         self.handover_at = None      # the iteration the hand-over began (None: not yet)
         self.factor = 1.0            # the hand-over's multiplier so far
         self.student_ema = None
@@ -72,7 +79,7 @@ class TeacherSchedule:
         clock = paper_coef(self.config, iteration, env_steps)
         if self.handover_at is None or clock <= 0:
             return clock
-        if self.teacher_success == 0.0:  # a teacher that never succeeds is switched off, floor and all
+        if self.teacher_success <= 0.0:  # a teacher that never succeeds (or scores) is switched off, floor and all
             return 0.0
         return min(clock, max(self.config.teacher_coef * self.factor, self.config.teacher_coef_min))
 
@@ -118,8 +125,11 @@ class TeacherSchedule:
         teacher_success_ratio x the teacher's success, at most (n + 1) / (n + 2) for n evaluation episodes."""
         if self.teacher_success is None:
             return None
+        target = self.config.teacher_success_ratio * self.teacher_success
+        if self.score == "return":
+            return target
         n = self.config.num_eval
-        return min(self.config.teacher_success_ratio * self.teacher_success, (n + 1) / (n + 2))
+        return min(target, (n + 1) / (n + 2))
 
     def metrics(self):
         """The evidence behind the weight, for metrics.csv and TensorBoard (None: not measured); none for the
@@ -159,7 +169,8 @@ class AdaptiveSchedule(TeacherSchedule):
         return int(round(self.teacher_length * (1.0 - caught_up)))
 
     def metrics(self):
-        return {"Schedule/Student Success EMA": self.student_ema, "Schedule/Teacher Success": self.teacher_success,
+        score = self.score.capitalize()
+        return {f"Schedule/Student {score} EMA": self.student_ema, f"Schedule/Teacher {score}": self.teacher_success,
                 "Schedule/Teacher Episodes": self.teacher_episodes,
                 "Schedule/Handed Over": float(self.handover_at is not None),
                 "Schedule/Teacher Length": self.teacher_length, "Schedule/Roll-in Horizon": self.rollin_horizon()}
@@ -169,5 +180,6 @@ def _ema(mean, value, weight):
     return value if mean is None else (1 - weight) * mean + weight * value
 
 
-def make_schedule(config):
-    return {cls.name: cls for cls in (TeacherSchedule, AdaptiveSchedule)}[config.teacher_schedule](config)
+def make_schedule(config, score="success"):
+    """The --teacher_schedule of config, comparing the task's score ("success" or "return")."""
+    return {cls.name: cls for cls in (TeacherSchedule, AdaptiveSchedule)}[config.teacher_schedule](config, score)

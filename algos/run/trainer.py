@@ -51,7 +51,7 @@ class Trainer(RunLoop):
             self.model = build_task_model(config, spec.task["env_id"], self.pool.obs_shape, device)
             self.ppo = PPO(self.model, config)
             self.storage = Rollout(n, self.pool.obs_shape, n_actions=self.pool.n_actions)
-            self.schedule = make_schedule(config)
+            self.schedule = make_schedule(config, spec.task.get("score", "success"))
             if resume is not None:
                 self._restore(resume)
                 self.saved_iteration = self.iteration
@@ -170,7 +170,8 @@ class Trainer(RunLoop):
         teacher = None if stopped() else self.evaluate_teacher()
         if stopped():
             return None
-        return Evidence(student_success=student["success"], teacher_success=teacher["success"],
+        score = self.schedule.score
+        return Evidence(student_success=student[score], teacher_success=teacher[score],
                         teacher_length=teacher["length"], teacher_episodes=teacher["episodes"])
 
     # -- the loop ----------------------------------------------------------------------------------------------
@@ -243,7 +244,8 @@ class Trainer(RunLoop):
                 metrics.update(rollin_metrics(batch, guided))
             evaluation, improved = self.evaluate_if_due(metrics, self.evaluate_student)
             self.schedule.update(self.iteration, self.env_steps,
-                                 Evidence(student_success=None if evaluation is None else evaluation["success"]))
+                                 Evidence(student_success=None if evaluation is None else
+                                          evaluation[self.schedule.score]))
             metrics.update(self.schedule.metrics())
             if self.iteration % max(1, c.eval_interval) == 0:
                 metrics.update({stat_tag(k): v for k, v in self.planner_stats().items()})
