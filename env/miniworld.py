@@ -5,6 +5,8 @@ simulator's state through `objects(env)` (what is there, where, what is carried)
 sensors. Rendering is headless: pyglet draws through EGL (Mesa's software renderer on a CPU), so no display or X
 server is needed; where that cannot start, `load()` raises one clear UserError instead of hanging or a traceback.
 """
+import contextlib
+import io
 import math
 
 import numpy as np
@@ -12,6 +14,7 @@ import numpy as np
 from utils.errors import UserError
 
 PREFIX = "MiniWorld-"
+QUIET = "Falling back to num_samples"  # miniworld's note that the renderer has fewer samples than it asked for
 _loaded = None
 
 
@@ -45,10 +48,15 @@ def make_miniworld(env_id):
     load()
     if env_id not in gym.registry:
         raise ValueError(f"no MiniWorld environment is registered as {env_id!r}")
+    printed = io.StringIO()
     try:
-        env = gym.make(env_id, render_mode="rgb_array").unwrapped
+        with contextlib.redirect_stdout(printed):
+            env = gym.make(env_id, render_mode="rgb_array").unwrapped
     except Exception as e:  # noqa: BLE001 - a GL context that cannot be made
         raise UserError(f"MiniWorld cannot render {env_id} here ({type(e).__name__}: {str(e)[:160]})") from None
+    finally:  # miniworld prints its multisampling fallback once per env: a run's log held dozens of them
+        print("".join(line for line in printed.getvalue().splitlines(keepends=True)
+                      if not line.startswith(QUIET)), end="")
     return env
 
 

@@ -66,6 +66,23 @@ def test_a_miniworld_room_renders_headless_and_the_student_sees_only_pixels():
     env.close()
 
 
+def test_making_an_env_keeps_miniworlds_prints_but_its_multisampling_note(capsys, monkeypatch):
+    """miniworld prints "Falling back to num_samples=N" for every env where the renderer has fewer samples than it
+    asks for (a run's log held dozens of them); that note is dropped, anything else it prints is kept."""
+    import gymnasium as gym
+    mw.make_miniworld(PUTNEXT).close()
+    assert mw.QUIET not in capsys.readouterr().out
+    made = gym.make
+
+    def noisy(*args, **kwargs):
+        print(f"{mw.QUIET}=4")
+        print("a note worth keeping")
+        return made(*args, **kwargs)
+    monkeypatch.setattr(gym, "make", noisy)
+    mw.make_miniworld(PUTNEXT).close()
+    assert capsys.readouterr().out == "a note worth keeping\n"
+
+
 def test_the_teacher_puts_the_red_box_next_to_the_yellow_one_by_its_skills():
     results, texts = teacher_episodes(PUTNEXT, range(100, 106), named=["red box", "yellow box"])
     assert sum(success for _, success in results) >= 4       # it succeeds in most rooms (0.7-0.9 measured)
