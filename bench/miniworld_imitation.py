@@ -4,7 +4,8 @@ episodes (env seeds 1,000,000+), its action distributions are the targets; the s
 (algos/learner/model.py, the run's own) learns them by cross-entropy for --epochs passes; reported per epoch: the
 KL from the teacher on held-out steps (episodes 2,000,000+; 0 = perfect imitation, whatever the teacher's own
 entropy), and at the end the cloned student alone on --eval held-out episodes (reward per episode, acting by
-sampling).
+sampling). --frame_stack k gives the network the last k images as channels (newest last, as training's
+--frame_stack): how much of the teacher a short memory explains.
 
     python bench/miniworld_imitation.py --task MiniWorld-PickupObjects-v0 --steps 20000 --epochs 8
 """
@@ -26,24 +27,42 @@ from utils.errors import UserError
 from utils.machine import machine_line
 
 
-def teacher_steps(task_id, steps, first_seed, rng):
-    """(images uint8 (N, H, W, 3), teacher distributions (N, A)) of the soft teacher driving."""
+class Stack:
+    """The last k images of an episode as channels, newest last (the first one repeated at a reset)."""
+
+    def __init__(self, k):
+        self.k, self.frames = k, None
+
+    def reset(self, obs):
+        self.frames = np.tile(obs, (1, 1, self.k))
+        return self.frames
+
+    def push(self, obs):
+        c = obs.shape[-1]
+        self.frames = np.concatenate([self.frames[:, :, c:], obs], axis=-1)
+        return self.frames
+
+
+def teacher_steps(task_id, steps, first_seed, rng, k=1):
+    """(images uint8 (N, H, W, 3k), teacher distributions (N, A)) of the soft teacher driving."""
     task = task_config(task_id)
     teacher = TeacherSpec(task, TeacherConfig(soft_planner=True)).make_teacher(
         RecordedPlanner(load_answers(task, "default")), 0)
     env = env_pkg.make_env(task_id)
-    images, targets, seed = [], [], first_seed
+    images, targets, seed, stack = [], [], first_seed, Stack(k)
     try:
         while len(images) < steps:
             obs, _ = env.reset(seed=seed)
+            seen = stack.reset(obs)
             seed += 1
             teacher.begin(env)
             done = False
             while not done and len(images) < steps:
                 p = np.asarray(teacher.teach(env, obs), dtype=np.float32)
-                images.append(obs)
+                images.append(seen)
                 targets.append(p)
                 obs, _, terminated, truncated, _ = env.step(int(rng.choice(len(p), p=p / p.sum())))
+                seen = stack.push(obs)
                 done = terminated or truncated
     finally:
         env.close()
@@ -61,18 +80,20 @@ def kl(model, images, targets, batch=512):
     return total / len(images)
 
 
-def play(model, task_id, episodes, rng):
+def play(model, task_id, episodes, rng, k=1):
     env = env_pkg.make_env(task_id)
-    reward = 0.0
+    reward, stack = 0.0, Stack(k)
     try:
         for i in range(episodes):
             obs, _ = env.reset(seed=2_000_000 + i)
+            seen = stack.reset(obs)
             done = False
             while not done:
                 with torch.no_grad():
-                    logits, _, _ = model(torch.from_numpy(obs[None]))
+                    logits, _, _ = model(torch.from_numpy(seen[None]))
                 p = torch.softmax(logits[0], -1).numpy().astype(np.float64)
                 obs, r, terminated, truncated, _ = env.step(int(rng.choice(len(p), p=p / p.sum())))
+                seen = stack.push(obs)
                 reward += r
                 done = terminated or truncated
     finally:
@@ -89,17 +110,20 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=2.5e-4)
     p.add_argument("--batch_size", type=int, default=128)
     p.add_argument("--eval", type=int, default=10, help="held-out episodes the cloned student plays")
+    p.add_argument("--frame_stack", type=int, default=1, help="images stacked as channels (training's flag)")
     args = p.parse_args(argv)
-    if min(args.steps, args.heldout, args.epochs, args.batch_size) < 1 or args.eval < 0 or not args.lr > 0:
-        raise UserError("--steps, --heldout, --epochs, --batch_size must be >= 1, --eval >= 0, --lr > 0")
+    if min(args.steps, args.heldout, args.epochs, args.batch_size, args.frame_stack) < 1 or args.eval < 0 or \
+            not args.lr > 0:
+        raise UserError("--steps, --heldout, --epochs, --batch_size, --frame_stack must be >= 1, --eval >= 0, "
+                        "--lr > 0")
     if not args.task.startswith("MiniWorld-"):
         raise UserError("--task must be a MiniWorld task")
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     print(machine_line(), flush=True)
     start = time.monotonic()
-    x, y = teacher_steps(args.task, args.steps, 1_000_000, rng)
-    hx, hy = teacher_steps(args.task, args.heldout, 2_000_000, rng)
+    x, y = teacher_steps(args.task, args.steps, 1_000_000, rng, args.frame_stack)
+    hx, hy = teacher_steps(args.task, args.heldout, 2_000_000, rng, args.frame_stack)
     entropy = float(-(hy * np.log(np.clip(hy, 1e-12, 1))).sum(1).mean())
     print(f"{args.task}: {len(x)} training and {len(hx)} held-out teacher steps in {time.monotonic() - start:.0f} s; "
           f"the teacher's entropy on the held-out steps {entropy:.2f} nats", flush=True)
@@ -117,7 +141,7 @@ def main(argv=None):
         print(f"epoch {epoch}: KL(teacher || student) train {kl(model, x, y):.3f}, held-out {kl(model, hx, hy):.3f} "
               f"nats ({time.monotonic() - start:.0f} s)", flush=True)
     if args.eval:
-        print(f"the cloned student alone: reward per episode {play(model, args.task, args.eval, rng):.2f} "
+        print(f"the cloned student alone: reward per episode {play(model, args.task, args.eval, rng, args.frame_stack):.2f} "
               f"({args.eval} held-out episodes)", flush=True)
     return 0
 
