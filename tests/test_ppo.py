@@ -112,6 +112,9 @@ def test_recurrent_update_runs_on_sequences():
         logits, value, _ = model(obs, model.initial_state(n), starts)
         dist = torch.distributions.Categorical(logits=logits)
         action = dist.sample()
+    # the LSTM runs the sequence in segments cut only where an episode starts, one call each
+    assert ActorCritic.segments(starts, steps) == [(0, 3), (3, 6)]
+    assert ActorCritic.segments(None, steps) == [(0, 6)] and ActorCritic.segments(starts[:, 2:], steps) == [(0, 6)]
     # one step at a time gives the same outputs as the whole sequence
     state = model.initial_state(n)
     with torch.no_grad():

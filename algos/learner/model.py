@@ -79,17 +79,26 @@ class ActorCritic(nn.Module):
             state = self.initial_state(b, obs.device)
         h, c = state
         outs = []
-        for i in range(t):
+        for i, j in self.segments(starts, t):  # no episode starts inside a segment: the LSTM runs it in one call
             if starts is not None:
                 keep = (1.0 - starts[i].float()).view(1, b, 1)
                 h, c = h * keep, c * keep
-            out, (h, c) = self.lstm(x[i:i + 1], (h, c))
+            out, (h, c) = self.lstm(x[i:j], (h, c))
             outs.append(out)
         x = torch.cat(outs).view(t * b, -1)
         logits, value = self.actor(x), self.critic(x).squeeze(-1)
         if not seq:
             return logits, value, (h, c)
         return logits.view(t, b, -1), value.view(t, b), (h, c)
+
+    @staticmethod
+    def segments(starts, t):
+        """[(i, j)]: the steps 0..t cut where any sequence begins an episode (at i > 0), so the state is reset only
+        at a segment's first step; one segment when nothing starts (a sequence of one env has one per episode)."""
+        if starts is None:
+            return [(0, t)]
+        cuts = [0] + [int(i) for i in torch.nonzero(starts.reshape(t, -1).any(dim=1)).flatten() if i > 0] + [t]
+        return list(zip(cuts[:-1], cuts[1:]))
 
     @staticmethod
     def distribution(logits):
