@@ -65,7 +65,23 @@ def make_env(env_id, **kwargs):
     if is_miniworld(env_id):
         return make_miniworld(env_id)
     cls, defaults = minigrid_class(env_id)
+    _quiet_level_generation()
     return cls(**{**defaults, **kwargs})
+
+
+REJECTED = "Sampling rejected"  # what BabyAI's level generator prints each time it draws a level again
+
+
+@functools.lru_cache(maxsize=None)
+def _quiet_level_generation():
+    """BabyAI's level generator prints a line each time its rejection sampling draws a level again (normal, not an
+    error; a GoToObjMaze run's log gathered hundreds): those lines are dropped, its other prints kept."""
+    from minigrid.envs.babyai.core import roomgrid_level
+
+    def quiet(*args, **kwargs):
+        if not (args and str(args[0]).startswith(REJECTED)):
+            print(*args, **kwargs)
+    roomgrid_level.print = quiet
 
 
 def frame(env):

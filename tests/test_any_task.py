@@ -243,3 +243,15 @@ def test_plain_ppo_needs_no_teacher_on_a_task_without_answers(tmp_path, capsys):
     taught[taught.index("ppo")] = "taught"
     assert main.main(taught) == 2
     assert "no recorded answers for task MiniGrid-DoorKey-5x5-v0" in capsys.readouterr().err
+
+
+def test_babyais_level_redraws_are_not_printed_but_its_other_lines_are(capsys):
+    """BabyAI's level generator prints a line each time its rejection sampling draws a level again (GoToObjMaze:
+    seeds 1 and 9 of the first ten); the project's envs drop those lines and keep the generator's other prints."""
+    from minigrid.envs.babyai.core import roomgrid_level
+    env = env_pkg.make_env("BabyAI-GoToObjMaze-v0")
+    for seed in range(10):
+        env.reset(seed=seed)
+    assert env_pkg.REJECTED not in capsys.readouterr().out
+    roomgrid_level.print("Timeout during mission generation:", "x")
+    assert capsys.readouterr().out == "Timeout during mission generation: x\n"
