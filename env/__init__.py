@@ -84,6 +84,12 @@ def _quiet_level_generation():
     roomgrid_level.print = quiet
 
 
+def episode_success(terminated, last_reward):
+    """Whether an episode succeeded: it ended by itself (not cut at its step limit) on a positive reward (a grid
+    task's goal reached; a MiniWorld task's goal met: PickupObjects' last object picked up)."""
+    return bool(terminated and last_reward > 0)
+
+
 def frame(env):
     """A picture of an env for videos: a MiniGrid task as the teacher sees it (unseen cells greyed), a MiniWorld
     room as the first-person view beside the top view."""

@@ -143,3 +143,17 @@ def test_sb3_obs_needs_sb3_ppo_and_a_checkpoint_must_be_what_it_claims(run, tmp_
     assert main.main(eval_args) == 2
     err = capsys.readouterr().err
     assert "cannot load its SB3 model" in err and err.count("\n") == 1
+
+
+def test_an_episode_is_a_success_only_when_it_ends_by_itself_on_a_reward_as_in_the_projects_ppo():
+    """SB3's training episodes count as successes as the project's PPO counts them (env.episode_success): ended by
+    the env (not cut at the step limit) on a positive reward. PickupObjects pays each object, so a return above 0
+    is not a success: an episode cut at 400 steps with two objects collected is not one."""
+    log = sb3_train._episode_log()
+    episodes = [({"episode": {"r": 2.0, "l": 400}, "TimeLimit.truncated": True}, 0.0),   # cut, two objects
+                ({"episode": {"r": 5.0, "l": 210}, "TimeLimit.truncated": False}, 0.8),   # all five: ended by the env
+                ({"episode": {"r": 0.0, "l": 90}, "TimeLimit.truncated": False}, 0.0),    # ended without reward
+                ({}, 0.5)]                                                                # still running
+    log.locals = {"infos": [info for info, _ in episodes], "rewards": [reward for _, reward in episodes]}
+    assert log._on_step()
+    assert log.finished == [(2.0, 400, False), (5.0, 210, True), (0.0, 90, False)]

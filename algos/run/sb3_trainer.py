@@ -22,7 +22,7 @@ import torch
 from algos.run.episodes import training_seeds
 from algos.run.run_loop import RunLoop, check_eval_seeds
 from algos.run.stop_request import StopRequest
-from env import make_env, observation_kind
+from env import episode_success, make_env, observation_kind
 from utils.atomic import atomic_write
 from utils.checkpoint_file import save_checkpoint
 from utils.cpu_share import CpuShare
@@ -101,7 +101,7 @@ class Sb3Student:
         return cls(model, normalizer, task["env_id"], saved.sb3_obs)
 
     def episodes(self, seeds):
-        """One episode per seed -> [(return, length, success)] in seed order; success: return > 0."""
+        """One episode per seed -> [(return, length, success)] in seed order (env.episode_success)."""
         results = []
         size = EVAL_CHUNK_PIXELS if pixels(self.env_id) else EVAL_CHUNK
         for start in range(0, len(seeds), size):
@@ -109,6 +109,7 @@ class Sb3Student:
             envs = [sb3_env(self.env_id, self.obs) for _ in chunk]
             obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, chunk)])
             returns, lengths, done = np.zeros(len(chunk)), np.zeros(len(chunk), dtype=int), np.zeros(len(chunk), bool)
+            success = np.zeros(len(chunk), bool)
             while not done.all():
                 actions, _ = self.model.predict(self.normalizer.normalize_obs(obs), deterministic=False)
                 for i in np.nonzero(~done)[0]:
@@ -116,7 +117,8 @@ class Sb3Student:
                     returns[i] += reward
                     lengths[i] += 1
                     done[i] = terminated or truncated
-            results += [(float(r), int(n), bool(r > 0)) for r, n in zip(returns, lengths)]
+                    success[i] = episode_success(terminated, reward)
+            results += [(float(r), int(n), bool(s)) for r, n, s in zip(returns, lengths, success)]
             for env in envs:
                 env.close()
         return results
@@ -133,10 +135,11 @@ def _episode_log():
             self.finished, self.collected_at = [], None
 
         def _on_step(self):
-            for info in self.locals["infos"]:
-                if "episode" in info:
-                    ret = float(info["episode"]["r"])
-                    self.finished.append((ret, int(info["episode"]["l"]), ret > 0))
+            for info, reward in zip(self.locals["infos"], self.locals["rewards"]):
+                if "episode" in info:  # (the reward normalised by its scale: its sign is the env's)
+                    terminated = not info.get("TimeLimit.truncated", False)
+                    self.finished.append((float(info["episode"]["r"]), int(info["episode"]["l"]),
+                                          episode_success(terminated, float(reward))))
             return True
 
         def _on_rollout_end(self):

@@ -3,6 +3,7 @@
 import numpy as np
 
 from algos.vec_env.count_bonus import EpisodicCount
+from env import episode_success
 
 
 def make_arrays(n, obs_shape, buffer=None, n_actions=7):
@@ -120,7 +121,7 @@ class EnvGroup:
             if terminated or truncated:
                 self._push(a["final_obs"], i, obs)
                 a["ep_return"][i], a["ep_length"][i] = self.returns[i], self.lengths[i]
-                a["ep_success"][i] = bool(terminated and reward > 0)
+                a["ep_success"][i] = episode_success(terminated, reward)
                 self._reset(i)
             else:
                 self._push(a["obs"], i, obs)
