@@ -17,6 +17,7 @@ import torch
 
 import env as env_pkg
 from algos.learner.model import ActorCritic
+from algos.vec_env.frame_stack import first_frames, push_frame
 from planner.answer_tables import load_answers
 from planner.base import RecordedPlanner
 from planner.task_spec import task_config
@@ -27,33 +28,17 @@ from utils.errors import UserError
 from utils.machine import machine_line
 
 
-class Stack:
-    """The last k images of an episode as channels, newest last (the first one repeated at a reset)."""
-
-    def __init__(self, k):
-        self.k, self.frames = k, None
-
-    def reset(self, obs):
-        self.frames = np.tile(obs, (1, 1, self.k))
-        return self.frames
-
-    def push(self, obs):
-        c = obs.shape[-1]
-        self.frames = np.concatenate([self.frames[:, :, c:], obs], axis=-1)
-        return self.frames
-
-
 def teacher_steps(task_id, steps, first_seed, rng, k=1):
     """(images uint8 (N, H, W, 3k), teacher distributions (N, A)) of the soft teacher driving."""
     task = task_config(task_id)
     teacher = TeacherSpec(task, TeacherConfig(soft_planner=True)).make_teacher(
         RecordedPlanner(load_answers(task, "default")), 0)
     env = env_pkg.make_env(task_id)
-    images, targets, seed, stack = [], [], first_seed, Stack(k)
+    images, targets, seed = [], [], first_seed
     try:
         while len(images) < steps:
             obs, _ = env.reset(seed=seed)
-            seen = stack.reset(obs)
+            seen = first_frames(obs, k)
             seed += 1
             teacher.begin(env)
             done = False
@@ -62,7 +47,7 @@ def teacher_steps(task_id, steps, first_seed, rng, k=1):
                 images.append(seen)
                 targets.append(p)
                 obs, _, terminated, truncated, _ = env.step(int(rng.choice(len(p), p=p / p.sum())))
-                seen = stack.push(obs)
+                seen = push_frame(seen, obs)
                 done = terminated or truncated
     finally:
         env.close()
@@ -82,18 +67,18 @@ def kl(model, images, targets, batch=512):
 
 def play(model, task_id, episodes, rng, k=1):
     env = env_pkg.make_env(task_id)
-    reward, stack = 0.0, Stack(k)
+    reward = 0.0
     try:
         for i in range(episodes):
             obs, _ = env.reset(seed=2_000_000 + i)
-            seen = stack.reset(obs)
+            seen = first_frames(obs, k)
             done = False
             while not done:
                 with torch.no_grad():
                     logits, _, _ = model(torch.from_numpy(seen[None]))
                 p = torch.softmax(logits[0], -1).numpy().astype(np.float64)
                 obs, r, terminated, truncated, _ = env.step(int(rng.choice(len(p), p=p / p.sum())))
-                seen = stack.push(obs)
+                seen = push_frame(seen, obs)
                 reward += r
                 done = terminated or truncated
     finally:

@@ -124,20 +124,20 @@ def test_the_rl_terms_leave_the_teachers_steps_out_and_the_teacher_term_keeps_th
 def test_the_horizon_shrinks_as_the_student_catches_up():
     schedule = make_schedule(Config(teacher_schedule="adaptive"))
     assert schedule.rollin_horizon() == 0  # the teacher not measured yet
-    schedule.update(0, 0, Evidence(student_success=0.0, teacher_success=0.8, teacher_length=40.0))
+    schedule.update(0, 0, Evidence(student_score=0.0, teacher_score=0.8, teacher_length=40.0))
     assert schedule.rollin_horizon() == 40
-    schedule.update(10, 10_000, Evidence(student_success=0.8))     # EMA 0.4: half-way to the teacher
+    schedule.update(10, 10_000, Evidence(student_score=0.8))     # EMA 0.4: half-way to the teacher
     assert schedule.rollin_horizon() == 20
-    schedule.update(20, 20_000, Evidence(student_success=1.0))     # EMA 0.7
+    schedule.update(20, 20_000, Evidence(student_score=1.0))     # EMA 0.7
     assert schedule.rollin_horizon() == 5
-    schedule.update(30, 30_000, Evidence(student_success=1.0))     # past the teacher: the student acts alone
+    schedule.update(30, 30_000, Evidence(student_score=1.0))     # past the teacher: the student acts alone
     assert schedule.rollin_horizon() == 0
     assert schedule.metrics()["Schedule/Roll-in Horizon"] == 0
     wrong = make_schedule(Config(teacher_schedule="adaptive"))
-    wrong.update(0, 0, Evidence(student_success=0.0, teacher_success=0.0, teacher_length=150.0))
+    wrong.update(0, 0, Evidence(student_score=0.0, teacher_score=0.0, teacher_length=150.0))
     assert wrong.rollin_horizon() == 0 and wrong.coef(1) == 0.0      # a teacher that never succeeds never acts
     paper = make_schedule(Config(teacher_schedule="paper"))
-    paper.update(0, 0, Evidence(student_success=0.0, teacher_success=0.8, teacher_length=40.0))
+    paper.update(0, 0, Evidence(student_score=0.0, teacher_score=0.8, teacher_length=40.0))
     assert paper.rollin_horizon() == 0 and not paper.rolls_in        # the paper's teacher never acts
 
 

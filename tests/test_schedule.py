@@ -17,8 +17,8 @@ ITERATION_STEPS = 500  # env steps per iteration in feed: the hand-over's defaul
 def feed(schedule, iterations, student=None, teacher=None, start=1):
     coefs = []
     for i in range(start, start + iterations):
-        schedule.update(i, ITERATION_STEPS * i, Evidence(student_success=student(i) if student else None,
-                                                         teacher_success=teacher(i) if teacher else None))
+        schedule.update(i, ITERATION_STEPS * i, Evidence(student_score=student(i) if student else None,
+                                                         teacher_score=teacher(i) if teacher else None))
         coefs.append(schedule.coef(i, ITERATION_STEPS * i))
     return coefs
 
@@ -37,19 +37,19 @@ def test_adaptive_waits_for_the_student_to_reach_the_teacher():
     every10 = lambda value: (lambda i: value if i % 10 == 0 else None)  # noqa: E731  (an evaluation every 10)
     feed(schedule, 10, teacher=lambda i: 0.8 if i == 10 else None, student=every10(0.3))
     coefs = feed(schedule, 90, student=every10(0.7), start=11)
-    assert schedule.handover_at is None and schedule.teacher_success == 0.8
+    assert schedule.handover_at is None and schedule.teacher_score == 0.8
     assert coefs == [paper_coef(config, i) for i in range(11, 101)]  # the clock until then
     feed(schedule, 20, student=every10(0.9), start=101)
     assert schedule.handover_at == 120  # the running mean: 0.7 -> 0.8 -> 0.85 >= 0.8 at the second one
-    assert make_schedule(config).needs_teacher_success()  # measured once, at the first evaluation
-    assert not schedule.needs_teacher_success()
+    assert make_schedule(config).needs_teacher_score()  # measured once, at the first evaluation
+    assert not schedule.needs_teacher_score()
 
 
 def test_adaptive_keeps_the_clock_and_its_roll_ins_while_the_student_is_behind_and_hands_over_once_caught_up():
     config = Config(teacher_schedule="adaptive")
     every10 = lambda value: (lambda i: value if i % 10 == 0 else None)  # noqa: E731  (an evaluation every 10)
     adaptive = make_schedule(config)
-    adaptive.update(0, 0, Evidence(student_success=0.4, teacher_success=0.8, teacher_length=40.0))  # as trained
+    adaptive.update(0, 0, Evidence(student_score=0.4, teacher_score=0.8, teacher_length=40.0))  # as trained
     coefs = feed(adaptive, 300, student=every10(0.4))                # a student stuck at half its teacher's success
     assert adaptive.handover_at is None and coefs == [paper_coef(config, i) for i in range(1, 301)]
     assert adaptive.rollin_horizon() == 20                        # the teacher still rolls in: the student is behind
@@ -63,20 +63,20 @@ def test_a_perfect_teacher_is_caught_up_with_by_a_student_at_laplaces_estimate_o
     only after an unbroken run of perfect evaluations; a teacher that failed once keeps its own success."""
     every10 = lambda values: (lambda i: values[i // 10 - 1] if i % 10 == 0 else None)  # noqa: E731
     perfect = make_schedule(Config(teacher_schedule="adaptive"))
-    perfect.update(0, 0, Evidence(student_success=0.5, teacher_success=1.0, teacher_length=30.0))
+    perfect.update(0, 0, Evidence(student_score=0.5, teacher_score=1.0, teacher_length=30.0))
     feed(perfect, 30, student=every10([0.9, 1.0, 1.0]))
-    assert perfect.success_target() == pytest.approx(11 / 12)
+    assert perfect.score_target() == pytest.approx(11 / 12)
     assert perfect.handover_at == 30                    # EMA 0.5 -> 0.7 -> 0.85 -> 0.925 >= 0.917 at the last
     assert perfect.rollin_horizon() == 0
     assert perfect.student_ema < 1.0                    # the raw 1.0 would never have been reached
     imperfect = make_schedule(Config(teacher_schedule="adaptive"))
-    imperfect.update(0, 0, Evidence(student_success=0.5, teacher_success=0.9, teacher_length=30.0))
-    assert imperfect.success_target() == 0.9          # a teacher that failed once: its own success, as before
+    imperfect.update(0, 0, Evidence(student_score=0.5, teacher_score=0.9, teacher_length=30.0))
+    assert imperfect.score_target() == 0.9          # a teacher that failed once: its own success, as before
     feed(imperfect, 30, student=every10([0.9, 0.9, 0.8]))
     assert imperfect.handover_at is None              # EMA 0.7 -> 0.8 -> 0.8 < 0.9
     small = make_schedule(Config(teacher_schedule="adaptive", num_eval=4))
-    small.update(0, 0, Evidence(student_success=0.0, teacher_success=1.0, teacher_length=30.0))
-    assert small.success_target() == pytest.approx(5 / 6)
+    small.update(0, 0, Evidence(student_score=0.0, teacher_score=1.0, teacher_length=30.0))
+    assert small.score_target() == pytest.approx(5 / 6)
 
 
 def test_a_task_scored_by_return_is_caught_up_with_on_the_teachers_return_without_a_rate_cap():
@@ -86,8 +86,8 @@ def test_a_task_scored_by_return_is_caught_up_with_on_the_teachers_return_withou
     every10 = lambda values: (lambda i: values[i // 10 - 1] if i % 10 == 0 else None)  # noqa: E731
     config = Config(teacher_schedule="adaptive", teacher_success_ratio=0.8)
     scored = make_schedule(config, "return")
-    scored.update(0, 0, Evidence(student_success=1.0, teacher_success=5.0, teacher_length=200.0))
-    assert scored.success_target() == pytest.approx(4.0)           # 0.8 x 5 objects: above any rate's cap
+    scored.update(0, 0, Evidence(student_score=1.0, teacher_score=5.0, teacher_length=200.0))
+    assert scored.score_target() == pytest.approx(4.0)           # 0.8 x 5 objects: above any rate's cap
     assert scored.rollin_horizon() == 150                          # 200 x (1 - 1.0 / 4.0)
     feed(scored, 20, student=every10([3.0, 3.5]))
     assert scored.handover_at is None and scored.student_ema == pytest.approx(2.75)  # 1 -> 2 -> 2.75
@@ -97,8 +97,8 @@ def test_a_task_scored_by_return_is_caught_up_with_on_the_teachers_return_withou
     assert metrics["Schedule/Teacher Return"] == 5.0 and "Schedule/Teacher Success" not in metrics
     assert make_schedule(config).metrics()["Schedule/Teacher Success"] is None  # a success-scored task: as before
     nothing = make_schedule(config, "return")
-    nothing.update(0, 0, Evidence(student_success=0.0, teacher_success=0.0, teacher_length=400.0))
-    nothing.update(1, 500, Evidence(student_success=0.0))
+    nothing.update(0, 0, Evidence(student_score=0.0, teacher_score=0.0, teacher_length=400.0))
+    nothing.update(1, 500, Evidence(student_score=0.0))
     assert nothing.coef(1, 500) == 0.0                            # a teacher that collects nothing is switched off
 
 
@@ -114,9 +114,9 @@ def weight_after_a_hand_over(config, iteration_steps, env_steps=25_000):
     """The weight of an adaptive schedule whose student caught up at iteration 1, after the iteration that ends at
     env_steps, with iterations of iteration_steps env steps each."""
     schedule = make_schedule(config)
-    schedule.update(0, 0, Evidence(teacher_success=0.5, teacher_length=50.0, teacher_episodes=10))
+    schedule.update(0, 0, Evidence(teacher_score=0.5, teacher_length=50.0, teacher_episodes=10))
     for i in range(1, env_steps // iteration_steps + 1):
-        schedule.update(i, i * iteration_steps, Evidence(student_success=0.9 if i == 1 else None))
+        schedule.update(i, i * iteration_steps, Evidence(student_score=0.9 if i == 1 else None))
     assert schedule.handover_at == 1
     return schedule.coef(i, i * iteration_steps)
 
@@ -151,6 +151,17 @@ def test_state_dict_restores_the_schedule_exactly(name, handover_steps):
     assert second.coef(300, 300_000) == straight.coef(300, 300_000)
 
 
+def test_a_checkpoint_that_names_the_teachers_score_by_its_old_name_resumes_the_same():
+    config = Config(teacher_schedule="adaptive")
+    first = make_schedule(config)
+    feed(first, 40, student=lambda i: 0.5 if i % 10 == 0 else None, teacher=lambda i: 0.8 if i == 10 else None)
+    state = first.state_dict()
+    old = {("teacher_success" if k == "teacher_score" else k): v for k, v in state.items()}
+    again = make_schedule(config)
+    again.load_state_dict(old)
+    assert again.teacher_score == 0.8 and again.state_dict() == state and again.metrics() == first.metrics()
+
+
 def test_a_fork_to_another_schedule_starts_it_afresh_and_junk_is_refused():
     handed = make_schedule(Config(teacher_schedule="adaptive"))
     feed(handed, 300, student=lambda i: 0.9, teacher=lambda i: 0.8 if i == 1 else None)
@@ -158,7 +169,7 @@ def test_a_fork_to_another_schedule_starts_it_afresh_and_junk_is_refused():
     paper = make_schedule(Config(teacher_schedule="paper"))
     paper.load_state_dict(handed.state_dict())
     assert paper.state_dict() == make_schedule(Config(teacher_schedule="paper")).state_dict()
-    paper.update(300, 300 * ITERATION_STEPS, Evidence(student_success=0.9))
+    paper.update(300, 300 * ITERATION_STEPS, Evidence(student_score=0.9))
     other = make_schedule(Config(teacher_schedule="adaptive"))
     other.load_state_dict(paper.state_dict())  # (the paper clock's state: its own evidence is not taken over)
     assert other.state_dict() == make_schedule(Config(teacher_schedule="adaptive")).state_dict()

@@ -209,7 +209,7 @@ def test_one_signal_while_the_teacher_is_measured_stops_the_run_with_a_checkpoin
     assert len(calls) == 2, calls
     assert f"stopped by {signal.Signals(signum).name} after iteration 0" in err and f"--resume {run_dir}" in err
     payload = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
-    assert payload["iteration"] == 0 and payload["schedule"]["teacher_success"] is None  # nothing half-measured
+    assert payload["iteration"] == 0 and payload["schedule"]["teacher_score"] is None  # nothing half-measured
     monkeypatch.setattr(algos.run.trainer, "run_episodes", real)
     assert main.main(["train", "--resume", str(run_dir)]) == 0
     rows = read_metrics(run_dir)

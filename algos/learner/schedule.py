@@ -35,17 +35,17 @@ from dataclasses import dataclass
 from typing import Optional
 
 SCHEDULES = ("paper", "adaptive")
-EMA_SUCCESS = 0.5     # the student's evaluation success: each evaluation weighs 0.5 (10 episodes each by default)
+EMA_SCORE = 0.5       # the student's evaluation score: each evaluation weighs 0.5 (10 episodes each by default)
 
 
 @dataclass
 class Evidence:
-    """What one iteration measured: student_success, the periodic evaluation's score (success rate, or mean return
-    for a task scored by return; None when it did not evaluate); teacher_success and teacher_length, the teacher
+    """What one iteration measured: student_score, the periodic evaluation's score (success rate, or mean return
+    for a task scored by return; None when it did not evaluate); teacher_score and teacher_length, the teacher
     alone on the same evaluation episodes: its score and mean episode length (None unless measured now), over
     teacher_episodes episodes."""
-    student_success: Optional[float] = None
-    teacher_success: Optional[float] = None
+    student_score: Optional[float] = None
+    teacher_score: Optional[float] = None
     teacher_length: Optional[float] = None
     teacher_episodes: Optional[int] = None
 
@@ -61,25 +61,25 @@ def paper_coef(config, iteration, env_steps=0):
 class TeacherSchedule:
     """The paper's clock (--teacher_schedule paper); AdaptiveSchedule adds the hand-over and the roll-ins."""
     name = "paper"
-    uses_success = False         # whether it reads the teacher's and the student's evaluation success
+    uses_evidence = False        # whether it reads the teacher's and the student's evaluation score
     rolls_in = False             # whether the teacher also acts (roll-ins at episode starts)
 
     def __init__(self, config, score="success"):
         self.config = config
-        self.score = score           # "success" or "return": what student_ema and teacher_success hold
+        self.score = score           # "success" or "return": what student_ema and teacher_score hold
         self.handover_at = None      # the iteration the hand-over began (None: not yet)
         self.factor = 1.0            # the hand-over's multiplier so far
         self.student_ema = None
-        self.teacher_success = None
+        self.teacher_score = None
         self.teacher_length = None
-        self.teacher_episodes = None  # how many episodes teacher_success was measured on
+        self.teacher_episodes = None  # how many episodes teacher_score was measured on
         self.env_steps = None        # the env-step count after the last update (the hand-over's pace per env step)
 
     def coef(self, iteration, env_steps=0):
         clock = paper_coef(self.config, iteration, env_steps)
         if self.handover_at is None or clock <= 0:
             return clock
-        if self.teacher_success <= 0.0:  # a teacher that never succeeds (or scores) is switched off, floor and all
+        if self.teacher_score <= 0.0:  # a teacher that never succeeds (or scores) is switched off, floor and all
             return 0.0
         return min(clock, max(self.config.teacher_coef * self.factor, self.config.teacher_coef_min))
 
@@ -87,18 +87,18 @@ class TeacherSchedule:
         """The longest teacher roll-in for episodes starting now (0: the student acts throughout)."""
         return 0
 
-    def needs_teacher_success(self):
+    def needs_teacher_score(self):
         """Whether the trainer should measure the teacher alone on the evaluation episodes now."""
-        return self.uses_success and self.teacher_success is None and self.config.teacher_coef > 0
+        return self.uses_evidence and self.teacher_score is None and self.config.teacher_coef > 0
 
     def update(self, iteration, env_steps, evidence):
         """Take in what the iteration that just finished measured (iteration, env_steps: the counts after it)."""
-        if evidence.teacher_success is not None:
-            self.teacher_success = float(evidence.teacher_success)
+        if evidence.teacher_score is not None:
+            self.teacher_score = float(evidence.teacher_score)
             self.teacher_length = None if evidence.teacher_length is None else float(evidence.teacher_length)
             self.teacher_episodes = None if evidence.teacher_episodes is None else int(evidence.teacher_episodes)
-        if evidence.student_success is not None:
-            self.student_ema = _ema(self.student_ema, float(evidence.student_success), EMA_SUCCESS)
+        if evidence.student_score is not None:
+            self.student_ema = _ema(self.student_ema, float(evidence.student_score), EMA_SCORE)
         step = self.handover_step(env_steps)
         self.env_steps = int(env_steps)
         if self.handover_at is not None:
@@ -117,15 +117,16 @@ class TeacherSchedule:
         return factor ** (max(0, int(env_steps) - self.env_steps) / per)
 
     def caught_up(self):
-        target = self.success_target()
-        return self.uses_success and target is not None and self.student_ema is not None and self.student_ema >= target
+        target = self.score_target()
+        return self.uses_evidence and target is not None and self.student_ema is not None and self.student_ema >= target
 
-    def success_target(self):
-        """The student's evaluation success EMA that has caught up with the teacher (None: not measured yet):
-        teacher_success_ratio x the teacher's success, at most (n + 1) / (n + 2) for n evaluation episodes."""
-        if self.teacher_success is None:
+    def score_target(self):
+        """The student's evaluation score EMA that has caught up with the teacher (None: not measured yet):
+        teacher_success_ratio x the teacher's score; a success rate's target is at most (n + 1) / (n + 2) for n
+        evaluation episodes."""
+        if self.teacher_score is None:
             return None
-        target = self.config.teacher_success_ratio * self.teacher_success
+        target = self.config.teacher_success_ratio * self.teacher_score
         if self.score == "return":
             return target
         n = self.config.num_eval
@@ -138,7 +139,7 @@ class TeacherSchedule:
 
     def state_dict(self):
         return {"name": self.name, "handover_at": self.handover_at, "factor": self.factor,
-                "student_ema": self.student_ema, "teacher_success": self.teacher_success,
+                "student_ema": self.student_ema, "teacher_score": self.teacher_score,
                 "teacher_length": self.teacher_length, "teacher_episodes": self.teacher_episodes,
                 "env_steps": self.env_steps}
 
@@ -151,7 +152,9 @@ class TeacherSchedule:
             return
         self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
         self.factor = float(state["factor"])
-        for key in ("student_ema", "teacher_success", "teacher_length"):
+        if "teacher_success" in state:  # the name checkpoints written before 2026-11-27 use
+            state = {**state, "teacher_score": state["teacher_success"]}
+        for key in ("student_ema", "teacher_score", "teacher_length"):
             setattr(self, key, None if state[key] is None else float(state[key]))
         for key in ("teacher_episodes", "env_steps"):
             setattr(self, key, None if state[key] is None else int(state[key]))
@@ -159,10 +162,10 @@ class TeacherSchedule:
 
 class AdaptiveSchedule(TeacherSchedule):
     name = "adaptive"
-    uses_success = rolls_in = True
+    uses_evidence = rolls_in = True
 
     def rollin_horizon(self):
-        target = self.success_target() or 0.0
+        target = self.score_target() or 0.0
         if target <= 0 or not self.teacher_length:  # unmeasured, a teacher that never succeeds, or nothing to reach
             return 0
         caught_up = min(1.0, (self.student_ema or 0.0) / target)
@@ -170,7 +173,7 @@ class AdaptiveSchedule(TeacherSchedule):
 
     def metrics(self):
         score = self.score.capitalize()
-        return {f"Schedule/Student {score} EMA": self.student_ema, f"Schedule/Teacher {score}": self.teacher_success,
+        return {f"Schedule/Student {score} EMA": self.student_ema, f"Schedule/Teacher {score}": self.teacher_score,
                 "Schedule/Teacher Episodes": self.teacher_episodes,
                 "Schedule/Handed Over": float(self.handover_at is not None),
                 "Schedule/Teacher Length": self.teacher_length, "Schedule/Roll-in Horizon": self.rollin_horizon()}

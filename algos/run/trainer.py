@@ -162,7 +162,7 @@ class Trainer(RunLoop):
         """Before the first iteration of a run (or of a fork to a schedule that reads evidence), what the schedule
         needs: the teacher alone and the student on the evaluation episodes (None when it needs nothing, or when a
         stop request ended the measurement: nothing of it is kept, a resumed run measures again)."""
-        if not self.schedule.needs_teacher_success():
+        if not self.schedule.needs_teacher_score():
             return None
         c = self.config
         stopped = self.stop_request.poll
@@ -171,7 +171,7 @@ class Trainer(RunLoop):
         if stopped():
             return None
         score = self.schedule.score
-        return Evidence(student_success=student[score], teacher_success=teacher[score],
+        return Evidence(student_score=student[score], teacher_score=teacher[score],
                         teacher_length=teacher["length"], teacher_episodes=teacher["episodes"])
 
     # -- the loop ----------------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ class Trainer(RunLoop):
 
     def _loop(self):
         c = self.config
-        if self.schedule.needs_teacher_success():  # measured before the first iteration: a stop request ends it
+        if self.schedule.needs_teacher_score():  # measured before the first iteration: a stop request ends it
             snapshot = (rng_state(), self.pool.get_state())
             try:
                 evidence = self.first_evidence()
@@ -244,7 +244,7 @@ class Trainer(RunLoop):
                 metrics.update(rollin_metrics(batch, guided))
             evaluation, improved = self.evaluate_if_due(metrics, self.evaluate_student)
             self.schedule.update(self.iteration, self.env_steps,
-                                 Evidence(student_success=None if evaluation is None else
+                                 Evidence(student_score=None if evaluation is None else
                                           evaluation[self.schedule.score]))
             metrics.update(self.schedule.metrics())
             if self.iteration % max(1, c.eval_interval) == 0:

@@ -3,6 +3,7 @@
 import numpy as np
 
 from algos.vec_env.count_bonus import EpisodicCount
+from algos.vec_env.frame_stack import first_frames, push_frame, stacked_shape
 from env import episode_success
 
 
@@ -24,11 +25,6 @@ def make_arrays(n, obs_shape, buffer=None, n_actions=7):
     return arrays, size
 
 
-def stacked_shape(obs_shape, frame_stack):
-    w, h, c = obs_shape
-    return (w, h, c * frame_stack)
-
-
 def observation_shape(env_id, frame_stack=1):
     import env as env_pkg
     return stacked_shape(env_pkg.make_env(env_id).observation_space.shape, frame_stack)
@@ -43,7 +39,6 @@ class EnvGroup:
     def __init__(self, env_id, env_seeds, teacher_seeds, spec, arrays=None, frame_stack=1, count_bonus=0.0):
         import env as env_pkg
         self.envs = [env_pkg.make_env(env_id) for _ in env_seeds]
-        self.frame_channels = self.envs[0].observation_space.shape[-1]
         self.frame_stack = frame_stack
         self.obs_shape = stacked_shape(self.envs[0].observation_space.shape, frame_stack)
         self.n_actions = env_pkg.action_count(env_id)
@@ -76,7 +71,7 @@ class EnvGroup:
         if self.counts is not None:
             self.counts[i].reset(self.envs[i])
         self.returns[i] = self.lengths[i] = 0
-        self.arrays["obs"][i] = obs if self.frame_stack == 1 else np.tile(obs, (1, 1, self.frame_stack))
+        self.arrays["obs"][i] = first_frames(obs, self.frame_stack)
         self._teach(i, obs)
 
     def _push(self, out, i, obs):
@@ -84,9 +79,7 @@ class EnvGroup:
         if self.frame_stack == 1:
             out[i] = obs
         else:
-            c = self.frame_channels
-            out[i, :, :, :-c] = self.arrays["obs"][i, :, :, c:]
-            out[i, :, :, -c:] = obs
+            push_frame(self.arrays["obs"][i], obs, out[i])
 
     def reset(self, seeds=None):
         """Fresh episodes in every env (env i with seeds[i] when given)."""
