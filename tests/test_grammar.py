@@ -132,3 +132,37 @@ def test_the_live_planners_use_the_setting(tmp_path):
         assert planner.plans(text) == [("go to <door>, open <door>", 1.0)]
         assert fake.bodies[0]["grammar"] == observation_grammar_all(text)
         assert planner.sampling["grammar"] == "observation_grammar_all"
+
+
+def prompt_users():
+    """{prompt name: the candidate settings of the tasks that send it} over configs/tasks.json and the generic
+    entries of any MiniGrid or MiniWorld id (full and reduced texts)."""
+    from planner.task_spec import GENERIC, GENERIC_3D, all_tasks
+    users = {}
+    for cfg in [*all_tasks().values(), GENERIC, GENERIC_3D]:
+        for entry in (cfg, cfg.get("reduced") or {}):
+            if "prompt" in entry:
+                users.setdefault(entry["prompt"], set()).add(cfg.get("llm_candidates", "afforded"))
+    return users
+
+
+def worked_examples(prompt):
+    """(observation text, answered plan) of each worked example of a prompt in configs/prompts.json."""
+    import json
+    import re
+    from planner.task_spec import CONFIG_DIR
+    example = json.loads((CONFIG_DIR / "prompts.json").read_text())["tasks"][prompt]["example"]
+    blocks = re.split(r"\n Example[ \d]*: \n", example)[1:]
+    return [(b.split(" \n", 1)[0].strip(), extract_plan(b)) for b in blocks]
+
+
+@pytest.mark.parametrize("prompt", sorted(prompt_users()))
+def test_every_worked_example_answers_with_steps_its_own_observation_admits(prompt):
+    examples = worked_examples(prompt)
+    assert examples, f"prompt {prompt} has no worked example"
+    for candidates in prompt_users()[prompt]:
+        for text, plan in examples:
+            assert plan is not None, (prompt, text)
+            admitted = steps(text.replace("Agent see <", "Agent sees <"), candidates)  # (the paper's own typo)
+            assert all(step in admitted for step in plan.split(", ")), (prompt, candidates, text, plan)
+            assert all(o.kind != "wait" for o in parse_plan(plan)), (prompt, plan)
