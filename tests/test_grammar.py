@@ -1,7 +1,9 @@
 """planner.live.grammar over the whole vocabulary: the afforded candidate plans and steps of the new object kinds
 and door states, the "all" set beside them, and the --llm_candidates setting reaching the live planners."""
 import itertools
+import json
 import math
+import re
 
 import pytest
 
@@ -14,7 +16,7 @@ from teacher.mediator import parse_plan
 from tests.helpers import planner_config
 from tests.llm_fakes import FakeChatServer, Reply, completion, honour_n
 from utils.errors import UserError
-from planner.task_spec import task_config
+from planner.task_spec import CONFIG_DIR, GENERIC, GENERIC_3D, all_tasks, task_config
 
 ROOM = ("Mission: pick up the purple box. Agent sees <yellow key>, <grey ball> (blocks a door), <purple box>, "
         "<locked yellow door>, <closed red door>, <open blue door>, <green goal>, holds <blue key>.")
@@ -137,7 +139,6 @@ def test_the_live_planners_use_the_setting(tmp_path):
 def prompt_users():
     """{prompt name: the candidate settings of the tasks that send it} over configs/tasks.json and the generic
     entries of any MiniGrid or MiniWorld id (full and reduced texts)."""
-    from planner.task_spec import GENERIC, GENERIC_3D, all_tasks
     users = {}
     for cfg in [*all_tasks().values(), GENERIC, GENERIC_3D]:
         for entry in (cfg, cfg.get("reduced") or {}):
@@ -148,9 +149,6 @@ def prompt_users():
 
 def worked_examples(prompt):
     """(observation text, answered plan) of each worked example of a prompt in configs/prompts.json."""
-    import json
-    import re
-    from planner.task_spec import CONFIG_DIR
     example = json.loads((CONFIG_DIR / "prompts.json").read_text())["tasks"][prompt]["example"]
     blocks = re.split(r"\n Example[ \d]*: \n", example)[1:]
     return [(b.split(" \n", 1)[0].strip(), extract_plan(b)) for b in blocks]

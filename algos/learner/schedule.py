@@ -152,7 +152,7 @@ class TeacherSchedule:
             return
         self.handover_at = None if state["handover_at"] is None else int(state["handover_at"])
         self.factor = float(state["factor"])
-        if "teacher_success" in state:  # the name checkpoints written before 2026-11-27 use
+        if "teacher_success" in state:  # the name older checkpoints use
             state = {**state, "teacher_score": state["teacher_success"]}
         for key in ("student_ema", "teacher_score", "teacher_length"):
             setattr(self, key, None if state[key] is None else float(state[key]))
