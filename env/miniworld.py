@@ -16,6 +16,7 @@ from utils.errors import UserError
 PREFIX = "MiniWorld-"
 QUIET = "Falling back to num_samples"  # miniworld's note that the renderer has fewer samples than it asked for
 _loaded = None
+RENDER_INSTALL = "bash scripts/install_render.sh installs what rendering needs (EGL, GLU, FreeType)"
 
 
 def is_miniworld(env_id):
@@ -33,13 +34,22 @@ def load():
             import miniworld.entity
             import miniworld.math
         except ImportError as e:
-            raise UserError(f"MiniWorld is not installed ({e}); run: pip install -r requirements.txt") from None
+            raise UserError(_missing_library(e) or f"MiniWorld is not installed ({e}); run: pip install -r "
+                                                   f"requirements.txt") from None
         except Exception as e:  # noqa: BLE001 - pyglet's EGL/display errors have no common type
             raise UserError(f"MiniWorld cannot render on this machine ({type(e).__name__}: "
-                            f"{' '.join(str(e).split())[:160]}); it needs EGL (Debian: libegl1 libgl1-mesa-dri)") \
-                from None
+                            f"{' '.join(str(e).split())[:160]}); {RENDER_INSTALL}") from None
         _loaded = miniworld
     return _loaded
+
+
+def _missing_library(e):
+    """The one-line message for pyglet's ImportError of a system library it loads (e.g. 'Library "GLU" not
+    found.'), or None for any other error."""
+    words = str(e).split('"')
+    if isinstance(e, ImportError) and len(words) == 3 and words[0] == "Library " and "not found" in words[2]:
+        return f"MiniWorld cannot render on this machine: the system library {words[1]} is missing; {RENDER_INSTALL}"
+    return None
 
 
 def make_miniworld(env_id):
@@ -53,7 +63,8 @@ def make_miniworld(env_id):
         with contextlib.redirect_stdout(printed):
             env = gym.make(env_id, render_mode="rgb_array").unwrapped
     except Exception as e:  # noqa: BLE001 - a GL context that cannot be made
-        raise UserError(f"MiniWorld cannot render {env_id} here ({type(e).__name__}: {str(e)[:160]})") from None
+        raise UserError(_missing_library(e) or f"MiniWorld cannot render {env_id} here ({type(e).__name__}: "
+                                               f"{str(e)[:160]}); {RENDER_INSTALL}") from None
     finally:  # miniworld prints its multisampling fallback once per env: a run's log held dozens of them
         print("".join(line for line in printed.getvalue().splitlines(keepends=True)
                       if not line.startswith(QUIET)), end="")

@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -r requirements.txt
+bash scripts/install_render.sh
 bash scripts/install_llm.sh
 python -m pytest -q tests

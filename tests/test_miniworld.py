@@ -10,7 +10,7 @@ import main
 from env import miniworld as mw
 from planner.task_spec import task_config
 from teacher.miniworld_teacher import MiniWorldTeacher
-from tests.helpers import read_metrics
+from tests.helpers import ROOT, read_metrics
 
 PUTNEXT, PICKUP = "MiniWorld-PutNext-v0", "MiniWorld-PickupObjects-v0"
 
@@ -203,3 +203,24 @@ def test_sb3_ppo_learns_from_the_image_with_its_cnn_policy(tmp_path, capsys):
     assert main.main(["eval", "--task", PUTNEXT, "--loaddir", str(run), "--num_eval", "2", "--logdir",
                       str(tmp_path)]) == 0
     assert "over 2 episodes" in capsys.readouterr().out
+
+
+def test_a_missing_system_library_names_it_and_the_install_script(monkeypatch):
+    """pyglet's ImportError for a library it loads with ctypes (a GPU machine without GLU had it) is not a missing
+    Python package: the line names the library and scripts/install_render.sh, not pip."""
+    import builtins
+    real_import = builtins.__import__
+
+    def no_glu(name, *args, **kwargs):
+        if name == "miniworld":
+            raise ImportError('Library "GLU" not found.')
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(mw, "_loaded", None)
+    monkeypatch.setattr(builtins, "__import__", no_glu)
+    from utils.errors import UserError
+    with pytest.raises(UserError) as e:
+        mw.load()
+    message = str(e.value)
+    assert "system library GLU is missing" in message and "scripts/install_render.sh" in message
+    assert "pip install" not in message and len(message.splitlines()) == 1
+    assert os.path.isfile(os.path.join(ROOT, "scripts", "install_render.sh"))

@@ -248,7 +248,7 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path):
         wait_for_file(proc, run_dir, "events.out.tfevents")  # the last thing the trainer makes before its loop
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
+        time.sleep(1.0)  # a second press, not the echo of the first (StopRequest.ECHO_SECONDS)
         proc.send_signal(signal.SIGINT)
         start = time.monotonic()
         out, err = proc.communicate(timeout=60)
