@@ -146,19 +146,26 @@ def test_a_miniworld_id_without_objects_to_act_on_is_refused_with_one_line(capsy
     assert "--count_bonus" in capsys.readouterr().err
 
 
-def test_rendering_that_cannot_start_is_one_clear_line(monkeypatch):
+def load_failing_with(monkeypatch, error):
+    """The UserError of mw.load() when importing miniworld raises `error` (as pyglet does at import)."""
     import builtins
     real_import = builtins.__import__
 
-    def no_display(name, *args, **kwargs):
+    def failing(name, *args, **kwargs):
         if name == "miniworld":
-            raise RuntimeError("Cannot connect to \"None\"")
+            raise error
         return real_import(name, *args, **kwargs)
     monkeypatch.setattr(mw, "_loaded", None)
-    monkeypatch.setattr(builtins, "__import__", no_display)
+    monkeypatch.setattr(builtins, "__import__", failing)
     from utils.errors import UserError
-    with pytest.raises(UserError, match="cannot render on this machine"):
+    with pytest.raises(UserError) as e:
         mw.load()
+    return str(e.value)
+
+
+def test_rendering_that_cannot_start_is_one_clear_line(monkeypatch):
+    message = load_failing_with(monkeypatch, RuntimeError("Cannot connect to \"None\""))
+    assert "cannot render on this machine" in message and len(message.splitlines()) == 1
 
 
 def test_a_pixel_student_trains_evaluates_and_records_a_video_on_putnext(tmp_path, capsys):
@@ -208,19 +215,7 @@ def test_sb3_ppo_learns_from_the_image_with_its_cnn_policy(tmp_path, capsys):
 def test_a_missing_system_library_names_it_and_the_install_script(monkeypatch):
     """pyglet's ImportError for a library it loads with ctypes (a GPU machine without GLU had it) is not a missing
     Python package: the line names the library and scripts/install_render.sh, not pip."""
-    import builtins
-    real_import = builtins.__import__
-
-    def no_glu(name, *args, **kwargs):
-        if name == "miniworld":
-            raise ImportError('Library "GLU" not found.')
-        return real_import(name, *args, **kwargs)
-    monkeypatch.setattr(mw, "_loaded", None)
-    monkeypatch.setattr(builtins, "__import__", no_glu)
-    from utils.errors import UserError
-    with pytest.raises(UserError) as e:
-        mw.load()
-    message = str(e.value)
+    message = load_failing_with(monkeypatch, ImportError('Library "GLU" not found.'))
     assert "system library GLU is missing" in message and "scripts/install_render.sh" in message
     assert "pip install" not in message and len(message.splitlines()) == 1
     assert os.path.isfile(os.path.join(ROOT, "scripts", "install_render.sh"))
