@@ -8,6 +8,7 @@ import pytest
 from algos.run.stop_request import StopRequest
 from tests.helpers import tiny_train_args
 from tests.test_resume import assert_no_traceback, popen_main, run_path, stop_with, wait_for_rows
+from utils import interrupt
 from utils.errors import Interrupted
 from utils.checkpoint_file import load_checkpoint
 
@@ -22,27 +23,28 @@ class Clock:
 
 def test_the_same_signal_again_at_once_is_an_echo_and_later_a_second_request():
     clock = Clock()
-    stop = StopRequest(clock=clock)
-    stop._handle(signal.SIGINT, None)
-    assert stop.poll() == "SIGINT"
-    clock.now += StopRequest.ECHO_SECONDS / 10
-    stop._handle(signal.SIGINT, None)  # the group's copy of the same signal: nothing more
-    assert stop.poll() == "SIGINT"
-    clock.now += StopRequest.ECHO_SECONDS
-    with pytest.raises(Interrupted):
+    with StopRequest(clock=clock) as stop:  # on exit: the process-wide stop request (utils.interrupt) is cleared
         stop._handle(signal.SIGINT, None)
+        assert stop.poll() == "SIGINT"
+        clock.now += StopRequest.ECHO_SECONDS / 10
+        stop._handle(signal.SIGINT, None)  # the group's copy of the same signal: nothing more
+        assert stop.poll() == "SIGINT"
+        clock.now += StopRequest.ECHO_SECONDS
+        with pytest.raises(Interrupted):
+            stop._handle(signal.SIGINT, None)
+    assert interrupt._state["stop"] is None
 
 
 def test_another_signal_at_once_or_a_signal_after_a_stop_file_stops_at_once():
     clock = Clock()
-    stop = StopRequest(clock=clock)
-    stop._handle(signal.SIGINT, None)
-    with pytest.raises(Interrupted):
-        stop._handle(signal.SIGTERM, None)  # not an echo: a different signal
-    by_file = StopRequest(also=lambda: "stop file", clock=clock)
-    assert by_file.poll() == "stop file"
-    with pytest.raises(Interrupted):
-        by_file._handle(signal.SIGINT, None)
+    with StopRequest(clock=clock) as stop:
+        stop._handle(signal.SIGINT, None)
+        with pytest.raises(Interrupted):
+            stop._handle(signal.SIGTERM, None)  # not an echo: a different signal
+    with StopRequest(also=lambda: "stop file", clock=clock) as by_file:
+        assert by_file.poll() == "stop file"
+        with pytest.raises(Interrupted):
+            by_file._handle(signal.SIGINT, None)
 
 
 def test_a_signal_to_the_process_and_its_group_checkpoints_as_one_ctrl_c(tmp_path):
