@@ -5,7 +5,8 @@ episodes (env seeds 1,000,000+), its action distributions are the targets; the s
 KL from the teacher on held-out steps (episodes 2,000,000+; 0 = perfect imitation, whatever the teacher's own
 entropy), and at the end the cloned student alone on --eval held-out episodes (reward per episode, acting by
 sampling). --frame_stack k gives the network the last k images as channels (newest last, as training's
---frame_stack): how much of the teacher a short memory explains.
+--frame_stack): how much of the teacher a short memory explains; --recurrent clones into the LSTM student (training's
+--recurrent), each episode one sequence: how much a memory of the whole episode explains.
 
     python bench/miniworld_imitation.py --task MiniWorld-PickupObjects-v0 --steps 20000 --epochs 8
 """
@@ -29,53 +30,83 @@ from utils.machine import machine_line
 
 
 def teacher_steps(task_id, steps, first_seed, rng, k=1):
-    """(images uint8 (N, H, W, 3k), teacher distributions (N, A)) of the soft teacher driving."""
+    """(images uint8 (N, H, W, 3k), teacher distributions (N, A), episode starts bool (N,)) of the soft teacher
+    driving."""
     task = task_config(task_id)
     teacher = TeacherSpec(task, TeacherConfig(soft_planner=True)).make_teacher(
         RecordedPlanner(load_answers(task, "default")), 0)
     env = env_pkg.make_env(task_id)
-    images, targets, seed = [], [], first_seed
+    images, targets, starts, seed = [], [], [], first_seed
     try:
         while len(images) < steps:
             obs, _ = env.reset(seed=seed)
             seen = first_frames(obs, k)
             seed += 1
             teacher.begin(env)
-            done = False
+            done, first = False, True
             while not done and len(images) < steps:
                 p = np.asarray(teacher.teach(env, obs), dtype=np.float32)
                 images.append(seen)
                 targets.append(p)
+                starts.append(first)
+                first = False
                 obs, _, terminated, truncated, _ = env.step(int(rng.choice(len(p), p=p / p.sum())))
                 seen = push_frame(seen, obs)
                 done = terminated or truncated
     finally:
         env.close()
-    return np.stack(images), np.stack(targets)
+    return np.stack(images), np.stack(targets), np.asarray(starts)
 
 
-def kl(model, images, targets, batch=512):
+def episodes(starts):
+    """[(i, j)]: each episode's steps, from the start flags."""
+    cuts = list(np.flatnonzero(starts)) + [len(starts)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def batches(model, images, targets, starts, order, size):
+    """(logits (n, A), targets (n, A)) per minibatch: `size` steps at a time for the feed-forward student, `size`
+    whole episodes (padded to the longest, one LSTM sequence each) for the recurrent one."""
+    if not model.recurrent:
+        for i in range(0, len(order), size):
+            idx = order[i:i + size]
+            yield model(torch.from_numpy(images[idx]))[0], torch.from_numpy(targets[idx])
+        return
+    eps = episodes(starts)
+    for i in range(0, len(order), size):
+        chosen = [eps[e] for e in order[i:i + size]]
+        t = max(j - s for s, j in chosen)
+        seq = np.zeros((t, len(chosen)) + images.shape[1:], dtype=images.dtype)
+        for b, (s, j) in enumerate(chosen):
+            seq[:j - s, b] = images[s:j]
+        logits = model(torch.from_numpy(seq))[0]
+        yield (torch.cat([logits[:j - s, b] for b, (s, j) in enumerate(chosen)]),
+               torch.from_numpy(np.concatenate([targets[s:j] for s, j in chosen])))
+
+
+def kl(model, images, targets, starts, batch=512):
+    n = len(episodes(starts)) if model.recurrent else len(images)
+    size = 16 if model.recurrent else batch
+    total = 0.0
     with torch.no_grad():
-        total = 0.0
-        for i in range(0, len(images), batch):
-            logits, _, _ = model(torch.from_numpy(images[i:i + batch]))
+        for logits, t in batches(model, images, targets, starts, np.arange(n), size):
             logp = torch.log_softmax(logits, -1)
-            t = torch.from_numpy(targets[i:i + batch])
             total += float((t * (torch.log(t.clamp_min(1e-12)) - logp)).sum())
     return total / len(images)
 
 
-def play(model, task_id, episodes, rng, k=1):
+def play(model, task_id, episodes_, rng, k=1):
     env = env_pkg.make_env(task_id)
     reward = 0.0
     try:
-        for i in range(episodes):
+        for i in range(episodes_):
             obs, _ = env.reset(seed=2_000_000 + i)
             seen = first_frames(obs, k)
+            state = model.initial_state(1)
             done = False
             while not done:
                 with torch.no_grad():
-                    logits, _, _ = model(torch.from_numpy(seen[None]))
+                    logits, _, state = model(torch.from_numpy(seen[None]), state)
                 p = torch.softmax(logits[0], -1).numpy().astype(np.float64)
                 obs, r, terminated, truncated, _ = env.step(int(rng.choice(len(p), p=p / p.sum())))
                 seen = push_frame(seen, obs)
@@ -83,7 +114,7 @@ def play(model, task_id, episodes, rng, k=1):
                 done = terminated or truncated
     finally:
         env.close()
-    return reward / episodes
+    return reward / episodes_
 
 
 def main(argv=None):
@@ -93,9 +124,10 @@ def main(argv=None):
     p.add_argument("--heldout", type=int, default=4000, help="held-out steps")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--lr", type=float, default=2.5e-4)
-    p.add_argument("--batch_size", type=int, default=128)
+    p.add_argument("--batch_size", type=int, default=128, help="steps per minibatch (--recurrent: episodes)")
     p.add_argument("--eval", type=int, default=10, help="held-out episodes the cloned student plays")
     p.add_argument("--frame_stack", type=int, default=1, help="images stacked as channels (training's flag)")
+    p.add_argument("--recurrent", action="store_true", help="the LSTM student (training's flag)")
     args = p.parse_args(argv)
     if min(args.steps, args.heldout, args.epochs, args.batch_size, args.frame_stack) < 1 or args.eval < 0 or \
             not args.lr > 0:
@@ -107,23 +139,21 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     print(machine_line(), flush=True)
     start = time.monotonic()
-    x, y = teacher_steps(args.task, args.steps, 1_000_000, rng, args.frame_stack)
-    hx, hy = teacher_steps(args.task, args.heldout, 2_000_000, rng, args.frame_stack)
+    x, y, xs = teacher_steps(args.task, args.steps, 1_000_000, rng, args.frame_stack)
+    hx, hy, hs = teacher_steps(args.task, args.heldout, 2_000_000, rng, args.frame_stack)
     entropy = float(-(hy * np.log(np.clip(hy, 1e-12, 1))).sum(1).mean())
     print(f"{args.task}: {len(x)} training and {len(hx)} held-out teacher steps in {time.monotonic() - start:.0f} s; "
           f"the teacher's entropy on the held-out steps {entropy:.2f} nats", flush=True)
-    model = ActorCritic(x.shape[1:], n_actions=y.shape[1], encoder="pixels")
+    model = ActorCritic(x.shape[1:], n_actions=y.shape[1], recurrent=args.recurrent, encoder="pixels")
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     for epoch in range(1, args.epochs + 1):
-        order = rng.permutation(len(x))
-        for i in range(0, len(x), args.batch_size):
-            idx = order[i:i + args.batch_size]
-            logits, _, _ = model(torch.from_numpy(x[idx]))
-            loss = -(torch.from_numpy(y[idx]) * torch.log_softmax(logits, -1)).sum(-1).mean()
+        order = rng.permutation(len(episodes(xs)) if args.recurrent else len(x))
+        for logits, target in batches(model, x, y, xs, order, args.batch_size):
+            loss = -(target * torch.log_softmax(logits, -1)).sum(-1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
-        print(f"epoch {epoch}: KL(teacher || student) train {kl(model, x, y):.3f}, held-out {kl(model, hx, hy):.3f} "
+        print(f"epoch {epoch}: KL(teacher || student) train {kl(model, x, y, xs):.3f}, held-out {kl(model, hx, hy, hs):.3f} "
               f"nats ({time.monotonic() - start:.0f} s)", flush=True)
     if args.eval:
         print(f"the cloned student alone: reward per episode {play(model, args.task, args.eval, rng, args.frame_stack):.2f} "

@@ -1,0 +1,52 @@
+"""bench/miniworld_imitation.py, the offline cloning of a MiniWorld teacher: its recurrent minibatches give every
+episode the logits the LSTM student gives it acting step by step, with the targets of the same steps; the bench runs
+end to end with --recurrent."""
+import importlib.util
+
+import numpy as np
+import torch
+
+from algos.learner.model import ActorCritic
+from tests.helpers import ROOT
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_imitation", f"{ROOT}/bench/miniworld_imitation.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_recurrent_minibatches_are_whole_episodes_as_the_student_acts_them():
+    bench = load_bench()
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = ActorCritic((60, 80, 3), n_actions=5, recurrent=True, encoder="pixels")
+    lengths = [5, 3, 7]
+    images = rng.integers(0, 256, (sum(lengths), 60, 80, 3), dtype=np.uint8)
+    targets = rng.dirichlet(np.ones(5), sum(lengths)).astype(np.float32)
+    starts = np.zeros(sum(lengths), dtype=bool)
+    starts[np.cumsum([0] + lengths[:-1])] = True
+    assert bench.episodes(starts) == [(0, 5), (5, 8), (8, 15)]
+    order = np.array([2, 0, 1])
+    with torch.no_grad():
+        (logits, t), = bench.batches(model, images, targets, starts, order, size=3)
+        expected = []
+        for s, j in [(8, 15), (0, 5), (5, 8)]:
+            state = model.initial_state(1)
+            for i in range(s, j):
+                step, _, state = model(torch.from_numpy(images[i:i + 1]), state)
+                expected.append(step[0])
+    assert logits.shape == (15, 5)
+    assert torch.allclose(logits, torch.stack(expected), atol=1e-5)
+    assert np.array_equal(t.numpy(), np.concatenate([targets[8:15], targets[0:5], targets[5:8]]))
+    assert bench.kl(model, images, targets, starts) > 0
+
+
+def test_the_bench_clones_into_the_lstm_student_end_to_end(capsys):
+    bench = load_bench()
+    assert bench.main(["--task", "MiniWorld-PutNext-v0", "--steps", "60", "--heldout", "30", "--epochs", "1",
+                       "--eval", "1", "--recurrent", "--batch_size", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "60 training and 30 held-out teacher steps" in out
+    assert "epoch 1: KL(teacher || student) train" in out and "the cloned student alone" in out
