@@ -58,21 +58,25 @@ def teacher_steps(task_id, steps, first_seed, rng, k=1):
     return np.stack(images), np.stack(targets), np.asarray(starts)
 
 
-def episodes(starts):
-    """[(i, j)]: each episode's steps, from the start flags."""
+def episodes(starts, seq_len=0):
+    """[(i, j)]: each episode's steps, from the start flags; cut into pieces of at most seq_len steps if seq_len."""
     cuts = list(np.flatnonzero(starts)) + [len(starts)]
-    return list(zip(cuts[:-1], cuts[1:]))
+    whole = list(zip(cuts[:-1], cuts[1:]))
+    if not seq_len:
+        return whole
+    return [(i, min(i + seq_len, j)) for s, j in whole for i in range(s, j, seq_len)]
 
 
-def batches(model, images, targets, starts, order, size):
+def batches(model, images, targets, starts, order, size, seq_len=0):
     """(logits (n, A), targets (n, A)) per minibatch: `size` steps at a time for the feed-forward student, `size`
-    whole episodes (padded to the longest, one LSTM sequence each) for the recurrent one."""
+    whole episodes (padded to the longest, one LSTM sequence each, from a zero state; pieces of at most seq_len
+    steps if seq_len) for the recurrent one."""
     if not model.recurrent:
         for i in range(0, len(order), size):
             idx = order[i:i + size]
             yield model(torch.from_numpy(images[idx]))[0], torch.from_numpy(targets[idx])
         return
-    eps = episodes(starts)
+    eps = episodes(starts, seq_len)
     for i in range(0, len(order), size):
         chosen = [eps[e] for e in order[i:i + size]]
         t = max(j - s for s, j in chosen)
@@ -128,11 +132,12 @@ def main(argv=None):
     p.add_argument("--eval", type=int, default=10, help="held-out episodes the cloned student plays")
     p.add_argument("--frame_stack", type=int, default=1, help="images stacked as channels (training's flag)")
     p.add_argument("--recurrent", action="store_true", help="the LSTM student (training's flag)")
+    p.add_argument("--seq_len", type=int, default=0, help="--recurrent: train on pieces of this many steps (0: episodes)")
     args = p.parse_args(argv)
-    if min(args.steps, args.heldout, args.epochs, args.batch_size, args.frame_stack) < 1 or args.eval < 0 or \
-            not args.lr > 0:
-        raise UserError("--steps, --heldout, --epochs, --batch_size, --frame_stack must be >= 1, --eval >= 0, "
-                        "--lr > 0")
+    if min(args.steps, args.heldout, args.epochs, args.batch_size, args.frame_stack) < 1 or \
+            min(args.eval, args.seq_len) < 0 or not args.lr > 0:
+        raise UserError("--steps, --heldout, --epochs, --batch_size, --frame_stack must be >= 1, --eval and "
+                        "--seq_len >= 0, --lr > 0")
     if not args.task.startswith("MiniWorld-"):
         raise UserError("--task must be a MiniWorld task")
     torch.manual_seed(0)
@@ -147,8 +152,8 @@ def main(argv=None):
     model = ActorCritic(x.shape[1:], n_actions=y.shape[1], recurrent=args.recurrent, encoder="pixels")
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     for epoch in range(1, args.epochs + 1):
-        order = rng.permutation(len(episodes(xs)) if args.recurrent else len(x))
-        for logits, target in batches(model, x, y, xs, order, args.batch_size):
+        order = rng.permutation(len(episodes(xs, args.seq_len)) if args.recurrent else len(x))
+        for logits, target in batches(model, x, y, xs, order, args.batch_size, args.seq_len):
             loss = -(target * torch.log_softmax(logits, -1)).sum(-1).mean()
             opt.zero_grad()
             loss.backward()

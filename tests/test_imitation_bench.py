@@ -28,6 +28,7 @@ def test_recurrent_minibatches_are_whole_episodes_as_the_student_acts_them():
     starts = np.zeros(sum(lengths), dtype=bool)
     starts[np.cumsum([0] + lengths[:-1])] = True
     assert bench.episodes(starts) == [(0, 5), (5, 8), (8, 15)]
+    assert bench.episodes(starts, seq_len=3) == [(0, 3), (3, 5), (5, 8), (8, 11), (11, 14), (14, 15)]
     order = np.array([2, 0, 1])
     with torch.no_grad():
         (logits, t), = bench.batches(model, images, targets, starts, order, size=3)
