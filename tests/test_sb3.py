@@ -157,3 +157,21 @@ def test_an_episode_is_a_success_only_when_it_ends_by_itself_on_a_reward_as_in_t
     log.locals = {"infos": [info for info, _ in episodes], "rewards": [reward for _, reward in episodes]}
     assert log._on_step()
     assert log.finished == [(2.0, 400, False), (5.0, 210, True), (0.0, 90, False)]
+
+
+def test_the_sb3_students_evaluation_envs_are_made_once_and_released():
+    import functools
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+    from planner.task_spec import task_config
+    env_id = task_config("SimpleDoorKey")["env_id"]
+    venv = VecNormalize(DummyVecEnv([functools.partial(sb3_train.sb3_env, env_id, "memory")]))
+    student = sb3_train.Sb3Student(PPO("MlpPolicy", venv, n_steps=64, seed=0), venv, env_id, "memory")
+    first = student.episodes([2_000_000, 2_000_001, 2_000_002])
+    envs = list(student.envs)
+    again = student.episodes([2_000_000, 2_000_001])
+    assert len(first) == 3 and len(again) == 2 and len(envs) == 3
+    assert all(a is b for a, b in zip(student.envs, envs)) and len(student.envs) == 3  # reused, none made anew
+    student.close()
+    assert student.envs == []
+    venv.close()

@@ -145,7 +145,10 @@ def evaluate(config, given=None):
         seeds = eval_seeds(env_seed, config.num_eval)
         if sb3:
             torch.manual_seed(env_seed)
-            results = model.episodes(seeds)
+            try:
+                results = model.episodes(seeds)
+            finally:
+                model.close()
         else:
             pool = eval_pool(task["env_id"], seeds, spec, config.eval_teacher, frame_stack)
             try:

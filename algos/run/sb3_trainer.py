@@ -75,6 +75,7 @@ class Sb3Student:
 
     def __init__(self, model, normalizer, env_id, obs):
         self.model, self.normalizer, self.env_id, self.obs = model, normalizer, env_id, obs
+        self.envs = []  # evaluation envs, made once and reused (a rendered world's env holds a GL context)
 
     @classmethod
     def load(cls, path, saved, task, device):
@@ -106,7 +107,8 @@ class Sb3Student:
         size = EVAL_CHUNK_PIXELS if pixels(self.env_id) else EVAL_CHUNK
         for start in range(0, len(seeds), size):
             chunk = seeds[start:start + size]
-            envs = [sb3_env(self.env_id, self.obs) for _ in chunk]
+            self.envs += [sb3_env(self.env_id, self.obs) for _ in range(len(chunk) - len(self.envs))]
+            envs = self.envs[:len(chunk)]
             obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, chunk)])
             returns, lengths, done = np.zeros(len(chunk)), np.zeros(len(chunk), dtype=int), np.zeros(len(chunk), bool)
             success = np.zeros(len(chunk), bool)
@@ -119,9 +121,13 @@ class Sb3Student:
                     done[i] = terminated or truncated
                     success[i] = episode_success(terminated, reward)
             results += [(float(r), int(n), bool(s)) for r, n, s in zip(returns, lengths, success)]
-            for env in envs:
-                env.close()
         return results
+
+    def close(self):
+        """Release the evaluation envs."""
+        envs, self.envs = self.envs, []
+        for env in envs:
+            env.close()
 
 
 def _episode_log():
@@ -164,7 +170,7 @@ class Sb3Trainer(RunLoop):
         from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
         super().__init__(config, run_dir, progress)
         self.stop = stop
-        self.venv = self.share = None
+        self.venv = self.share = self.student = None
         try:
             hyper = {k: v for k, v in ZOO_PPO.items() if k != "n_envs"}
             image = pixels(task["env_id"])
@@ -234,7 +240,7 @@ class Sb3Trainer(RunLoop):
 
     def close(self, abort=False):
         """Release the envs, the logs and the CPU share."""
-        for name in ("venv", "logger", "share"):
+        for name in ("student", "venv", "logger", "share"):
             part = getattr(self, name)
             setattr(self, name, None)
             if part is not None:
