@@ -238,11 +238,13 @@ def test_closing_a_room_deletes_its_gl_objects_and_hidden_window():
     textures, renderbuffers = names[0::2], names[1::2]
     second = mw.make_miniworld("MiniWorld-PutNext-v0")  # made before the close: no name of the first reused
     try:
-        assert all(gl.glIsTexture(t) for t in textures) and all(gl.glIsRenderbuffer(r) for r in renderbuffers)
+        alive = all(gl.glIsTexture(t) for t in textures) and all(gl.glIsRenderbuffer(r) for r in renderbuffers)
         first.close()
         second.shadow_window.switch_to()
+        assert alive
         assert first.shadow_window is None
         assert not any(gl.glIsTexture(t) for t in textures)
         assert not any(gl.glIsRenderbuffer(r) for r in renderbuffers)
     finally:
+        first.close()  # (again, if an assertion stopped the test first: a second close does nothing more)
         second.close()
