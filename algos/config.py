@@ -40,6 +40,7 @@ class Config(TeacherConfig):
     device: str = option("auto", "auto (cuda when available) | cpu | cuda | cuda:N", commands=ALL, resumable=True)
     frame_stack: int = option(1, "memory maps stacked as channels", commands=ALL, check=integers(1, 64))
     recurrent: bool = option(False, "LSTM student (FC 256 -> 2-layer LSTM 256)", commands=ALL)
+    lstm_residual: bool = option(False, "--recurrent: the heads see the LSTM output plus its input features")
     precision: str = option("fp32", "the student's forward passes: fp32 (the official) | bf16 (autocast to bfloat16)",
                             choices=("fp32", "bf16"), resumable=True)
     logdir: str = option("log", "root folder of all runs: <logdir>/ppo/<task>/<savedir>-<seed>/", commands=ALL,
@@ -151,6 +152,8 @@ class Config(TeacherConfig):
         problem = _seeds(self.seed_list)
         if problem:
             raise UserError(f"--seed_list has {problem}")
+        if self.lstm_residual and not self.recurrent:
+            raise UserError("--lstm_residual is a setting of the LSTM student: give --recurrent too")
         if self.policy == "sb3_ppo":
             if self.teacher_coef > 0:
                 raise UserError(f"--policy sb3_ppo learns without a teacher: give --teacher_coef 0 (not "

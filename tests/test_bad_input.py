@@ -87,6 +87,7 @@ BEFORE_TRAINING = [
     (["--seed_list", "1", "1"], "a seed twice"),
     (["--llm_generalise", "1.5"], "--llm_generalise: expected a number in [0, 1], got 1.5"),
     (["--llm_generalise", "0.8"], "--llm_generalise models a live LLM's answers: give --llm_url too"),
+    (["--lstm_residual"], "--lstm_residual is a setting of the LSTM student: give --recurrent too"),
 ]
 
 

@@ -100,9 +100,10 @@ def test_update_moves_the_student_towards_the_teacher(precision):
     assert logs["teacher"] > logs["teacher_kl"] - 1e-6 > 0 and logs["imitated"] is None  # no --teacher_filter
 
 
-def test_recurrent_update_runs_on_sequences():
+@pytest.mark.parametrize("residual", [False, True])
+def test_recurrent_update_runs_on_sequences(residual):
     torch.manual_seed(0)
-    model = ActorCritic((5, 5, 4), recurrent=True)
+    model = ActorCritic((5, 5, 4), recurrent=True, lstm_residual=residual)
     steps, n = 6, 4
     obs = torch.randint(0, 6, (steps, n, 5, 5, 4), dtype=torch.uint8)
     starts = torch.zeros(steps, n, dtype=torch.bool)
@@ -127,6 +128,27 @@ def test_recurrent_update_runs_on_sequences():
              "init_state": model.initial_state(n)}
     logs = PPO(model, Config(batch_size=8)).update(batch, coef=1.0)
     assert np.isfinite(logs["loss"])
+
+
+def test_the_residual_lstm_core_lets_each_observation_reach_the_heads():
+    torch.manual_seed(0)
+    obs = torch.randint(0, 6, (3, 2, 5, 5, 4), dtype=torch.uint8)
+    outputs = {}
+    for residual in (False, True):
+        model = ActorCritic((5, 5, 4), recurrent=True, lstm_residual=residual)
+        with torch.no_grad():
+            for p in model.lstm.parameters():  # an LSTM that has learnt nothing: its output is 0
+                p.zero_()
+            logits, value, _ = model(obs, model.initial_state(2))
+            fc = model.fc(model.features(obs.reshape(6, 5, 5, 4)))
+            outputs[residual] = logits.reshape(6, -1)
+            if residual:  # the heads see this step's FC features: as the feed-forward student would
+                assert torch.allclose(outputs[True], model.actor(fc), atol=1e-6)
+                assert torch.allclose(value.reshape(6), model.critic(fc).squeeze(-1), atol=1e-6)
+            else:  # the official core: the same logits whatever the observation
+                assert torch.allclose(outputs[False], model.actor(torch.zeros_like(fc)), atol=1e-6)
+    assert not torch.allclose(outputs[True][0], outputs[True][1])
+    assert ActorCritic((5, 5, 4), recurrent=False, lstm_residual=True).lstm_residual is False
 
 
 @pytest.mark.parametrize("recurrent", [False, True])

@@ -70,12 +70,18 @@ def test_plain_ppo_switch_turns_the_teacher_off(tmp_path):
     assert float(row["Train/Kickstarting Coef"]) == 0.0 and float(row["Train/Kickstarting Loss"]) == 0.0
 
 
-def test_recurrent_and_frame_stack_students_train_and_evaluate(tmp_path, capsys):
+def test_recurrent_and_frame_stack_students_train_and_evaluate(tmp_path, capsys, monkeypatch):
     assert main.main(tiny_train_args(tmp_path, "lstm", n_itr=1, extra=["--recurrent"])) == 0
     assert main.main(tiny_train_args(tmp_path, "stack", n_itr=1, extra=["--frame_stack", "2"])) == 0
-    for name in ("lstm", "stack"):
+    assert main.main(tiny_train_args(tmp_path, "res", n_itr=1, extra=["--recurrent", "--lstm_residual"])) == 0
+    built = []
+    real = algos.run.evaluate.build_task_model
+    monkeypatch.setattr(algos.run.evaluate, "build_task_model", lambda *a: built.append(real(*a)) or built[-1])
+    for name in ("lstm", "stack", "res"):
         run_dir = tmp_path / "ppo" / "SimpleDoorKey" / f"{name}-0"
         assert main.main(["eval", "--task", "SimpleDoorKey", "--loaddir", str(run_dir), "--num_eval", "2"]) == 0
+    # evaluation builds each student as it was trained
+    assert [(m.recurrent, m.lstm_residual) for m in built] == [(True, False), (False, False), (True, True)]
     payload = torch.load(tmp_path / "ppo/SimpleDoorKey/stack-0/checkpoints/latest.pt", weights_only=True)
     assert payload["obs_shape"] == [10, 10, 8]
 

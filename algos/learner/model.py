@@ -1,6 +1,7 @@
 """The student: a CNN over what it sees + MLP actor and critic heads (optional LSTM core). Encoder "grid": three
 3x3 convolutions over the (W, H, 4) memory map (the official student); "pixels": a strided CNN over an (H, W, 3)
-RGB image (the Nature-DQN shape, as CleanRL's and SB3's CnnPolicy), for the 3D worlds."""
+RGB image (the Nature-DQN shape, as CleanRL's and SB3's CnnPolicy), for the 3D worlds. The LSTM core's output
+goes to the heads alone (the official) or added to its input features (residual)."""
 import torch
 import torch.nn as nn
 from torch.distributions import Categorical
@@ -8,10 +9,13 @@ from torch.distributions import Categorical
 
 class ActorCritic(nn.Module):
     def __init__(self, obs_shape, n_actions=7, recurrent=False, hidden=64, lstm_size=256, precision="fp32",
-                 encoder="grid"):
+                 encoder="grid", lstm_residual=False):
         super().__init__()
         w, h, c = obs_shape
         self.obs_shape, self.n_actions, self.recurrent = tuple(obs_shape), n_actions, recurrent
+        # residual core: the heads see the LSTM's output plus the FC features of this step's observation, so the
+        # image reaches them even while the LSTM has learnt nothing (docs/worlds.md: the plain core does not fit)
+        self.lstm_residual = recurrent and lstm_residual
         # bf16: every forward pass runs under autocast (weights, gradients and the optimizer stay fp32); the outputs
         # are fp32 whatever the precision, so losses, sampling and log-probabilities never see bfloat16
         self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16}[precision]
@@ -85,7 +89,8 @@ class ActorCritic(nn.Module):
                 h, c = h * keep, c * keep
             out, (h, c) = self.lstm(x[i:j], (h, c))
             outs.append(out)
-        x = torch.cat(outs).view(t * b, -1)
+        out = torch.cat(outs)
+        x = (out + x if self.lstm_residual else out).view(t * b, -1)
         logits, value = self.actor(x), self.critic(x).squeeze(-1)
         if not seq:
             return logits, value, (h, c)

@@ -21,7 +21,7 @@ def saved_config(payload, where):
 def build_model(config, obs_shape, device, n_actions=7, encoder="grid"):
     """The student for observations of obs_shape: encoder "grid" (a memory map) or "pixels" (an RGB image)."""
     return ActorCritic(tuple(obs_shape), n_actions=n_actions, recurrent=config.recurrent, precision=config.precision,
-                       encoder=encoder).to(device)
+                       encoder=encoder, lstm_residual=config.lstm_residual).to(device)
 
 
 def build_task_model(config, env_id, obs_shape, device):
