@@ -6,7 +6,8 @@ KL from the teacher on held-out steps (episodes 2,000,000+; 0 = perfect imitatio
 entropy), and at the end the cloned student alone on --eval held-out episodes (reward per episode, acting by
 sampling). --frame_stack k gives the network the last k images as channels (newest last, as training's
 --frame_stack): how much of the teacher a short memory explains; --recurrent clones into the LSTM student (training's
---recurrent), each episode one sequence: how much a memory of the whole episode explains.
+--recurrent), each episode one sequence: how much a memory of the whole episode explains (--lstm_residual: its
+residual core, training's flag).
 
     python bench/miniworld_imitation.py --task MiniWorld-PickupObjects-v0 --steps 20000 --epochs 8
 """
@@ -132,6 +133,7 @@ def main(argv=None):
     p.add_argument("--eval", type=int, default=10, help="held-out episodes the cloned student plays")
     p.add_argument("--frame_stack", type=int, default=1, help="images stacked as channels (training's flag)")
     p.add_argument("--recurrent", action="store_true", help="the LSTM student (training's flag)")
+    p.add_argument("--lstm_residual", action="store_true", help="--recurrent: the residual core (training's flag)")
     p.add_argument("--seq_len", type=int, default=0, help="--recurrent: train on pieces of this many steps (0: episodes)")
     args = p.parse_args(argv)
     if min(args.steps, args.heldout, args.epochs, args.batch_size, args.frame_stack) < 1 or \
@@ -140,6 +142,8 @@ def main(argv=None):
                         "--seq_len >= 0, --lr > 0")
     if not args.task.startswith("MiniWorld-"):
         raise UserError("--task must be a MiniWorld task")
+    if args.lstm_residual and not args.recurrent:
+        raise UserError("--lstm_residual is a setting of the LSTM student: give --recurrent too")
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     print(machine_line(), flush=True)
@@ -149,7 +153,8 @@ def main(argv=None):
     entropy = float(-(hy * np.log(np.clip(hy, 1e-12, 1))).sum(1).mean())
     print(f"{args.task}: {len(x)} training and {len(hx)} held-out teacher steps in {time.monotonic() - start:.0f} s; "
           f"the teacher's entropy on the held-out steps {entropy:.2f} nats", flush=True)
-    model = ActorCritic(x.shape[1:], n_actions=y.shape[1], recurrent=args.recurrent, encoder="pixels")
+    model = ActorCritic(x.shape[1:], n_actions=y.shape[1], recurrent=args.recurrent, encoder="pixels",
+                        lstm_residual=args.lstm_residual)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     for epoch in range(1, args.epochs + 1):
         order = rng.permutation(len(episodes(xs, args.seq_len)) if args.recurrent else len(x))

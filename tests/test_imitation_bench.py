@@ -4,9 +4,11 @@ end to end with --recurrent."""
 import importlib.util
 
 import numpy as np
+import pytest
 import torch
 
 from algos.learner.model import ActorCritic
+from utils.errors import UserError
 from tests.helpers import ROOT
 
 
@@ -44,10 +46,19 @@ def test_recurrent_minibatches_are_whole_episodes_as_the_student_acts_them():
     assert bench.kl(model, images, targets, starts) > 0
 
 
-def test_the_bench_clones_into_the_lstm_student_end_to_end(capsys):
+def test_the_bench_clones_into_the_lstm_student_end_to_end(capsys, monkeypatch):
     bench = load_bench()
+    built = []
+    monkeypatch.setattr(bench, "ActorCritic", lambda *a, **k: built.append(ActorCritic(*a, **k)) or built[-1])
     assert bench.main(["--task", "MiniWorld-PutNext-v0", "--steps", "60", "--heldout", "30", "--epochs", "1",
-                       "--eval", "1", "--recurrent", "--batch_size", "2"]) == 0
+                       "--eval", "1", "--recurrent", "--lstm_residual", "--batch_size", "2"]) == 0
+    assert built[0].recurrent and built[0].lstm_residual
     out = capsys.readouterr().out
     assert "60 training and 30 held-out teacher steps" in out
     assert "epoch 1: KL(teacher || student) train" in out and "the cloned student alone" in out
+
+
+def test_the_bench_refuses_a_residual_core_without_the_lstm():
+    bench = load_bench()
+    with pytest.raises(UserError, match="--lstm_residual is a setting of the LSTM student"):
+        bench.main(["--lstm_residual"])
