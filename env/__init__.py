@@ -60,13 +60,16 @@ def minigrid_class(env_id):
     return memory_class(creator), dict(spec.kwargs or {})
 
 
-def make_env(env_id, **kwargs):
-    """The bare environment (no gymnasium wrappers: the training hot path needs none)."""
+def make_env(env_id, mission_mark=False, **kwargs):
+    """The bare environment (no gymnasium wrappers: the training hot path needs none); mission_mark: a grid task's
+    map gets the mission's objects as a fifth channel (env.mission)."""
     if is_miniworld(env_id):
+        if mission_mark:
+            raise ValueError(f"{env_id}: the mission mark is a channel of a grid task's map, not of an image")
         return make_miniworld(env_id)
     cls, defaults = minigrid_class(env_id)
     _quiet_level_generation()
-    return cls(**{**defaults, **kwargs})
+    return cls(**{**defaults, **kwargs}, mission_mark=mission_mark)
 
 
 REJECTED = "Sampling rejected"  # what BabyAI's level generator prints each time it draws a level again

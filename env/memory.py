@@ -15,6 +15,8 @@ from gymnasium import spaces
 from minigrid.core.constants import DIR_TO_VEC, OBJECT_TO_IDX
 from minigrid.minigrid_env import MiniGridEnv
 
+from env.mission import mission_mask, mission_targets, target_table
+
 EMPTY = (OBJECT_TO_IDX["empty"], 0, 0)
 NO_AGENT = 4
 
@@ -148,11 +150,15 @@ class MemoryMap:
 
 class MemoryObservation:
     """Mixin for a MiniGridEnv: the observation is the (W, H, 4) memory map instead of the egocentric view, and
-    info["success"] says whether the episode ended with a positive reward."""
+    info["success"] says whether the episode ended with a positive reward. mission_mark=True adds a fifth channel,
+    the cells holding an object the mission names (env.mission)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, mission_mark=False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.observation_space = spaces.Box(0, 255, (self.width, self.height, 4), dtype=np.uint8)
+        self.mission_mark = mission_mark
+        self._mark_for = self._targets = None  # the mission the targets were parsed from, and its targets
+        channels = 5 if mission_mark else 4
+        self.observation_space = spaces.Box(0, 255, (self.width, self.height, channels), dtype=np.uint8)
         self.memory = MemoryMap(self.width, self.height, self.agent_view_size, self.see_through_walls)
 
     def reset(self, *, seed=None, options=None):
@@ -160,7 +166,15 @@ class MemoryObservation:
         return super().reset(seed=seed, options=options)
 
     def gen_obs(self):
-        return self.memory.update(self.grid, self.agent_pos, self.agent_dir, self.carrying).copy()
+        obs = self.memory.update(self.grid, self.agent_pos, self.agent_dir, self.carrying)
+        if not self.mission_mark:
+            return obs.copy()
+        if self._mark_for != self.mission:
+            self._mark_for, self._targets = self.mission, target_table(mission_targets(self.mission))
+        out = np.empty(obs.shape[:2] + (5,), dtype=np.uint8)
+        out[:, :, :4] = obs
+        mission_mask(obs, self._targets, out[:, :, 4])
+        return out
 
     @property
     def seen(self):

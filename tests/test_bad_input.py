@@ -88,6 +88,8 @@ BEFORE_TRAINING = [
     (["--llm_generalise", "1.5"], "--llm_generalise: expected a number in [0, 1], got 1.5"),
     (["--llm_generalise", "0.8"], "--llm_generalise models a live LLM's answers: give --llm_url too"),
     (["--lstm_residual"], "--lstm_residual is a setting of the LSTM student: give --recurrent too"),
+    (["--task", "MiniWorld-PutNext-v0", "--mission_mark"], "--mission_mark marks a grid task's map; MiniWorld-PutNext-v0"),
+    (["--policy", "sb3_ppo", "--teacher_coef", "0", "--mission_mark"], "no --recurrent, --frame_stack 1, --mission_mark"),
 ]
 
 
@@ -435,6 +437,8 @@ def test_eval_refuses_nan_weights_and_mismatched_student_flags(trained, tmp_path
     assert_one_line_error(rc, err, "--recurrent True does not match the checkpoint's False")
     rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", trained, "--frame_stack", "2", "--num_eval", "1"])
     assert_one_line_error(rc, err, "--frame_stack 2 does not match the checkpoint's 1")
+    rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", trained, "--mission_mark", "--num_eval", "1"])
+    assert_one_line_error(rc, err, "--mission_mark True does not match the checkpoint's False")
     for bad in ("../../latest", "/etc/passwd", "sub/best"):
         rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", trained, "--loadmodel", bad])
         assert_one_line_error(rc, err, "--loadmodel", "plain name")

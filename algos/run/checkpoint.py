@@ -35,7 +35,7 @@ def load_weights(model, payload, where, task):
     shape = list(payload.get("obs_shape", []))
     if shape != list(model.obs_shape):
         raise UserError(f"{where}: checkpoint observation shape {shape} does not match {list(model.obs_shape)} of "
-                        f"task {task} (frame_stack {model.obs_shape[-1] // 4})")
+                        f"task {task} (its --frame_stack and --mission_mark)")
     state = payload.get("model", {})
     try:
         model.load_state_dict(state)

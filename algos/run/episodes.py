@@ -36,9 +36,9 @@ def training_seeds(seed, n):
     return [base + i for i in range(n)]
 
 
-def eval_pool(env_id, seeds, spec, use_teacher, frame_stack=1):
+def eval_pool(env_id, seeds, spec, use_teacher, frame_stack=1, mission_mark=False):
     """An in-process pool for evaluation episodes (teachers seeded apart from training's)."""
-    pool = EnvPool(env_id, seeds, [[s, 7] for s in seeds], spec, frame_stack=frame_stack)
+    pool = EnvPool(env_id, seeds, [[s, 7] for s in seeds], spec, frame_stack=frame_stack, mission_mark=mission_mark)
     pool.set_teacher(use_teacher)
     return pool
 
@@ -108,14 +108,14 @@ def teacher_episode(env, teacher, choose, seed):
             return
 
 
-def record_video(path, env_id, seeds, spec, use_teacher, frame_stack, make_chooser, fps=8):
+def record_video(path, env_id, seeds, spec, use_teacher, frame_stack, make_chooser, fps=8, mission_mark=False):
     """One episode per seed, drawn as the teacher sees the world (unseen cells greyed), into one GIF/MP4: the first
     frame and one frame per step, each with a status line (episode, step, return). Returns the results."""
     from utils.video import VideoRecorder, add_status_strip
     results = []
     with VideoRecorder(path, fps=fps) as recorder:
         for episode, seed in enumerate(seeds):
-            pool = eval_pool(env_id, [seed], spec, use_teacher, frame_stack)
+            pool = eval_pool(env_id, [seed], spec, use_teacher, frame_stack, mission_mark)
             pool.set_recording(True)
             step = [0]
 

@@ -77,7 +77,8 @@ def checkpoint_path(config, task_name):
 
 
 def load_student(config, task, device, given):
-    """(model, checkpoint path, frame_stack) of the student to evaluate, every mismatch one UserError line; the
+    """(model, checkpoint path, (frame_stack, mission_mark)) of the student to evaluate, every mismatch one UserError
+    line; the
     model of an sb3_ppo run is an algos.run.sb3_trainer.Sb3Student."""
     path = checkpoint_path(config, task["name"])
     payload = load_checkpoint(path, map_location=device, require=("config",))
@@ -85,15 +86,16 @@ def load_student(config, task, device, given):
     if saved.task.lower() != task["name"].lower():
         raise UserError(f"checkpoint is for task {saved.task}, not {task['name']}")
     if saved.policy == "sb3_ppo":
-        return Sb3Student.load(path, saved, task, device), path, 1
+        return Sb3Student.load(path, saved, task, device), path, (1, False)
     require_keys(payload, path, ("model", "obs_shape"))
-    for key in ("recurrent", "frame_stack"):
+    for key in ("recurrent", "frame_stack", "mission_mark"):
         if key in given and given[key] != getattr(saved, key):
             raise UserError(f"--{key} {given[key]} does not match the checkpoint's {getattr(saved, key)} ({path})")
-    model = build_task_model(saved, task["env_id"], observation_shape(task["env_id"], saved.frame_stack), device)
+    shape = observation_shape(task["env_id"], saved.frame_stack, saved.mission_mark)
+    model = build_task_model(saved, task["env_id"], shape, device)
     load_weights(model, payload, path, task["name"])
     model.eval()
-    return model, path, saved.frame_stack
+    return model, path, (saved.frame_stack, saved.mission_mark)
 
 
 def evaluate(config, given=None):
@@ -116,7 +118,7 @@ def evaluate(config, given=None):
         video = config.video_path or os.path.join(out_dir or os.path.join(config.logdir, "videos"),
                                                   f"{task['name']}-{who}.gif")
         check_video_path(video)
-    checkpoint, model, frame_stack = None, None, 1
+    checkpoint, model, (frame_stack, mark) = None, None, (1, False)
     if config.eval_teacher:
         check_log_dir(task_dir(config.logdir, task["name"]))
         check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
@@ -125,7 +127,7 @@ def evaluate(config, given=None):
     else:
         if not config.loaddir:
             raise UserError("eval needs --loaddir RUN (or --eval_teacher to evaluate the teacher alone)")
-        model, checkpoint, frame_stack = load_student(config, task, device, given)
+        model, checkpoint, (frame_stack, mark) = load_student(config, task, device, given)
         spec = TeacherSpec(task, TeacherConfig(answers=config.answers), has_teacher=False)  # the student acts alone
     sb3 = isinstance(model, Sb3Student)  # an sb3_ppo run's student
     if sb3 and video:
@@ -139,7 +141,7 @@ def evaluate(config, given=None):
 
     if video:
         record_video(video, task["env_id"], eval_seeds(config.env_seed_list[0], config.num_eval)[:config.video], spec,
-                     config.eval_teacher, frame_stack, make_chooser)
+                     config.eval_teacher, frame_stack, make_chooser, mission_mark=mark)
     per_seed, episodes, stats = [], [], {}
     for env_seed in config.env_seed_list:
         seeds = eval_seeds(env_seed, config.num_eval)
@@ -150,7 +152,7 @@ def evaluate(config, given=None):
             finally:
                 model.close()
         else:
-            pool = eval_pool(task["env_id"], seeds, spec, config.eval_teacher, frame_stack)
+            pool = eval_pool(task["env_id"], seeds, spec, config.eval_teacher, frame_stack, mark)
             try:
                 results = run_episodes(pool, make_chooser(env_seed), seeds)
                 stats = pool.planner_stats()

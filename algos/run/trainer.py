@@ -47,7 +47,7 @@ class Trainer(RunLoop):
             self.pool = EnvPool(spec.task["env_id"], training_seeds(seed, n), [[seed, i] for i in range(n)],
                                 dataclasses.replace(spec, nonblocking=True), workers=config.workers,
                                 frame_stack=config.frame_stack, worker_log=os.path.join(run_dir, WORKER_LOG),
-                                count_bonus=config.count_bonus)
+                                count_bonus=config.count_bonus, mission_mark=config.mission_mark)
             self.model = build_task_model(config, spec.task["env_id"], self.pool.obs_shape, device)
             self.ppo = PPO(self.model, config)
             self.storage = Rollout(n, self.pool.obs_shape, n_actions=self.pool.n_actions)
@@ -121,7 +121,7 @@ class Trainer(RunLoop):
         if self.eval_pool is None:
             c = self.config
             self.eval_pool = eval_pool(self.spec.task["env_id"], eval_seeds(c.env_seed_list[0], c.num_eval),
-                                       self.spec, False, c.frame_stack)
+                                       self.spec, False, c.frame_stack, c.mission_mark)
         return self.eval_pool
 
     def evaluate_student(self, seeds):
@@ -136,7 +136,7 @@ class Trainer(RunLoop):
                 folder = os.path.join(self.run_dir, "videos")
                 record_video(os.path.join(folder, f"itr{self.iteration:06d}.gif"), self.spec.task["env_id"],
                              seeds[:c.video], self.spec, False, c.frame_stack,
-                             lambda seed: student_chooser(self.model, self.device))
+                             lambda seed: student_chooser(self.model, self.device), mission_mark=c.mission_mark)
                 prune_videos(folder, c.max_videos)
         finally:
             self.model.train()

@@ -25,20 +25,22 @@ def make_arrays(n, obs_shape, buffer=None, n_actions=7):
     return arrays, size
 
 
-def observation_shape(env_id, frame_stack=1):
+def observation_shape(env_id, frame_stack=1, mission_mark=False):
     import env as env_pkg
-    return stacked_shape(env_pkg.make_env(env_id).observation_space.shape, frame_stack)
+    return stacked_shape(env_pkg.make_env(env_id, mission_mark=mission_mark).observation_space.shape, frame_stack)
 
 
 class EnvGroup:
     """Envs + teachers in this process. With frame_stack k the observation holds the last k memory maps along the
     channel axis (oldest first); the teacher always reads the newest. Each env is reset with its seed the first
     time (later episodes continue the env's own random stream) unless `reset` is given seeds. count_bonus > 0:
-    each step's exploration bonus (algos/vec_env/count_bonus.py) goes into the "bonus" array (else it stays 0)."""
+    each step's exploration bonus (algos/vec_env/count_bonus.py) goes into the "bonus" array (else it stays 0).
+    mission_mark: the maps carry the mission's objects (env/mission.py)."""
 
-    def __init__(self, env_id, env_seeds, teacher_seeds, spec, arrays=None, frame_stack=1, count_bonus=0.0):
+    def __init__(self, env_id, env_seeds, teacher_seeds, spec, arrays=None, frame_stack=1, count_bonus=0.0,
+                 mission_mark=False):
         import env as env_pkg
-        self.envs = [env_pkg.make_env(env_id) for _ in env_seeds]
+        self.envs = [env_pkg.make_env(env_id, mission_mark=mission_mark) for _ in env_seeds]
         self.frame_stack = frame_stack
         self.obs_shape = stacked_shape(self.envs[0].observation_space.shape, frame_stack)
         self.n_actions = env_pkg.action_count(env_id)

@@ -72,7 +72,8 @@ class LocalShard:
         return reply
 
 
-def _worker(conn, shm_name, n_total, start, stop, env_id, env_seeds, teacher_seeds, spec, frame_stack, count_bonus):
+def _worker(conn, shm_name, n_total, start, stop, env_id, env_seeds, teacher_seeds, spec, frame_stack, count_bonus,
+            mission_mark):
     os.environ["OMP_NUM_THREADS"] = "1"
     for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C and SIGTERM to the process group are the parent's to
         signal.signal(sig, signal.SIG_IGN)       # handle: it checkpoints, then closes the workers
@@ -81,10 +82,11 @@ def _worker(conn, shm_name, n_total, start, stop, env_id, env_seeds, teacher_see
     shm = shared_memory.SharedMemory(name=shm_name)
     group = full = None
     try:
-        full, _ = make_arrays(n_total, observation_shape(env_id, frame_stack), shm.buf, action_count(env_id))
+        full, _ = make_arrays(n_total, observation_shape(env_id, frame_stack, mission_mark), shm.buf,
+                              action_count(env_id))
         try:
             group = EnvGroup(env_id, env_seeds, teacher_seeds, spec, {k: v[start:stop] for k, v in full.items()},
-                             frame_stack, count_bonus)
+                             frame_stack, count_bonus, mission_mark)
         except Exception as e:  # noqa: BLE001 - the first reply says why the worker cannot run
             conn.recv()
             conn.send(("error", f"environment worker failed: {type(e).__name__}: {e}"))
@@ -162,18 +164,19 @@ def _last_line(path):
 class EnvPool:
     """n envs (env i first reset with env_seeds[i], its teacher seeded with teacher_seeds[i]) over `workers`
     processes (0: all in this process). `arrays` holds every env's latest outputs (see env_group.make_arrays);
-    count_bonus: see EnvGroup."""
+    count_bonus, mission_mark: see EnvGroup."""
 
     def __init__(self, env_id, env_seeds, teacher_seeds, spec, workers=0, frame_stack=1, worker_log=None,
-                 count_bonus=0.0):
+                 count_bonus=0.0, mission_mark=False):
         self.n = len(env_seeds)
-        self.obs_shape = observation_shape(env_id, frame_stack)
+        self.obs_shape = observation_shape(env_id, frame_stack, mission_mark)
         self.n_actions = action_count(env_id)
         self.workers = min(workers, self.n)
         self.worker_log = worker_log if self.workers > 0 else None
         self.shm = None
         if self.workers <= 0:
-            group = EnvGroup(env_id, env_seeds, teacher_seeds, spec, frame_stack=frame_stack, count_bonus=count_bonus)
+            group = EnvGroup(env_id, env_seeds, teacher_seeds, spec, frame_stack=frame_stack, count_bonus=count_bonus,
+                             mission_mark=mission_mark)
             self.arrays, self.slices, self.shards = group.arrays, [(0, self.n)], [LocalShard(group)]
             return
         _, size = make_arrays(self.n, self.obs_shape, n_actions=self.n_actions)
@@ -187,7 +190,8 @@ class EnvPool:
             with _spawning(self.worker_log):
                 for a, b in self.slices:
                     self.shards.append(WorkerShard(ctx, (self.shm.name, self.n, a, b, env_id, env_seeds[a:b],
-                                                         teacher_seeds[a:b], spec, frame_stack, count_bonus)))
+                                                         teacher_seeds[a:b], spec, frame_stack, count_bonus,
+                                                         mission_mark)))
         except BaseException:
             self.close(abort=True)
             raise
