@@ -6,8 +6,8 @@ The student's memory map shows objects but not the mission, so on a task whose m
 GoTo levels: "go to the red ball" beside a distractor; LockedRoom's key and door colours) it cannot tell the target
 from the rest, where its teacher, which reads the mission, can. BabyAI's agents read the instruction through a
 learnt language encoder; the mark gives the same information already grounded: the mission's words are matched
-against minigrid's own object and colour names, a colour word binding the object word after it. Missions that name
-no object ("traverse the rooms ...") mark nothing.
+against minigrid's own object and colour names, a colour word binding the object word after it ("traverse the rooms
+to get to the goal": every goal). A mission that names no object marks nothing.
 """
 import re
 
