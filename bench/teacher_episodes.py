@@ -74,13 +74,14 @@ def main(argv=None):
     for name in args.tasks:
         task = task_config(name)
         spec = TeacherSpec(task, Config())
-        env = env_pkg.make_env(task["env_id"])
         torch.manual_seed(7)
         teacher = spec.make_teacher(spec.make_planner(), 7)
-        choose, agree = teacher_chooser(np.random.default_rng(7)), []
+        choose, agree, mark = teacher_chooser(np.random.default_rng(7)), [], False
         if args.loaddir:
             config = Config(task=task["name"], loaddir=args.loaddir, frame_stack=1)
-            choose = student_chooser(load_student(config, task, "cpu", given={})[0], "cpu")
+            model, _, (_, mark) = load_student(config, task, "cpu", given={"frame_stack": 1})
+            choose = student_chooser(model, "cpu")
+        env = env_pkg.make_env(task["env_id"], mission_mark=mark)  # the student's map as it was trained
         planner, texts = teacher.planner, collections.Counter()
         rows = [episode(env, teacher, choose, args.env_seed + i, agree, texts) for i in range(args.episodes)]
         print(f"| {task['name']} | " + " | ".join(stage([r[k] for r in rows], args.episodes) for k in range(4)) + " |"
