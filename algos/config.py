@@ -40,6 +40,7 @@ class Config(TeacherConfig):
     device: str = option("auto", "auto (cuda when available) | cpu | cuda | cuda:N", commands=ALL, resumable=True)
     frame_stack: int = option(1, "memory maps stacked as channels", commands=ALL, check=integers(1, 64))
     mission_mark: bool = option(False, "grid tasks: the mission's objects marked as a fifth map channel", commands=ALL)
+    egocentric: bool = option(False, "grid students: the map turned and centred on the agent, pooled far from it")
     recurrent: bool = option(False, "LSTM student (FC 256 -> 2-layer LSTM 256)", commands=ALL)
     lstm_residual: bool = option(False, "--recurrent: the heads see the LSTM output plus its input features")
     precision: str = option("fp32", "the student's forward passes: fp32 (the official) | bf16 (autocast to bfloat16)",
@@ -159,9 +160,9 @@ class Config(TeacherConfig):
             if self.teacher_coef > 0:
                 raise UserError(f"--policy sb3_ppo learns without a teacher: give --teacher_coef 0 (not "
                                 f"{self.teacher_coef:g})")
-            if self.recurrent or self.frame_stack != 1 or self.mission_mark:
+            if self.recurrent or self.frame_stack != 1 or self.mission_mark or self.egocentric:
                 raise UserError("--policy sb3_ppo: its MLP sees one observation (no --recurrent, --frame_stack 1, "
-                                "--mission_mark)")
+                                "--mission_mark, --egocentric)")
             unused = [f"--{name}" for name in sb3_unused() if getattr(self, name) != default(name)]
             if unused:
                 raise UserError(f"--policy sb3_ppo trains with RL Zoo's hyperparameters and no teacher: "
@@ -171,11 +172,12 @@ class Config(TeacherConfig):
         if self.teacher_texts == "reduced" and self.task:  # a task without reduced texts: refused here, not later
             from planner.task_spec import task_config, texts_task
             texts_task(task_config(self.task), self.teacher_texts, True)
-        if self.mission_mark and self.task:
+        if (self.mission_mark or self.egocentric) and self.task:
             from env import is_miniworld
             from planner.task_spec import task_config
             if is_miniworld(task_config(self.task)["env_id"]):
-                raise UserError(f"--mission_mark marks a grid task's map; {self.task} is seen as an image")
+                flag = "--mission_mark marks" if self.mission_mark else "--egocentric turns"
+                raise UserError(f"{flag} a grid task's map; {self.task} is seen as an image")
         if self.llm_generalise > 0 and not self.uses_llm():
             raise UserError("--llm_generalise models a live LLM's answers: give --llm_url too (recorded answers "
                             "answer every text they have)")

@@ -90,6 +90,8 @@ BEFORE_TRAINING = [
     (["--lstm_residual"], "--lstm_residual is a setting of the LSTM student: give --recurrent too"),
     (["--task", "MiniWorld-PutNext-v0", "--mission_mark"], "--mission_mark marks a grid task's map; MiniWorld-PutNext-v0"),
     (["--policy", "sb3_ppo", "--teacher_coef", "0", "--mission_mark"], "no --recurrent, --frame_stack 1, --mission_mark"),
+    (["--task", "MiniWorld-PutNext-v0", "--egocentric"], "--egocentric turns a grid task's map; MiniWorld-PutNext-v0"),
+    (["--policy", "sb3_ppo", "--teacher_coef", "0", "--egocentric"], "--mission_mark, --egocentric)"),
 ]
 
 

@@ -1,15 +1,19 @@
 """The student: a CNN over what it sees + MLP actor and critic heads (optional LSTM core). Encoder "grid": three
 3x3 convolutions over the (W, H, 4) memory map (the official student); "pixels": a strided CNN over an (H, W, 3)
-RGB image (the Nature-DQN shape, as CleanRL's and SB3's CnnPolicy), for the 3D worlds. The LSTM core's output
-goes to the heads alone (the official) or added to its input features (residual)."""
+RGB image (the Nature-DQN shape, as CleanRL's and SB3's CnnPolicy), for the 3D worlds; "grid" with egocentric=True:
+the map turned and centred on the agent (algos/learner/egocentric.py), a 3x3 convolution, then its 5x5 cells
+around the agent at full resolution beside two more over the max-pooled window (4x coarser at the end). The LSTM core's output goes to
+the heads alone (the official) or added to its input features (residual)."""
 import torch
 import torch.nn as nn
 from torch.distributions import Categorical
 
+from algos.learner.egocentric import egocentric as turn_to_agent, window_size
+
 
 class ActorCritic(nn.Module):
     def __init__(self, obs_shape, n_actions=7, recurrent=False, hidden=64, lstm_size=256, precision="fp32",
-                 encoder="grid", lstm_residual=False):
+                 encoder="grid", lstm_residual=False, egocentric=False, frame_channels=4):
         super().__init__()
         w, h, c = obs_shape
         self.obs_shape, self.n_actions, self.recurrent = tuple(obs_shape), n_actions, recurrent
@@ -20,6 +24,7 @@ class ActorCritic(nn.Module):
         # are fp32 whatever the precision, so losses, sampling and log-probabilities never see bfloat16
         self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16}[precision]
         self.encoder = encoder
+        self.egocentric, self.frame_channels = egocentric and encoder == "grid", frame_channels
         if encoder == "pixels":  # (H, W, 3 x frames) uint8 -> strided convolutions -> 512 features
             self.conv = nn.Sequential(
                 nn.Conv2d(c, 32, 8, stride=4), nn.ReLU(),
@@ -32,6 +37,12 @@ class ActorCritic(nn.Module):
             self.conv.append(nn.Linear(flat, 512))
             self.conv.append(nn.ReLU())
             features = 512
+        elif self.egocentric:
+            side = window_size(w, h)
+            self.near = nn.Sequential(nn.Conv2d(c, 16, 3, padding=1), nn.ReLU())
+            self.far = nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                     nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Flatten())
+            features = 16 * 25 + 64 * (side // 2 // 2) ** 2
         else:
             self.conv = nn.Sequential(
                 nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(),
@@ -56,6 +67,10 @@ class ActorCritic(nn.Module):
 
     def features(self, obs):
         # (B, W, H, C) uint8 -> (B, C, W, H) float (pixels: scaled to [0, 1])
+        if self.egocentric:
+            x = self.near(turn_to_agent(obs, self.frame_channels).permute(0, 3, 1, 2).float())
+            r = x.shape[-1] // 2  # the agent's cell
+            return torch.cat([x[:, :, r - 2:r + 3, r - 2:r + 3].flatten(1), self.far(x)], dim=1)
         x = obs.permute(0, 3, 1, 2).float()
         return self.conv(x / 255.0 if self.encoder == "pixels" else x)
 
