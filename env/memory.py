@@ -173,7 +173,7 @@ class MemoryObservation:
             self._mark_for, self._targets = self.mission, target_table(mission_targets(self.mission))
         out = np.empty(obs.shape[:2] + (5,), dtype=np.uint8)
         out[:, :, :4] = obs
-        mission_mask(obs, self._targets, out[:, :, 4])
+        out[:, :, 4] = mission_mask(obs, self._targets)
         return out
 
     @property

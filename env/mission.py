@@ -39,11 +39,7 @@ def target_table(targets):
     return table
 
 
-def mission_mask(obs, table, out=None):
+def mission_mask(obs, table):
     """(W, H) uint8: 1 where the map obs (minigrid's (object, colour, state) in channels 0-2) holds a target of
-    target_table's table; written into out when given."""
-    mask = table[obs[:, :, 0], obs[:, :, 1]]
-    if out is None:
-        return mask
-    out[...] = mask
-    return out
+    target_table's table."""
+    return table[obs[:, :, 0], obs[:, :, 1]]
