@@ -2,8 +2,8 @@
 3x3 convolutions over the (W, H, 4) memory map (the official student); "pixels": a strided CNN over an (H, W, 3)
 RGB image (the Nature-DQN shape, as CleanRL's and SB3's CnnPolicy), for the 3D worlds; "grid" with egocentric=True:
 the map turned and centred on the agent (algos/learner/egocentric.py), a 3x3 convolution, then its 5x5 cells
-around the agent at full resolution beside two more over the max-pooled window (4x coarser at the end). The LSTM core's output goes to
-the heads alone (the official) or added to its input features (residual)."""
+around the agent at full resolution beside two more over the max-pooled window (4x coarser at the end). The LSTM
+core's output goes to the heads alone (the official) or added to its input features (residual)."""
 import torch
 import torch.nn as nn
 from torch.distributions import Categorical
