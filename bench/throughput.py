@@ -3,6 +3,7 @@
     python bench/throughput.py                      # SimpleDoorKey and TwoDoor, --num_envs 1 and the default
     python bench/throughput.py --tasks TwoDoor --num_envs 1 16 32 --iterations 5
     python bench/throughput.py --tasks TwoDoor --num_envs 10 --precision fp32 bf16   # --precision's speed-up
+    python bench/throughput.py --tasks MiniGrid-DoorKey-16x16-v0 --num_envs 16 --view official egocentric
     python bench/throughput.py --optimizer          # one Adam step: torch's per-tensor loop against the fused kernel
     python bench/throughput.py --tasks MiniWorld-PutNext-v0 --num_envs 16 --split   # where a 3D step's time goes
 
@@ -27,9 +28,11 @@ from utils.cpu_share import CpuShare, cpu_cores
 from planner.task_spec import task_config
 
 
-def measure(task, num_envs, workers, iterations, seed=0, precision="fp32"):
-    """(collection env steps/s, end-to-end env steps/s, steps measured) of `iterations` PPO iterations."""
-    config = Config(task=task, num_envs=num_envs, workers=workers, precision=precision)
+def measure(task, num_envs, workers, iterations, seed=0, precision="fp32", view="official"):
+    """(collection env steps/s, end-to-end env steps/s, steps measured) of `iterations` PPO iterations; view
+    "egocentric": the grid student of training's --egocentric."""
+    config = Config(task=task, num_envs=num_envs, workers=workers, precision=precision,
+                    egocentric=view == "egocentric")
     cfg = task_config(task)
     torch.manual_seed(seed)
     pool = EnvPool(cfg["env_id"], [seed * 100_003 + i for i in range(num_envs)], [[seed, i] for i in range(num_envs)],
@@ -111,6 +114,8 @@ def main(argv=None):
     p.add_argument("--iterations", type=int, default=4)
     p.add_argument("--workers", type=int, default=-1, help="-1: as main.py train chooses for this machine")
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    p.add_argument("--view", nargs="+", default=["official"], choices=["official", "egocentric"],
+                   help="the grid student's view of its map (training's --egocentric)")
     p.add_argument("--optimizer", action="store_true", help="only time one Adam step per task, both kernels")
     p.add_argument("--split", action="store_true", help="also time one env step and one teacher step apart")
     args = p.parse_args(argv)
@@ -125,16 +130,18 @@ def main(argv=None):
                   f"{ms['per-tensor'] / ms['fused']:.1f}x |", flush=True)
         return
     print(f"machine: {cpu_cores()} cores, torch {torch.__version__}, threads as a run alone (utils.cpu_share)")
-    print("| task | --num_envs | workers | --precision | collection env steps/s (teacher on) | end-to-end env steps/s "
-          "| steps measured |")
-    print("|---|---|---|---|---|---|---|")
+    print("| task | --num_envs | workers | --precision | view | collection env steps/s (teacher on) | end-to-end env "
+          "steps/s | steps measured |")
+    print("|---|---|---|---|---|---|---|---|")
     for task in args.tasks:
         for n in args.num_envs:
             workers = resolve_workers(args.workers, n)
             for precision in args.precision:
-                collect_sps, e2e_sps, steps = measure(task, n, workers, args.iterations, precision=precision)
-                print(f"| {task} | {n} | {workers} | {precision} | {collect_sps:,.0f} | {e2e_sps:,.0f} | {steps:,} |",
-                      flush=True)
+                for view in args.view:
+                    collect_sps, e2e_sps, steps = measure(task, n, workers, args.iterations, precision=precision,
+                                                          view=view)
+                    print(f"| {task} | {n} | {workers} | {precision} | {view} | {collect_sps:,.0f} | {e2e_sps:,.0f} "
+                          f"| {steps:,} |", flush=True)
     if args.split:
         print("\n| task | env step incl. rendering (ms) | teacher step (ms) |\n|---|---|---|")
         for task in args.tasks:
