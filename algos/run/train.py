@@ -133,8 +133,7 @@ def _keeps(saved, key, value, verb, rule):
 
 
 # what a fork cannot change: the checkpoint's weights, optimizer and env states must fit the new run
-FORK_KEEPS = ("task", "seed_list", "num_envs", "recurrent", "frame_stack", "mission_mark", "egocentric",
-              "policy")
+FORK_KEEPS = ("task", "seed_list", "num_envs", "recurrent", "frame_stack", "mission_mark", "egocentric", "policy")
 
 
 def _fork(config, given, show_progress, stop):
