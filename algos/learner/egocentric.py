@@ -12,7 +12,7 @@ no agent (4) in each frame's direction channel."""
 import torch
 from minigrid.core.constants import DIR_TO_VEC
 
-NO_AGENT = 4  # env.memory.NO_AGENT: the direction channel off the agent's cell
+from env.memory import NO_AGENT  # the direction channel off the agent's cell
 _DIRS = torch.tensor([list(v) for v in DIR_TO_VEC], dtype=torch.long)
 
 
