@@ -107,7 +107,7 @@ class Config(TeacherConfig):
     teacher_success_ratio: float = option(
         1.0, "adaptive: hand over once the student's success is this x the teacher's", check=numbers(0))
     teacher_eval_max: int = option(
-        50, "adaptive: a teacher is switched off only if it fails this many evaluation episodes",
+        50, "adaptive: a teacher that fails an evaluation episode is measured on up to this many",
         check=integers(0, 100_000))
     teacher_handover_factor: float = option(0.95, "the coefficient's multiplier per --teacher_handover_steps env "
                                                   "steps once handing over", check=numbers(0, 1))

@@ -10,7 +10,7 @@ import torch
 
 import main
 from algos.config import Config
-from algos.run.episodes import until_a_success
+from algos.run.episodes import until_settled
 from algos.learner.ppo import PPO
 from algos.learner.teacher_term import TeacherTerm, smoothed
 from tests.bandit import N_ACTIONS, Bandit, one_step_batch, sample
@@ -76,17 +76,32 @@ def test_a_smoothed_student_keeps_its_entropy_under_a_deterministic_teacher_and_
     assert smooth[1] > 0.9                   # finds it once the weight is down
 
 
-def test_until_a_success_runs_at_least_min_episodes_in_whole_batches():
+def test_until_settled_runs_at_least_min_episodes_in_whole_batches():
     calls = []
 
     def run(seeds):
         calls.append(seeds)
         return [(0.0, 10, True) for _ in seeds]
 
-    assert len(until_a_success(run, 100, 4, 50)) == 4
+    assert len(until_settled(run, 100, 4, 50)) == 4
     calls.clear()
-    assert len(until_a_success(run, 100, 4, 50, min_episodes=10)) == 12
+    assert len(until_settled(run, 100, 4, 50, min_episodes=10)) == 12
     assert calls == [[100, 101, 102, 103], [104, 105, 106, 107], [108, 109, 110, 111]]
+
+
+def test_until_settled_measures_a_teacher_that_fails_sometimes_on_up_to_max_episodes():
+    """A perfect first batch settles it; a record with one failure, or with none of its episodes won, runs whole
+    batches up to max_episodes, whatever the later batches do."""
+    def runner(fails):
+        def run(seeds):
+            return [(0.0, 10, seed not in fails) for seed in seeds]
+        return run
+
+    assert len(until_settled(runner(set()), 100, 4, 50)) == 4
+    assert len(until_settled(runner({102}), 100, 4, 50)) == 48       # one failure in the first batch
+    assert len(until_settled(runner({105}), 100, 4, 50)) == 4        # the failure would have come after
+    assert len(until_settled(runner(set(range(100, 200))), 100, 4, 10)) == 8
+    assert len(until_settled(runner({100}), 100, 4, 3)) == 4         # the first batch always runs
 
 
 def test_a_run_measures_its_teacher_on_teacher_eval_min_episodes(tmp_path):

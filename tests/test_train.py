@@ -238,13 +238,13 @@ def test_a_sweep_stop_before_the_first_iteration_measures_nothing(tmp_path, monk
     assert os.path.isfile(os.path.join(result.run_dir, "checkpoints", "latest.pt"))
 
 
-def test_until_a_success_asks_stop_before_each_batch():
-    from algos.run.episodes import until_a_success
+def test_until_settled_asks_stop_before_each_batch():
+    from algos.run.episodes import until_settled
     batches = []
 
     def run(seeds):
         batches.append(seeds[0])
         return [(0.0, 5, False)] * len(seeds)
-    assert len(until_a_success(run, 100, 4, 10_000, min_episodes=1000, stop=lambda: len(batches) >= 3)) == 12
+    assert len(until_settled(run, 100, 4, 10_000, min_episodes=1000, stop=lambda: len(batches) >= 3)) == 12
     assert batches == [100, 104, 108]
-    assert until_a_success(run, 100, 4, 50, stop=lambda: "SIGINT") == []
+    assert until_settled(run, 100, 4, 50, stop=lambda: "SIGINT") == []

@@ -16,13 +16,15 @@ def eval_seeds(env_seed, num_eval):
     return [env_seed + i for i in range(num_eval)]
 
 
-def until_a_success(run, env_seed, num_eval, max_episodes, min_episodes=0, stop=None):
+def until_settled(run, env_seed, num_eval, max_episodes, min_episodes=0, stop=None):
     """run(seeds) on batches of num_eval evaluation episodes from env_seed: the next batch while fewer than
-    min_episodes have run, or while none has succeeded and it fits within max_episodes; all the episodes' results.
+    min_episodes have run, or while not every episode so far has succeeded and it fits within max_episodes (a
+    perfect record stops after one batch; one that never succeeds, or succeeds only sometimes, is measured on up to
+    max_episodes, where a rate from a few episodes is least sure); all the episodes' results.
     stop(): asked before each batch; when it answers a reason, the measurement ends there (results so far)."""
     results = []
     while not results or len(results) < min_episodes or \
-            (not any(r[2] for r in results) and len(results) + num_eval <= max_episodes):
+            (not all(r[2] for r in results) and len(results) + num_eval <= max_episodes):
         if stop is not None and stop():
             break
         results += run(eval_seeds(env_seed + len(results), num_eval))

@@ -18,7 +18,7 @@ from algos.learner.schedule import Evidence, make_schedule
 from algos.learner.teacher_term import taught_mask
 from algos.run.checkpoint import build_task_model, load_weights, rng_state, seed_everything, set_rng_state
 from algos.run.episodes import (eval_pool, eval_seeds, record_video, run_episodes, student_chooser, summarise,
-                                teacher_chooser, training_seeds, until_a_success)
+                                teacher_chooser, training_seeds, until_settled)
 from algos.run.run_loop import RunLoop
 from algos.run.stop_request import StopRequest
 from algos.vec_env.env_pool import EnvPool
@@ -144,15 +144,15 @@ class Trainer(RunLoop):
 
     def evaluate_teacher(self):
         """The teacher alone on the periodic evaluation's episodes (the evidence of the adaptive schedule); one that
-        succeeds in none is measured on the next num_eval episodes too, up to teacher_eval_max in all, before it
-        counts as never succeeding; every teacher on at least teacher_eval_min. A stop request ends it between
-        batches of episodes (None: stopped before any)."""
+        fails any is measured on the next num_eval episodes too, up to teacher_eval_max in all (so a teacher that
+        never succeeds, or succeeds only sometimes, is measured on more than ten); every teacher on at least
+        teacher_eval_min. A stop request ends it between batches of episodes (None: stopped before any)."""
         c = self.config
         choose = teacher_chooser(np.random.default_rng(c.seed))
         pool = self._eval_pool()
         pool.set_teacher(True)
         try:
-            results = until_a_success(lambda seeds: run_episodes(pool, choose, seeds), c.env_seed_list[0],
+            results = until_settled(lambda seeds: run_episodes(pool, choose, seeds), c.env_seed_list[0],
                                       c.num_eval, c.teacher_eval_max, c.teacher_eval_min, stop=self.stop_request.poll)
         finally:
             pool.set_teacher(False)
