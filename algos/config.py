@@ -15,7 +15,8 @@ TRAIN_ONLY = ("train",)
 # the settings --policy sb3_ppo does not use (it trains with RL Zoo's own hyperparameters and has no teacher): the
 # project's collection and PPO settings, the exploration bonus, and everything of the teacher and its planner
 SB3_UNUSED = ("traj_per_itr", "batch_size", "rollout_steps", "epochs", "lr", "anneal_lr", "adam_eps", "gamma", "lam",
-              "clip", "vf_coef", "ent_coef", "max_grad_norm", "num_envs", "precision", "count_bonus")
+              "clip", "vf_coef", "ent_coef", "max_grad_norm", "num_envs", "precision", "count_bonus", "clone_steps",
+              "clone_epochs")
 
 
 def _seeds(values):
@@ -120,6 +121,10 @@ class Config(TeacherConfig):
         0.0, "label smoothing of the teacher's distribution the student imitates (0: none, the paper)",
         check=numbers(0, 1))
 
+    clone_steps: int = option(0, "warm start: the student first clones the teacher driving this many env steps "
+                                 "(0: none)", check=integers(0, 10_000_000))
+    clone_epochs: int = option(8, "warm start: passes over the teacher's steps", check=integers(1, 1000))
+
     count_bonus: float = option(0.0, "beta of an episodic count bonus, beta / sqrt(visits this episode) (0: none)",
                                 check=numbers(0))
 
@@ -148,6 +153,11 @@ class Config(TeacherConfig):
         if data["llm_url"]:
             data["llm_url"] = redact(data["llm_url"])
         return data
+
+    def has_teacher(self):
+        """Whether a run has a teacher at all (plain PPO without a warm start has none: no planner, table or
+        server)."""
+        return self.teacher_coef > 0 or self.clone_steps > 0
 
     def validate(self):
         super().validate()

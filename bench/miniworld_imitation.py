@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 import env as env_pkg
+from algos.learner import clone
 from algos.learner.model import ActorCritic
 from algos.vec_env.frame_stack import first_frames, push_frame
 from planner.answer_tables import load_answers
@@ -57,47 +58,6 @@ def teacher_steps(task_id, steps, first_seed, rng, k=1):
     finally:
         env.close()
     return np.stack(images), np.stack(targets), np.asarray(starts)
-
-
-def episodes(starts, seq_len=0):
-    """[(i, j)]: each episode's steps, from the start flags; cut into pieces of at most seq_len steps if seq_len."""
-    cuts = list(np.flatnonzero(starts)) + [len(starts)]
-    whole = list(zip(cuts[:-1], cuts[1:]))
-    if not seq_len:
-        return whole
-    return [(i, min(i + seq_len, j)) for s, j in whole for i in range(s, j, seq_len)]
-
-
-def batches(model, images, targets, starts, order, size, seq_len=0):
-    """(logits (n, A), targets (n, A)) per minibatch: `size` steps at a time for the feed-forward student, `size`
-    whole episodes (padded to the longest, one LSTM sequence each, from a zero state; pieces of at most seq_len
-    steps if seq_len) for the recurrent one."""
-    if not model.recurrent:
-        for i in range(0, len(order), size):
-            idx = order[i:i + size]
-            yield model(torch.from_numpy(images[idx]))[0], torch.from_numpy(targets[idx])
-        return
-    eps = episodes(starts, seq_len)
-    for i in range(0, len(order), size):
-        chosen = [eps[e] for e in order[i:i + size]]
-        t = max(j - s for s, j in chosen)
-        seq = np.zeros((t, len(chosen)) + images.shape[1:], dtype=images.dtype)
-        for b, (s, j) in enumerate(chosen):
-            seq[:j - s, b] = images[s:j]
-        logits = model(torch.from_numpy(seq))[0]
-        yield (torch.cat([logits[:j - s, b] for b, (s, j) in enumerate(chosen)]),
-               torch.from_numpy(np.concatenate([targets[s:j] for s, j in chosen])))
-
-
-def kl(model, images, targets, starts, batch=512):
-    n = len(episodes(starts)) if model.recurrent else len(images)
-    size = 16 if model.recurrent else batch
-    total = 0.0
-    with torch.no_grad():
-        for logits, t in batches(model, images, targets, starts, np.arange(n), size):
-            logp = torch.log_softmax(logits, -1)
-            total += float((t * (torch.log(t.clamp_min(1e-12)) - logp)).sum())
-    return total / len(images)
 
 
 def play(model, task_id, episodes_, rng, k=1):
@@ -155,16 +115,11 @@ def main(argv=None):
           f"the teacher's entropy on the held-out steps {entropy:.2f} nats", flush=True)
     model = ActorCritic(x.shape[1:], n_actions=y.shape[1], recurrent=args.recurrent, encoder="pixels",
                         lstm_residual=args.lstm_residual)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    for epoch in range(1, args.epochs + 1):
-        order = rng.permutation(len(episodes(xs, args.seq_len)) if args.recurrent else len(x))
-        for logits, target in batches(model, x, y, xs, order, args.batch_size, args.seq_len):
-            loss = -(target * torch.log_softmax(logits, -1)).sum(-1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        print(f"epoch {epoch}: KL(teacher || student) train {kl(model, x, y, xs):.3f}, held-out {kl(model, hx, hy, hs):.3f} "
+
+    def report(epoch, train_kl):
+        print(f"epoch {epoch}: KL(teacher || student) train {train_kl:.3f}, held-out {clone.kl(model, hx, hy, hs):.3f} "
               f"nats ({time.monotonic() - start:.0f} s)", flush=True)
+    clone.fit(model, x, y, xs, args.epochs, args.lr, rng, args.seq_len, on_epoch=report, size=args.batch_size)
     if args.eval:
         print(f"the cloned student alone: reward per episode {play(model, args.task, args.eval, rng, args.frame_stack):.2f} "
               f"({args.eval} held-out episodes)", flush=True)

@@ -92,6 +92,8 @@ BEFORE_TRAINING = [
     (["--policy", "sb3_ppo", "--teacher_coef", "0", "--mission_mark"], "no --recurrent, --frame_stack 1, --mission_mark"),
     (["--task", "MiniWorld-PutNext-v0", "--egocentric"], "--egocentric turns a grid task's map; MiniWorld-PutNext-v0"),
     (["--policy", "sb3_ppo", "--teacher_coef", "0", "--egocentric"], "--mission_mark, --egocentric)"),
+    (["--clone_steps", "-5"], "--clone_steps: expected an integer in [0, 10000000], got -5"),
+    (["--policy", "sb3_ppo", "--teacher_coef", "0", "--clone_steps", "100"], "--clone_steps would be ignored"),
 ]
 
 

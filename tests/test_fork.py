@@ -71,6 +71,7 @@ def test_an_interrupted_fork_resumes_as_any_run(runs):
 @pytest.mark.parametrize("extra, message", [
     (["--num_envs", "3"], "--num_envs 3 differs from the run's 2: a fork keeps"),
     (["--egocentric"], "--egocentric True differs from the run's False: a fork keeps"),
+    (["--clone_steps", "500"], "--clone_steps 500 differs from the run's 0: a fork keeps"),
     (["--task", "LavaDoorKey"], "the run to fork is a SimpleDoorKey run"),
     (["--seed_list", "1"], "the run to fork has seed 0"),
     (["--resume", "x"], "--fork and --resume"),

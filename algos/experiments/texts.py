@@ -189,7 +189,6 @@ def training_texts(task_name, steps=20_000, answers=None, num_envs=16, seed=0, *
     every sample untaught, the student learns as plain PPO); a table name (as train's --answers): that recorded
     table teaches (llm4teach). Visits while the teacher coefficient is 0 have no text (counted as untexted)."""
     from algos.run.trainer import Trainer
-    from algos.run.train import has_teacher
     task = task_config(task_name)
     with tempfile.TemporaryDirectory(prefix="texts-") as logdir:
         config = training_config(task["name"], steps, answers, num_envs, seed, logdir, **overrides)
@@ -198,7 +197,7 @@ def training_texts(task_name, steps=20_000, answers=None, num_envs=16, seed=0, *
         if answers is None:
             spec, source = UnansweredSpec(task, config), "training: a teacher with no answers (plain PPO's learning)"
         else:
-            spec = TeacherSpec(task, config, has_teacher=has_teacher(config))
+            spec = TeacherSpec(task, config, has_teacher=config.has_teacher())
             source = f"training: llm4teach, answers {answers}"
         tally = TextTally()
         trainer = Trainer(config, run_dir, spec, "cpu")

@@ -49,18 +49,13 @@ class RunResult:
     resume_hint: str = ""
 
 
-def has_teacher(config):
-    """Whether a run has a teacher at all (plain PPO, teacher_coef 0, has none: no planner, table or server)."""
-    return config.teacher_coef > 0
-
-
 def _prepare(config):
     """Checks that need no run folder yet; returns (task settings, device, config with the task's name)."""
     config.validate()
     task = task_config(config.task)
     config = dataclasses.replace(config, task=task["name"])
     device = pick_device(config.device)
-    if has_teacher(config):  # plain PPO needs no recorded answers, prompt or server
+    if config.has_teacher():  # plain PPO needs no recorded answers, prompt or server
         check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
     if config.count_bonus > 0 and task.get("world") == "miniworld":
         raise UserError("--count_bonus counts grid cells; MiniWorld's rooms have none (leave it out)")
@@ -103,7 +98,7 @@ def train(config, given=None, show_progress=True, stop=None):
     savedir = plain_name(config.savedir, "--savedir") if config.savedir else default_run_name()
     check_log_dir(config.logdir)
     check_run_dir_free(run_dir_path(config.logdir, task["name"], savedir, config.seed))
-    if has_teacher(config):
+    if config.has_teacher():
         preflight(config)
     config = dataclasses.replace(config, savedir=savedir, seed_list=[config.seed], device=str(device),
                                  workers=resolve_workers(config.workers, config.num_envs))
@@ -132,8 +127,10 @@ def _keeps(saved, key, value, verb, rule):
         raise UserError(f"--{key} {value} differs from the run's {getattr(saved, key)}: {rule}")
 
 
-# what a fork cannot change: the checkpoint's weights, optimizer and env states must fit the new run
-FORK_KEEPS = ("task", "seed_list", "num_envs", "recurrent", "frame_stack", "mission_mark", "egocentric", "policy")
+# what a fork cannot change: the checkpoint's weights, optimizer and env states must fit the new run (and its warm
+# start, if any, is its source's: a fork goes on from a trained student)
+FORK_KEEPS = ("task", "seed_list", "num_envs", "recurrent", "frame_stack", "mission_mark", "egocentric", "policy",
+              "clone_steps")
 
 
 def _fork(config, given, show_progress, stop):
@@ -167,7 +164,7 @@ def _fork(config, given, show_progress, stop):
         raise UserError(f"--fork: the checkpoint is at iteration {iteration} ({env_steps} env steps), already the "
                         f"budget (--n_itr {config.n_itr}, --max_env_steps {config.max_env_steps}); "
                         f"{budget_advice(config, iteration, env_steps)}")
-    if has_teacher(config):
+    if config.has_teacher():
         preflight(config)
     config = dataclasses.replace(config, savedir=savedir, device=str(device),
                                  workers=resolve_workers(config.workers, config.num_envs))
@@ -212,7 +209,7 @@ def _resume(config, given, show_progress, stop):
     if config.policy == "sb3_ppo":
         raise UserError(f"--resume: {run_dir} is an sb3_ppo run, which cannot be resumed (it is at {env_steps} env "
                         f"steps, short of the budget): start a new run")
-    if has_teacher(config):
+    if config.has_teacher():
         preflight(config)
     return _run(config, task, device, run_dir, payload, show_progress, stop)
 
@@ -241,7 +238,7 @@ def _run(config, task, device, run_dir, payload, show_progress, stop, history=No
         if config.policy == "sb3_ppo":  # a fresh run (_resume refuses an unfinished one)
             trainer = Sb3Trainer(config, task, run_dir, device, progress, stop)
         else:
-            spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]), has_teacher=has_teacher(config))
+            spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]), has_teacher=config.has_teacher())
             trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)
         start = trainer.iteration
         if fresh and payload is not None:  # a fork: its best.pt is the best of its own evaluations, and it can

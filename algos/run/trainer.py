@@ -21,6 +21,7 @@ from algos.run.episodes import (eval_pool, eval_seeds, record_video, run_episode
                                 teacher_chooser, training_seeds, until_settled)
 from algos.run.run_loop import RunLoop
 from algos.run.stop_request import StopRequest
+from algos.run.warm_start import summary_line, warm_start
 from algos.vec_env.env_pool import EnvPool
 from planner.live.stats import merge_stats, progress_state, stat_tag
 from utils.checkpoint_file import save_checkpoint
@@ -174,6 +175,13 @@ class Trainer(RunLoop):
         return Evidence(student_score=student[score], teacher_score=teacher[score],
                         teacher_length=teacher["length"], teacher_episodes=teacher["episodes"])
 
+    def warm_start(self):
+        """Clone the teacher before the first iteration (algos/run/warm_start.py); its env steps count."""
+        summary = warm_start(self.model, self.config, self.spec, self.device, self.schedule.score, self.run_dir)
+        self.env_steps += summary["steps"]
+        if self.progress is not None:
+            self.progress.message(summary_line(summary, self.schedule.score))
+
     # -- the loop ----------------------------------------------------------------------------------------------
     def train(self):
         """Train up to n_itr / max_env_steps; returns None, or the name of what stopped it early (a signal, after
@@ -192,6 +200,8 @@ class Trainer(RunLoop):
 
     def _loop(self):
         c = self.config
+        if c.clone_steps and self.env_steps == 0:  # a fresh run's warm start (a resumed one has env steps)
+            self.warm_start()
         if self.schedule.needs_teacher_score():  # measured before the first iteration: a stop request ends it
             snapshot = (rng_state(), self.pool.get_state())
             try:

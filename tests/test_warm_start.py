@@ -1,0 +1,67 @@
+"""The warm start (--clone_steps): the teacher's demonstrations are whole episodes with the teacher's distribution
+at every step, cloning brings the student near them, and a run counts their env steps once (not again on resume)."""
+import json
+import os
+
+import numpy as np
+import torch
+
+import main
+from algos.learner import clone
+from algos.learner.model import ActorCritic
+from algos.run.episodes import TRAIN_SEED_SPAN, eval_pool, training_seeds
+from algos.run.warm_start import SUMMARY_FILE, demonstration_seeds, demonstrations
+from planner.task_spec import task_config
+from teacher.config import TeacherConfig
+from teacher.policy import TeacherSpec
+from tests.helpers import read_metrics, tiny_train_args
+
+
+def simple_doorkey_demonstrations(steps, n=3):
+    spec = TeacherSpec(task_config("SimpleDoorKey"), TeacherConfig())
+    pool = eval_pool(spec.task["env_id"], demonstration_seeds(0, 0, n), spec, True)
+    try:
+        return demonstrations(pool, steps, 0, np.random.default_rng(0)), pool.obs_shape
+    finally:
+        pool.close()
+
+
+def test_demonstrations_are_whole_teacher_episodes_on_training_layouts():
+    (images, targets, starts, results), _ = simple_doorkey_demonstrations(120)
+    assert len(images) >= 120 and len(results) % 3 == 0               # whole batches of one episode per env
+    assert [j - i for i, j in clone.episodes(starts)] == [r[1] for r in results]  # every step of every episode
+    assert np.allclose(targets.sum(1), 1.0) and (targets >= 0).all()   # the teacher's distribution at each step
+    assert all(r[2] for r in results)                                  # SimpleDoorKey's teacher succeeds
+    seeds = demonstration_seeds(0, 0, 50)
+    assert max(seeds) < TRAIN_SEED_SPAN and not set(seeds) & set(training_seeds(0, 16))
+    assert demonstration_seeds(0, 3, 2) == seeds[3:5]                 # each batch of episodes new layouts
+
+
+def test_clone_pieces_cover_every_step_once_and_fitting_lowers_the_kl():
+    (images, targets, starts, _), shape = simple_doorkey_demonstrations(60, n=2)
+    torch.manual_seed(0)
+    for recurrent in (False, True):
+        model = ActorCritic(shape, n_actions=targets.shape[1], recurrent=recurrent)
+        order = np.random.default_rng(0).permutation(clone.units(model, starts))
+        seen = np.concatenate([t.numpy() for _, t in clone.batches(model, images, targets, starts, order, 2)])
+        assert sorted(map(tuple, seen.round(6))) == sorted(map(tuple, targets.round(6)))
+        before = clone.kl(model, images, targets, starts)
+        after = clone.fit(model, images, targets, starts, 6, 1e-3, np.random.default_rng(0))
+        assert len(after) == 6 and after[-1] < 0.8 * before
+
+
+def test_a_warm_started_run_counts_the_demonstrations_once(tmp_path, capsys):
+    extra = ["--clone_steps", "100", "--clone_epochs", "2"]
+    assert main.main(tiny_train_args(tmp_path, "w", n_itr=1, extra=extra)) == 0
+    run_dir = os.path.join(tmp_path, "ppo", "SimpleDoorKey", "w-0")
+    with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
+        summary = json.load(f)
+    assert summary["steps"] >= 100 and len(summary["kl"]) == 2 and summary["score"] == 1.0
+    assert "warm start: the teacher drove" in capsys.readouterr().out
+    first = read_metrics(run_dir)
+    iteration_steps = int(first[0]["env_steps"]) - summary["steps"]
+    assert 0 < iteration_steps <= 2 * 150                              # 2 episodes of at most 150 steps
+    assert main.main(["train", "--resume", run_dir, "--n_itr", "2"]) == 0
+    rows = read_metrics(run_dir)
+    assert "warm start" not in capsys.readouterr().out                 # not cloned again
+    assert 0 < int(rows[1]["env_steps"]) - int(rows[0]["env_steps"]) <= 2 * 150
