@@ -71,12 +71,15 @@ def kl(model, images, targets, starts, device=None):
     return total / len(images)
 
 
-def fit(model, images, targets, starts, epochs, lr, rng, seq_len=0, device=None, on_epoch=None, size=None):
-    """Fit the model's policy to the targets for `epochs` passes (Adam at lr, a fresh optimizer; minibatches of
-    `size` units, by default as the module says); the KL on the fitted steps after each epoch (on_epoch(epoch, kl)
-    too, when given)."""
+def fit(model, images, targets, starts, epochs, lr, rng, seq_len=0, device=None, on_epoch=None, size=None,
+        optimizer=None):
+    """Fit the model's policy to the targets for `epochs` passes (the optimizer at lr: a fresh Adam, or the one
+    given, whose moments then carry on; minibatches of `size` units, by default as the module says); the KL on the
+    fitted steps after each epoch (on_epoch(epoch, kl) too, when given)."""
     size = size or (EPISODES_PER_MINIBATCH if model.recurrent else STEPS_PER_MINIBATCH)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    for group in opt.param_groups:
+        group["lr"] = lr
     out = []
     for epoch in range(1, epochs + 1):
         order = rng.permutation(units(model, starts, seq_len))

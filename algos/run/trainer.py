@@ -177,7 +177,8 @@ class Trainer(RunLoop):
 
     def warm_start(self):
         """Clone the teacher before the first iteration (algos/run/warm_start.py); its env steps count."""
-        summary = warm_start(self.model, self.config, self.spec, self.device, self.schedule.score, self.run_dir)
+        summary = warm_start(self.model, self.config, self.spec, self.device, self.schedule.score, self.run_dir,
+                             self.ppo.optimizer)
         self.env_steps += summary["steps"]
         if self.progress is not None:
             self.progress.message(summary_line(summary, self.schedule.score))

@@ -52,8 +52,10 @@ def demonstrations(pool, steps, seed, rng):
     return images, targets, starts, results
 
 
-def warm_start(model, config, spec, device, score="success", run_dir=None):
-    """Demonstrations of config.clone_steps, the model fitted to them for config.clone_epochs at config.lr; what it
+def warm_start(model, config, spec, device, score="success", run_dir=None, optimizer=None):
+    """Demonstrations of config.clone_steps, the model fitted to them for config.clone_epochs at config.lr (with
+    the run's own optimizer where given: PPO then goes on with Adam's moments of the cloning, not a fresh start
+    whose first steps move every weight by about lr, cloned or not); what it
     did (the teacher's score on the demonstrations: their success rate, or mean return for a task scored so),
     written to run_dir/warm_start.json too when run_dir is given."""
     t0 = time.time()
@@ -67,7 +69,8 @@ def warm_start(model, config, spec, device, score="success", run_dir=None):
     if not (targets.sum(1) > 0.5).all():
         raise RuntimeError("a demonstration step has no teacher distribution")
     t1 = time.time()
-    kls = clone.fit(model, images, targets, starts, config.clone_epochs, config.lr, rng, device=device)
+    kls = clone.fit(model, images, targets, starts, config.clone_epochs, config.lr, rng, device=device,
+                    optimizer=optimizer)
     summary = {"steps": int(len(images)), "episodes": len(results),
                "score": float(np.mean([r[0] if score == "return" else r[2] for r in results])),
                "kl": [round(k, 4) for k in kls], "collect_seconds": round(t1 - t0, 1),
