@@ -16,7 +16,7 @@ TRAIN_ONLY = ("train",)
 # project's collection and PPO settings, the exploration bonus, and everything of the teacher and its planner
 SB3_UNUSED = ("traj_per_itr", "batch_size", "rollout_steps", "epochs", "lr", "anneal_lr", "adam_eps", "gamma", "lam",
               "clip", "vf_coef", "ent_coef", "max_grad_norm", "num_envs", "precision", "count_bonus", "clone_steps",
-              "clone_epochs")
+              "clone_epochs", "clone_replay")
 
 
 def _seeds(values):
@@ -124,6 +124,7 @@ class Config(TeacherConfig):
     clone_steps: int = option(0, "warm start: the student first clones the teacher driving this many env steps "
                                  "(0: none)", check=integers(0, 10_000_000))
     clone_epochs: int = option(8, "warm start: passes over the teacher's steps", check=integers(1, 1000))
+    clone_replay: bool = option(False, "warm start: its steps stay in the loss, weighted as the teacher term (DAPG)")
 
     count_bonus: float = option(0.0, "beta of an episodic count bonus, beta / sqrt(visits this episode) (0: none)",
                                 check=numbers(0))
@@ -164,6 +165,8 @@ class Config(TeacherConfig):
         problem = _seeds(self.seed_list)
         if problem:
             raise UserError(f"--seed_list has {problem}")
+        if self.clone_replay and not self.clone_steps:
+            raise UserError("--clone_replay replays a warm start's steps: give --clone_steps too")
         if self.lstm_residual and not self.recurrent:
             raise UserError("--lstm_residual is a setting of the LSTM student: give --recurrent too")
         if self.policy == "sb3_ppo":

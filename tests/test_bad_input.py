@@ -93,6 +93,7 @@ BEFORE_TRAINING = [
     (["--task", "MiniWorld-PutNext-v0", "--egocentric"], "--egocentric turns a grid task's map; MiniWorld-PutNext-v0"),
     (["--policy", "sb3_ppo", "--teacher_coef", "0", "--egocentric"], "--mission_mark, --egocentric)"),
     (["--clone_steps", "-5"], "--clone_steps: expected an integer in [0, 10000000], got -5"),
+    (["--clone_replay"], "--clone_replay replays a warm start's steps: give --clone_steps too"),
     (["--policy", "sb3_ppo", "--teacher_coef", "0", "--clone_steps", "100"], "--clone_steps would be ignored"),
 ]
 

@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 import torch
 
 import main
@@ -65,3 +66,37 @@ def test_a_warm_started_run_counts_the_demonstrations_once(tmp_path, capsys):
     rows = read_metrics(run_dir)
     assert "warm start" not in capsys.readouterr().out                 # not cloned again
     assert 0 < int(rows[1]["env_steps"]) - int(rows[0]["env_steps"]) <= 2 * 150
+
+
+def test_demonstrations_replay_every_unit_once_per_pass_and_refuse_another_shape(tmp_path):
+    (images, targets, starts, _), shape = simple_doorkey_demonstrations(400)
+    demos = clone.Demonstrations(images, targets, starts, seed=0)
+    model = ActorCritic(shape, n_actions=targets.shape[1])
+    size, passes = clone.STEPS_PER_MINIBATCH, len(images) // clone.STEPS_PER_MINIBATCH
+    assert passes >= 3
+    seen = []
+    for _ in range(passes):
+        loss = demos.loss(model)
+        assert loss.ndim == 0 and float(loss.detach()) > 0
+        seen.append(set(range(len(images))) - set(demos.order) - set().union(*seen))
+    assert all(len(s) == size for s in seen)                            # each minibatch steps not drawn before
+    demos.save(tmp_path / "d.npz")
+    again = clone.Demonstrations.load(tmp_path / "d.npz", shape, targets.shape[1])
+    assert np.array_equal(again.images, images) and np.array_equal(again.starts, starts)
+    with pytest.raises(ValueError, match="expected"):
+        clone.Demonstrations.load(tmp_path / "d.npz", (5, 5, 3), targets.shape[1])
+
+
+def test_a_replaying_run_keeps_its_demonstrations_for_a_resume(tmp_path, capsys):
+    extra = ["--clone_steps", "100", "--clone_epochs", "1", "--clone_replay"]
+    assert main.main(tiny_train_args(tmp_path, "r", n_itr=1, extra=extra)) == 0
+    run_dir = os.path.join(tmp_path, "ppo", "SimpleDoorKey", "r-0")
+    assert float(read_metrics(run_dir)[0]["Train/Demonstration Loss"]) > 0
+    assert main.main(["train", "--resume", run_dir, "--n_itr", "2"]) == 0
+    assert float(read_metrics(run_dir)[1]["Train/Demonstration Loss"]) > 0   # replayed after the resume too
+    os.remove(os.path.join(run_dir, "demonstrations.npz"))
+    capsys.readouterr()
+    assert main.main(["train", "--resume", run_dir, "--n_itr", "3"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--clone_replay: the run's demonstrations cannot be read" in err[0]
+    assert len(read_metrics(run_dir)) == 2                                  # the run's data untouched

@@ -92,3 +92,39 @@ def fit(model, images, targets, starts, epochs, lr, rng, seq_len=0, device=None,
         if on_epoch is not None:
             on_epoch(epoch, out[-1])
     return out
+
+
+class Demonstrations:
+    """Steps a teacher drove, replayed beside PPO (--clone_replay; DAPG's augmented loss, Rajeswaran et al. 2018):
+    loss(model) is the cross-entropy of the student's policy to the teacher's on the next minibatch of them (units
+    drawn without replacement, reshuffled when spent). Saved with the run (save / load) so a resumed run replays
+    the same steps."""
+
+    def __init__(self, images, targets, starts, seed=0):
+        self.images, self.targets, self.starts = images, targets.astype(np.float32), starts.astype(bool)
+        episodes(self.starts)  # the first step must begin an episode
+        self.rng = np.random.default_rng(seed)
+        self.order = np.zeros(0, dtype=np.int64)
+
+    def loss(self, model, device=None):
+        size = EPISODES_PER_MINIBATCH if model.recurrent else STEPS_PER_MINIBATCH
+        if len(self.order) < size:
+            self.order = self.rng.permutation(units(model, self.starts))
+        pick, self.order = self.order[:size], self.order[size:]
+        logits, target = next(batches(model, self.images, self.targets, self.starts, pick, size, device=device))
+        return -(target * torch.log_softmax(logits.float(), -1)).sum(-1).mean()
+
+    def save(self, path):
+        with open(path, "wb") as f:
+            np.savez_compressed(f, images=self.images, targets=self.targets, starts=self.starts)
+
+    @classmethod
+    def load(cls, path, obs_shape, n_actions, seed=0):
+        """The demonstrations saved at path; ValueError when they are not a run's of this observation shape."""
+        with np.load(path) as data:
+            images, targets, starts = data["images"], data["targets"], data["starts"]
+        if images.shape[1:] != tuple(obs_shape) or targets.shape != (len(images), n_actions) or \
+                starts.shape != (len(images),):
+            raise ValueError(f"demonstrations of shape {images.shape[1:]} with {targets.shape[-1]} actions, "
+                             f"{tuple(obs_shape)} with {n_actions} expected")
+        return cls(images, targets, starts, seed)

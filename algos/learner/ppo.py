@@ -2,6 +2,7 @@
 `PPO.update` on it:
 
 loss = clipped policy loss + vf_coef * clipped value loss - ent_coef * entropy + coef * teacher term
+       (+ coef * the cross-entropy on a minibatch of a warm start's demonstrations, with --clone_replay)
 
 The teacher term (the cross-entropy with the teacher's distribution, its target and --teacher_filter) is one object,
 algos/learner/teacher_term.py; its weight coef comes from the run's schedule (algos/learner/schedule.py). With
@@ -60,6 +61,7 @@ class PPO:
         # tensor; the same update up to float rounding, and iterations 10-19% faster (docs/reproducing.md, Speed)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, eps=config.adam_eps, fused=True)
         self.teacher_term = make_teacher_term(config)
+        self.demos = None  # a warm start's Demonstrations replayed beside the teacher term (--clone_replay)
 
     def update(self, batch, coef, lr=None, generator=None):
         """Epochs of shuffled minibatches (the last partial one dropped, as in the official code), at learning rate
@@ -122,8 +124,9 @@ class PPO:
         teacher, teacher_kl, imitated = zero, zero, None
         if coef > 0:
             teacher, teacher_kl, imitated = self.teacher_term(torch.log_softmax(logits, dim=-1), batch, idx)
-        terms.update(teacher=teacher, teacher_kl=teacher_kl)
-        loss = terms["policy"] + c.vf_coef * terms["value"] - c.ent_coef * terms["entropy"] + coef * teacher
+        demo = self.demos.loss(self.model, logits.device) if coef > 0 and self.demos is not None else zero
+        terms.update(teacher=teacher, teacher_kl=teacher_kl, demo=demo)
+        loss = terms["policy"] + c.vf_coef * terms["value"] - c.ent_coef * terms["entropy"] + coef * (teacher + demo)
         if not torch.isfinite(loss):
             bad = [k for k, v in terms.items() if not torch.isfinite(v)]
             raise Diverged(f"non-finite {', '.join(bad) or 'loss'} in the PPO update")

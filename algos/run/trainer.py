@@ -21,7 +21,7 @@ from algos.run.episodes import (eval_pool, eval_seeds, record_video, run_episode
                                 teacher_chooser, training_seeds, until_settled)
 from algos.run.run_loop import RunLoop
 from algos.run.stop_request import StopRequest
-from algos.run.warm_start import summary_line, warm_start
+from algos.run.warm_start import saved_demonstrations, summary_line, warm_start
 from algos.vec_env.env_pool import EnvPool
 from planner.live.stats import merge_stats, progress_state, stat_tag
 from utils.checkpoint_file import save_checkpoint
@@ -55,10 +55,13 @@ class Trainer(RunLoop):
             self.schedule = make_schedule(config, spec.task.get("score", "success"))
             if resume is not None:
                 self._restore(resume)
+                if config.clone_replay and self.env_steps:
+                    self.ppo.demos = saved_demonstrations(run_dir, config, self.pool.obs_shape, self.pool.n_actions)
                 self.saved_iteration = self.iteration
             tags = list(self.schedule.metrics()) + [stat_tag(k) for k in self.pool.planner_stats()] + \
                 (["Teacher/Imitated Share"] if self.ppo.teacher_term.filters else []) + \
-                (list(ROLLIN_METRICS) if self.schedule.rolls_in else [])
+                (list(ROLLIN_METRICS) if self.schedule.rolls_in else []) + \
+                (["Train/Demonstration Loss"] if config.clone_replay else [])
             self.logger = RunLogger(run_dir, extra_tags=tags,
                                     resume_iteration=self.iteration if resume is not None else None,
                                     hyperparameters=config.public(),
@@ -175,14 +178,6 @@ class Trainer(RunLoop):
         return Evidence(student_score=student[score], teacher_score=teacher[score],
                         teacher_length=teacher["length"], teacher_episodes=teacher["episodes"])
 
-    def warm_start(self):
-        """Clone the teacher before the first iteration (algos/run/warm_start.py); its env steps count."""
-        summary = warm_start(self.model, self.config, self.spec, self.device, self.schedule.score, self.run_dir,
-                             self.ppo.optimizer)
-        self.env_steps += summary["steps"]
-        if self.progress is not None:
-            self.progress.message(summary_line(summary, self.schedule.score))
-
     # -- the loop ----------------------------------------------------------------------------------------------
     def train(self):
         """Train up to n_itr / max_env_steps; returns None, or the name of what stopped it early (a signal, after
@@ -202,7 +197,11 @@ class Trainer(RunLoop):
     def _loop(self):
         c = self.config
         if c.clone_steps and self.env_steps == 0:  # a fresh run's warm start (a resumed one has env steps)
-            self.warm_start()
+            summary, self.ppo.demos = warm_start(self.model, c, self.spec, self.device, self.schedule.score,
+                                                 self.run_dir, self.ppo.optimizer)
+            self.env_steps += summary["steps"]
+            if self.progress is not None:
+                self.progress.message(summary_line(summary, self.schedule.score))
         if self.schedule.needs_teacher_score():  # measured before the first iteration: a stop request ends it
             snapshot = (rng_state(), self.pool.get_state())
             try:
@@ -282,6 +281,8 @@ class Trainer(RunLoop):
             metrics["Teacher/Taught Share"] = float(taught_mask(batch["teacher"]).float().mean())
             if self.ppo.teacher_term.filters:
                 metrics["Teacher/Imitated Share"] = losses.get("imitated")
+            if self.ppo.demos is not None:
+                metrics["Train/Demonstration Loss"] = losses.get("demo")
         return metrics
 
     def close(self, abort=False):

@@ -5,8 +5,8 @@ kickstarting's and DQfD's pre-training on demonstrations; PPO with the teacher t
 The teacher is the run's own (--soft_planner: its plan mixture), asked as evaluation asks it (a live LLM is waited
 for, so every step has a target); the episodes are training layouts (seeds below TRAIN_SEED_SPAN).
 
-    summary = warm_start(model, config, spec, device, score, run_dir)  # dict: steps, episodes, score, kl per epoch,
-                                                                      # seconds; also run_dir/warm_start.json
+    summary, demos = warm_start(model, config, spec, device, score, run_dir)  # summary: steps, episodes, score,
+        # kl per epoch, seconds (also run_dir/warm_start.json); demos: the steps to replay (--clone_replay) or None
 """
 import json
 import os
@@ -18,9 +18,11 @@ from algos.learner import clone
 from algos.run.episodes import TRAIN_SEED_SPAN, eval_pool, run_episodes, training_seeds
 from teacher.policy import sample_actions
 from utils.atomic import atomic_write
+from utils.errors import UserError
 
 FIRST_SEED_OFFSET = 500_003  # demonstration layouts apart from the training envs' first resets
 SUMMARY_FILE = "warm_start.json"
+DEMOS_FILE = "demonstrations.npz"  # --clone_replay's steps, kept for a resume
 
 
 def demonstration_seeds(seed, start, n):
@@ -71,13 +73,27 @@ def warm_start(model, config, spec, device, score="success", run_dir=None, optim
     t1 = time.time()
     kls = clone.fit(model, images, targets, starts, config.clone_epochs, config.lr, rng, device=device,
                     optimizer=optimizer)
+    if config.clone_replay:
+        demos = clone.Demonstrations(images, targets, starts, config.seed)
+        if run_dir is not None:
+            demos.save(os.path.join(run_dir, DEMOS_FILE))
     summary = {"steps": int(len(images)), "episodes": len(results),
                "score": float(np.mean([r[0] if score == "return" else r[2] for r in results])),
                "kl": [round(k, 4) for k in kls], "collect_seconds": round(t1 - t0, 1),
                "fit_seconds": round(time.time() - t1, 1)}
     if run_dir is not None:
         atomic_write(os.path.join(run_dir, SUMMARY_FILE), json.dumps(summary, indent=1))
-    return summary
+    return summary, (demos if config.clone_replay else None)
+
+
+def saved_demonstrations(run_dir, config, obs_shape, n_actions):
+    """A resumed --clone_replay run's demonstrations (run_dir/demonstrations.npz); UserError when missing or not
+    this run's."""
+    path = os.path.join(run_dir, DEMOS_FILE)
+    try:
+        return clone.Demonstrations.load(path, obs_shape, n_actions, config.seed)
+    except (OSError, ValueError, KeyError) as e:
+        raise UserError(f"--clone_replay: the run's demonstrations cannot be read ({path}: {str(e)[:120]})") from None
 
 
 def summary_line(summary, score):
