@@ -100,3 +100,20 @@ def test_a_replaying_run_keeps_its_demonstrations_for_a_resume(tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--clone_replay: the run's demonstrations cannot be read" in err[0]
     assert len(read_metrics(run_dir)) == 2                                  # the run's data untouched
+
+
+def test_a_stop_during_the_warm_start_keeps_it_and_the_resumed_run_does_not_clone_again(tmp_path):
+    """With recorded answers nothing waits: a stop request already true lets the warm start finish, then the run
+    stops before its first iteration with the warm start checkpointed (its env steps, the cloned weights)."""
+    import dataclasses
+    from algos.config import Config
+    from algos.run.train import train
+    config = dataclasses.replace(Config(), task="SimpleDoorKey", logdir=str(tmp_path), savedir="s", n_itr=1,
+                                 num_envs=2, workers=0, traj_per_itr=2, batch_size=32, num_eval=2, clone_steps=100,
+                                 clone_epochs=1)
+    stopped = train(config, {}, show_progress=False, stop=lambda: "stop")
+    assert stopped.stopped_by == "stop" and stopped.iterations == 0 and stopped.env_steps >= 100
+    resumed = train(dataclasses.replace(config, resume=stopped.run_dir), {"resume": stopped.run_dir},
+                    show_progress=False)
+    assert resumed.iterations == 1
+    assert 0 < resumed.env_steps - stopped.env_steps <= 2 * 150           # one iteration, no second warm start

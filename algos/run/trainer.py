@@ -21,7 +21,7 @@ from algos.run.episodes import (eval_pool, eval_seeds, record_video, run_episode
                                 teacher_chooser, training_seeds, until_settled)
 from algos.run.run_loop import RunLoop
 from algos.run.stop_request import StopRequest
-from algos.run.warm_start import saved_demonstrations, summary_line, warm_start
+from algos.run.warm_start import saved_demonstrations, warm_start
 from algos.vec_env.env_pool import EnvPool
 from planner.live.stats import merge_stats, progress_state, stat_tag
 from utils.checkpoint_file import save_checkpoint
@@ -196,25 +196,26 @@ class Trainer(RunLoop):
 
     def _loop(self):
         c = self.config
-        if c.clone_steps and self.env_steps == 0:  # a fresh run's warm start (a resumed one has env steps)
-            summary, self.ppo.demos = warm_start(self.model, c, self.spec, self.device, self.schedule.score,
-                                                 self.run_dir, self.ppo.optimizer)
-            self.env_steps += summary["steps"]
-            if self.progress is not None:
-                self.progress.message(summary_line(summary, self.schedule.score))
-        if self.schedule.needs_teacher_score():  # measured before the first iteration: a stop request ends it
-            snapshot = (rng_state(), self.pool.get_state())
+        first = c.clone_steps and self.env_steps == 0  # a fresh run's warm start (a resumed one has env steps)
+        if first or self.schedule.needs_teacher_score():  # before the first iteration: a stop request ends these
+            snapshot, evidence = (rng_state(), self.pool.get_state()), None
             try:
-                evidence = self.first_evidence()
+                if first:
+                    summary, self.ppo.demos = warm_start(self.model, c, self.spec, self.device, self.schedule.score,
+                                                         self.run_dir, self.ppo.optimizer, self.progress)
+                    self.env_steps += summary["steps"]
+                    snapshot = (rng_state(), self.pool.get_state())
+                if self.schedule.needs_teacher_score():
+                    evidence = self.first_evidence()
             except WaitInterrupted:  # a stop request while the teacher waited for a live LLM
                 if not self.stop_request.poll():
                     raise
-                evidence = None
-            if self.stop_request.poll():  # the state before the measurement: a resumed run measures it again
+            if self.stop_request.poll():  # the state before what it cut short: a resumed run does that again
                 self.save("latest", snapshot)
                 self.logger.flush()
                 return self.stop_request.requested
-            self.schedule.update(self.iteration, self.env_steps, evidence)
+            if evidence is not None:
+                self.schedule.update(self.iteration, self.env_steps, evidence)
         teacher_on = None
         while not self.finished() and not self.stop_request.poll():
             torch.set_num_threads(self.share.threads())

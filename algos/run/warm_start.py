@@ -54,12 +54,12 @@ def demonstrations(pool, steps, seed, rng):
     return images, targets, starts, results
 
 
-def warm_start(model, config, spec, device, score="success", run_dir=None, optimizer=None):
+def warm_start(model, config, spec, device, score="success", run_dir=None, optimizer=None, progress=None):
     """Demonstrations of config.clone_steps, the model fitted to them for config.clone_epochs at config.lr (with
     the run's own optimizer where given: PPO then goes on with Adam's moments of the cloning, not a fresh start
     whose first steps move every weight by about lr, cloned or not); what it
     did (the teacher's score on the demonstrations: their success rate, or mean return for a task scored so),
-    written to run_dir/warm_start.json too when run_dir is given."""
+    written to run_dir/warm_start.json too when run_dir is given, and told to progress (a utils.progress.Progress)."""
     t0 = time.time()
     rng = np.random.default_rng(config.seed + 7)
     pool = eval_pool(spec.task["env_id"], demonstration_seeds(config.seed, 0, config.num_envs), spec, True,
@@ -83,6 +83,8 @@ def warm_start(model, config, spec, device, score="success", run_dir=None, optim
                "fit_seconds": round(time.time() - t1, 1)}
     if run_dir is not None:
         atomic_write(os.path.join(run_dir, SUMMARY_FILE), json.dumps(summary, indent=1))
+    if progress is not None:
+        progress.message(summary_line(summary, score))
     return summary, (demos if config.clone_replay else None)
 
 
@@ -97,6 +99,7 @@ def saved_demonstrations(run_dir, config, obs_shape, n_actions):
 
 
 def summary_line(summary, score):
+    kl, seconds = summary["kl"], summary["collect_seconds"] + summary["fit_seconds"]
     return (f"warm start: the teacher drove {summary['steps']:,} env steps ({summary['episodes']} episodes, {score} "
-            f"{summary['score']:.2f}); KL(teacher || student) on them {summary['kl'][0]:.2f} -> {summary['kl'][-1]:.2f} "
-            f"nats over {len(summary['kl'])} epochs ({summary['collect_seconds'] + summary['fit_seconds']:.0f} s)")
+            f"{summary['score']:.2f}); KL(teacher || student) on them {kl[0]:.2f} -> {kl[-1]:.2f} nats over "
+            f"{len(kl)} epochs ({seconds:.0f} s)")
