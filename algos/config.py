@@ -165,8 +165,9 @@ class Config(TeacherConfig):
         problem = _seeds(self.seed_list)
         if problem:
             raise UserError(f"--seed_list has {problem}")
-        if self.clone_replay and not self.clone_steps:
-            raise UserError("--clone_replay replays a warm start's steps: give --clone_steps too")
+        if self.clone_replay and not (self.clone_steps and self.teacher_coef > 0):
+            raise UserError("--clone_replay replays a warm start's steps at the teacher term's weight: give "
+                            "--clone_steps and a --teacher_coef above 0")
         if self.lstm_residual and not self.recurrent:
             raise UserError("--lstm_residual is a setting of the LSTM student: give --recurrent too")
         if self.policy == "sb3_ppo":

@@ -93,7 +93,8 @@ BEFORE_TRAINING = [
     (["--task", "MiniWorld-PutNext-v0", "--egocentric"], "--egocentric turns a grid task's map; MiniWorld-PutNext-v0"),
     (["--policy", "sb3_ppo", "--teacher_coef", "0", "--egocentric"], "--mission_mark, --egocentric)"),
     (["--clone_steps", "-5"], "--clone_steps: expected an integer in [0, 10000000], got -5"),
-    (["--clone_replay"], "--clone_replay replays a warm start's steps: give --clone_steps too"),
+    (["--clone_replay"], "--clone_replay replays a warm start's steps at the teacher term's weight: give"),
+    (["--clone_replay", "--clone_steps", "100", "--teacher_coef", "0"], "give --clone_steps and a --teacher_coef"),
     (["--policy", "sb3_ppo", "--teacher_coef", "0", "--clone_steps", "100"], "--clone_steps would be ignored"),
 ]
 

@@ -157,7 +157,7 @@ class Trainer(RunLoop):
         pool.set_teacher(True)
         try:
             results = until_settled(lambda seeds: run_episodes(pool, choose, seeds), c.env_seed_list[0],
-                                      c.num_eval, c.teacher_eval_max, c.teacher_eval_min, stop=self.stop_request.poll)
+                                    c.num_eval, c.teacher_eval_max, c.teacher_eval_min, stop=self.stop_request.poll)
         finally:
             pool.set_teacher(False)
         return summarise(results) if results else None
