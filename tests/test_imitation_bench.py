@@ -1,12 +1,13 @@
-"""bench/miniworld_imitation.py, the offline cloning of a MiniWorld teacher: its recurrent minibatches give every
-episode the logits the LSTM student gives it acting step by step, with the targets of the same steps; the bench runs
-end to end with --recurrent."""
+"""The offline cloning of a MiniWorld teacher (algos/learner/clone.py, which bench/miniworld_imitation.py and the warm
+start share): its recurrent minibatches give every episode the logits the LSTM student gives it acting step by step,
+with the targets of the same steps; the bench runs end to end with --recurrent."""
 import importlib.util
 
 import numpy as np
 import pytest
 import torch
 
+from algos.learner import clone
 from algos.learner.model import ActorCritic
 from utils.errors import UserError
 from tests.helpers import ROOT
@@ -20,7 +21,6 @@ def load_bench():
 
 
 def test_recurrent_minibatches_are_whole_episodes_as_the_student_acts_them():
-    bench = load_bench()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     model = ActorCritic((60, 80, 3), n_actions=5, recurrent=True, encoder="pixels")
@@ -29,11 +29,11 @@ def test_recurrent_minibatches_are_whole_episodes_as_the_student_acts_them():
     targets = rng.dirichlet(np.ones(5), sum(lengths)).astype(np.float32)
     starts = np.zeros(sum(lengths), dtype=bool)
     starts[np.cumsum([0] + lengths[:-1])] = True
-    assert bench.episodes(starts) == [(0, 5), (5, 8), (8, 15)]
-    assert bench.episodes(starts, seq_len=3) == [(0, 3), (3, 5), (5, 8), (8, 11), (11, 14), (14, 15)]
+    assert clone.episodes(starts) == [(0, 5), (5, 8), (8, 15)]
+    assert clone.episodes(starts, seq_len=3) == [(0, 3), (3, 5), (5, 8), (8, 11), (11, 14), (14, 15)]
     order = np.array([2, 0, 1])
     with torch.no_grad():
-        (logits, t), = bench.batches(model, images, targets, starts, order, size=3)
+        (logits, t), = clone.batches(model, images, targets, starts, order, size=3)
         expected = []
         for s, j in [(8, 15), (0, 5), (5, 8)]:
             state = model.initial_state(1)
@@ -43,7 +43,7 @@ def test_recurrent_minibatches_are_whole_episodes_as_the_student_acts_them():
     assert logits.shape == (15, 5)
     assert torch.allclose(logits, torch.stack(expected), atol=1e-5)
     assert np.array_equal(t.numpy(), np.concatenate([targets[8:15], targets[0:5], targets[5:8]]))
-    assert bench.kl(model, images, targets, starts) > 0
+    assert clone.kl(model, images, targets, starts) > 0
 
 
 def test_the_bench_clones_into_the_lstm_student_end_to_end(capsys, monkeypatch):
