@@ -15,8 +15,7 @@ import time
 import numpy as np
 
 from algos.learner import clone
-from algos.run.episodes import TRAIN_SEED_SPAN, eval_pool, run_episodes, training_seeds
-from teacher.policy import sample_actions
+from algos.run.episodes import TRAIN_SEED_SPAN, eval_pool, run_episodes, teacher_chooser, training_seeds
 from utils.atomic import atomic_write
 from utils.errors import UserError
 
@@ -34,7 +33,7 @@ def demonstration_seeds(seed, start, n):
 def demonstrations(pool, steps, seed, rng):
     """The teacher driving batches of whole episodes (one per env of pool) until at least `steps` steps:
     (images (N, ...), targets (N, A) float32, starts (N,) bool, [(return, length, success)] per episode)."""
-    eps, results = [], []
+    eps, results, act = [], [], teacher_chooser(rng)
     while sum(len(e[0]) for e in eps) < steps:
         batch = [([], []) for _ in range(pool.n)]
         ended = np.zeros(pool.n, dtype=bool)
@@ -45,7 +44,7 @@ def demonstrations(pool, steps, seed, rng):
             for i in np.flatnonzero(~ended):
                 batch[i][0].append(obs[i].copy())
                 batch[i][1].append(np.array(teacher[i], dtype=np.float32))
-            return sample_actions(teacher, rng)
+            return act(obs, teacher, starts)
         results += run_episodes(pool, choose, demonstration_seeds(seed, len(results), pool.n))
         eps += batch
     images = np.concatenate([np.stack(e[0]) for e in eps])
@@ -57,8 +56,7 @@ def demonstrations(pool, steps, seed, rng):
 def warm_start(model, config, spec, device, score="success", run_dir=None, optimizer=None, progress=None):
     """Demonstrations of config.clone_steps, the model fitted to them for config.clone_epochs at config.lr (with
     the run's own optimizer where given: PPO then goes on with Adam's moments of the cloning, not a fresh start
-    whose first steps move every weight by about lr, cloned or not); what it
-    did (the teacher's score on the demonstrations: their success rate, or mean return for a task scored so),
+    whose first steps move every weight by about lr, cloned or not); what it did (the teacher's score on the demonstrations: their success rate, or mean return for a task scored so),
     written to run_dir/warm_start.json too when run_dir is given, and told to progress (a utils.progress.Progress)."""
     t0 = time.time()
     rng = np.random.default_rng(config.seed + 7)
