@@ -37,11 +37,13 @@ class MiniWorldTeacher:
         self._ids, self._weights = {}, {}
         self.seen, self.turned, self.visits = set(), 0.0, None
         self.avoid, self.detour = 0, 0  # steer's way around an obstacle: the side it turns to, free steps left
+        self.pose = None  # the agent's (x, z, heading) at the last teach: what it did since is read from the sim
+        self.looking = False  # whether the last step's advice was the look-around's turn
 
     def begin(self, env):
         """An episode starts in env."""
         self.actions, self.n_actions = env.actions, int(env.action_space.n)
-        self.seen, self.turned, self.avoid, self.detour = set(), 0.0, 0, 0
+        self.seen, self.turned, self.avoid, self.detour, self.pose, self.looking = set(), 0.0, 0, 0, None, False
         self.grid = FloorGrid(env)
         self.visits = np.zeros(self.grid.shape, np.int32)
 
@@ -73,6 +75,7 @@ class MiniWorldTeacher:
         obs is the student's; the skills read the simulator)."""
         x, z, _ = mw.agent_pose(env)
         self.visits[self.grid.cell(x, z)] += 1
+        self.observe(env)
         text, named, carried = self.describe(env)
         self.last_text = text
         self.last_text_id = self._ids.get(text) or self._ids.setdefault(text, text_id(text))
@@ -92,6 +95,22 @@ class MiniWorldTeacher:
             choice = int(sample_actions(weights, self.rng))
         probs[self.plan_action(env, named, carried, plans[choice][0])] = 1.0
         return probs
+
+    def observe(self, env):
+        """Update the skills' memory from what the agent did since the last step, read from the simulator (the
+        student may have acted, not the teacher): the look-around counts the turns actually made while it was
+        advised, a detour the free steps actually walked forward. The skills only read this memory, so a soft
+        teacher's several plans, each asked for its action in one step, leave it as one call would."""
+        pose = mw.agent_pose(env)
+        if self.pose is not None:
+            x, z, heading = self.pose
+            turn = (pose[2] - heading + math.pi) % (2 * math.pi) - math.pi
+            ahead = (pose[0] - x) * math.cos(heading) - (pose[1] - z) * math.sin(heading)  # along the old heading
+            if self.looking and abs(turn) > 1e-6:
+                self.turned += math.radians(env.params.get_max("turn_step"))
+            if self.detour > 0 and ahead > 0.5 * env.max_forward_step:
+                self.detour -= 1
+        self.pose, self.looking = pose, False
 
     def plan_action(self, env, named, carried, plan):
         for kind, target in parse_plan(plan):
@@ -189,8 +208,7 @@ class MiniWorldTeacher:
         step = math.radians(env.params.sample(None, "turn_step"))
         if self.detour > 0:
             if self._free_ahead(env):
-                self.detour -= 1
-                return int(self.actions.move_forward)
+                return int(self.actions.move_forward)  # counted once walked (observe)
             for side in (self.avoid, -self.avoid):
                 if self._held_fits(env, a.pos, a.dir + side * step):
                     self.avoid = side
@@ -227,17 +245,20 @@ class MiniWorldTeacher:
         return not mw.blocked(env, carried, held.radius, ignore=(held,))
 
     def explore(self, env):
-        """Turn on the spot until every object has been in view (a full turn at most), then walk toward the least
-        visited reachable place; None when every object has been seen."""
+        """Turn on the spot until every object has been in view (a full turn at most, or until what it holds would
+        hit something), then walk toward the least visited reachable place; None when every object has been seen."""
         unseen = [e for kind, colour, e in mw.objects(env) if id(e) not in self.seen and e is not env.agent.carrying
                   and (self.named is None or f"{colour} {kind}" in self.named)]
         if not unseen:
             return None
-        if self.turned < 2 * math.pi:
-            self.turned += math.radians(env.params.get_max("turn_step"))
-            return int(self.actions.turn_left)
+        if self.turned < 2 * math.pi:  # the turns made so far (observe)
+            a = env.agent
+            if self._held_fits(env, a.pos, a.dir + math.radians(env.params.get_max("turn_step"))):
+                self.looking = True
+                return int(self.actions.turn_left)
+            self.turned = 2 * math.pi  # what it holds would hit something: walk on rather than turn in vain
         goal = self.grid.least_visited(env, self.visits)
         if goal is None or mw.ground_distance(env.agent.pos, goal) < 2 * CELL:
-            self.turned = 0.0  # look around again from here
+            self.turned = 0.0  # look around again from here (this turn not counted: the look-around starts next)
             return int(self.actions.turn_left)
         return self.steer(env, goal)

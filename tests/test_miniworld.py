@@ -136,6 +136,40 @@ def test_the_description_counts_an_object_seen_only_once_it_has_been_in_view():
     env.close()
 
 
+class Twice(Rules):
+    """Rules' plans, each given twice at half the weight: a soft teacher asks both for their action every step."""
+
+    def plans(self, text):
+        return [(plan, 0.5) for plan, _ in super().plans(text)] * 2
+
+
+def drive(task, seed, teacher, student=None, steps=300):
+    """The actions advised in one episode, where `student` (None: the teacher) acts; and the env's actions."""
+    env = mw.make_miniworld(task)
+    env.reset(seed=seed)
+    teacher.begin(env)
+    advised = []
+    for _ in range(steps):
+        advised.append(int(np.argmax(teacher.teach(env))))
+        if any(env.step(advised[-1] if student is None else int(student(env)))[2:4]):
+            break
+    env.close()
+    return advised, env.actions
+
+
+def test_the_skills_memory_follows_what_the_agent_did_not_the_advice_given():
+    """The skills' memory is read from the simulator: while the agent (a student) stands still, the teacher keeps
+    advising the look-around's first turn (it has not happened); and a soft teacher asking the same plan twice per
+    step acts exactly as the teacher asking it once (its look-around and detours counted once per step)."""
+    still, actions = drive(PUTNEXT, 4, MiniWorldTeacher(Rules(PUTNEXT), rng=np.random.default_rng(0)),
+                  student=lambda env: env.actions.done, steps=40)  # done changes nothing in these rooms
+    assert set(still) == {int(actions.turn_left)}
+    for task, seed in ((PICKUP, 0), (PICKUP, 2), (PUTNEXT, 0)):
+        one, _ = drive(task, seed, MiniWorldTeacher(Rules(task), rng=np.random.default_rng(0)))
+        two, _ = drive(task, seed, MiniWorldTeacher(Twice(task), soft=True, rng=np.random.default_rng(0)))
+        assert one == two, (task, seed)
+
+
 def test_a_miniworld_id_without_objects_to_act_on_is_refused_with_one_line(capsys):
     assert main.main(["train", "--task", "MiniWorld-CollectHealth-v0", "--max_env_steps", "10"]) == 2
     err = capsys.readouterr().err
