@@ -56,8 +56,9 @@ def demonstrations(pool, steps, seed, rng):
 def warm_start(model, config, spec, device, score="success", run_dir=None, optimizer=None, progress=None):
     """Demonstrations of config.clone_steps, the model fitted to them for config.clone_epochs at config.lr (with
     the run's own optimizer where given: PPO then goes on with Adam's moments of the cloning, not a fresh start
-    whose first steps move every weight by about lr, cloned or not); what it did (the teacher's score on the demonstrations: their success rate, or mean return for a task scored so),
-    written to run_dir/warm_start.json too when run_dir is given, and told to progress (a utils.progress.Progress)."""
+    whose first steps move every weight by about lr, cloned or not); what it did (the teacher's score on the
+    demonstrations: their success rate, or mean return for a task scored so), written to run_dir/warm_start.json
+    too when run_dir is given, and told to progress (a utils.progress.Progress)."""
     t0 = time.time()
     rng = np.random.default_rng(config.seed + 7)
     pool = eval_pool(spec.task["env_id"], demonstration_seeds(config.seed, 0, config.num_envs), spec, True,
