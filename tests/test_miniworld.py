@@ -162,7 +162,7 @@ def test_the_skills_memory_follows_what_the_agent_did_not_the_advice_given():
     advising the look-around's first turn (it has not happened); and a soft teacher asking the same plan twice per
     step acts exactly as the teacher asking it once (its look-around and detours counted once per step)."""
     still, actions = drive(PUTNEXT, 4, MiniWorldTeacher(Rules(PUTNEXT), rng=np.random.default_rng(0)),
-                  student=lambda env: env.actions.done, steps=40)  # done changes nothing in these rooms
+                           student=lambda env: env.actions.done, steps=40)  # done changes nothing in these rooms
     assert set(still) == {int(actions.turn_left)}
     for task, seed in ((PICKUP, 0), (PICKUP, 2), (PUTNEXT, 0)):
         one, _ = drive(task, seed, MiniWorldTeacher(Rules(task), rng=np.random.default_rng(0)))
