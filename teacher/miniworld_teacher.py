@@ -73,9 +73,9 @@ class MiniWorldTeacher:
     def teach(self, env, obs=None):
         """Distribution over the env's actions, or None while a live LLM has not answered the text yet (the image
         obs is the student's; the skills read the simulator)."""
-        x, z, _ = mw.agent_pose(env)
-        self.visits[self.grid.cell(x, z)] += 1
-        self.observe(env)
+        pose = mw.agent_pose(env)
+        self.visits[self.grid.cell(pose[0], pose[1])] += 1
+        self.observe(env, pose)
         text, named, carried = self.describe(env)
         self.last_text = text
         self.last_text_id = self._ids.get(text) or self._ids.setdefault(text, text_id(text))
@@ -96,12 +96,12 @@ class MiniWorldTeacher:
         probs[self.plan_action(env, named, carried, plans[choice][0])] = 1.0
         return probs
 
-    def observe(self, env):
+    def observe(self, env, pose):
         """Update the skills' memory from what the agent did since the last step, read from the simulator (the
         student may have acted, not the teacher): the look-around counts the turns actually made while it was
         advised, a detour the free steps actually walked forward. The skills only read this memory, so a soft
-        teacher's several plans, each asked for its action in one step, leave it as one call would."""
-        pose = mw.agent_pose(env)
+        teacher's several plans, each asked for its action in one step, leave it as one call would. pose: the
+        agent's (x, z, heading) now (env/miniworld.py agent_pose)."""
         if self.pose is not None:
             x, z, heading = self.pose
             turn = (pose[2] - heading + math.pi) % (2 * math.pi) - math.pi
