@@ -9,8 +9,10 @@ around, and one of them held is "<box>" (its kind).
 
 Skills (the options of a plan), each a function of the simulator's state -> one of the env's actions:
 - explore: turn on the spot until every object has been in view, then walk toward the least visited free place;
-- go to <x>: walk around walls and other objects to stand facing <x>; holding an object, until that object,
-  dropped now, would lie next to <x> (so "go to <yellow box>, drop <red box>" puts the red box next to it);
+- go to <x>: aim at a <x> the camera shows (the nearest; kept once chosen), else turn left until one is in view (a
+  full turn at most, then head for the nearest remembered): so the way it turns is in the student's image. Walk
+  around walls and other objects to stand facing it; holding an object, until that object, dropped now, would lie
+  next to <x> (so "go to <yellow box>, drop <red box>" puts the red box next to it);
 - pick up <x>: pick it up once it is within reach ahead (else go to it first);
 - drop <x>: put down the object held.
 """
@@ -39,11 +41,13 @@ class MiniWorldTeacher:
         self.avoid, self.detour = 0, 0  # steer's way around an obstacle: the side it turns to, free steps left
         self.pose = None  # the agent's (x, z, heading) at the last teach: what it did since is read from the sim
         self.looking = False  # whether the last step's advice was the look-around's turn
+        self.aims, self.searched, self.searching = {}, {}, set()  # go to's: target chosen, turns searched, asked
 
     def begin(self, env):
         """An episode starts in env."""
         self.actions, self.n_actions = env.actions, int(env.action_space.n)
         self.seen, self.turned, self.avoid, self.detour, self.pose, self.looking = set(), 0.0, 0, 0, None, False
+        self.aims, self.searched, self.searching = {}, {}, set()
         self.grid = FloorGrid(env)
         self.visits = np.zeros(self.grid.shape, np.int32)
 
@@ -106,11 +110,14 @@ class MiniWorldTeacher:
             x, z, heading = self.pose
             turn = (pose[2] - heading + math.pi) % (2 * math.pi) - math.pi
             ahead = (pose[0] - x) * math.cos(heading) - (pose[1] - z) * math.sin(heading)  # along the old heading
-            if self.looking and abs(turn) > 1e-6:
-                self.turned += math.radians(env.params.get_max("turn_step"))
+            if abs(turn) > 1e-6:
+                step = math.radians(env.params.get_max("turn_step"))
+                self.turned += step if self.looking else 0.0
+                for name in self.searching:
+                    self.searched[name] = self.searched.get(name, 0.0) + step
             if self.detour > 0 and ahead > 0.5 * env.max_forward_step:
                 self.detour -= 1
-        self.pose, self.looking = pose, False
+        self.pose, self.looking, self.searching = pose, False, set()
 
     def plan_action(self, env, named, carried, plan):
         for kind, target in parse_plan(plan):
@@ -138,7 +145,9 @@ class MiniWorldTeacher:
                 return None
             if holding is not None:  # hands full: the plan must drop first
                 return self.wait()
-            ent = self.nearest(env, named[target])
+            ent, search = self.aim(env, target, named[target])
+            if search is not None:
+                return search
             if self.in_reach(env, ent):
                 return int(self.actions.pickup)
             action = self.go_to(env, ent)
@@ -146,9 +155,26 @@ class MiniWorldTeacher:
         if kind == "goto":
             if target == carried and len(named[target]) == 1:
                 return None
-            ent = self.nearest(env, [e for e in named[target] if e is not holding])
-            return self.go_to(env, ent)
+            ent, search = self.aim(env, target, [e for e in named[target] if e is not holding])
+            return self.go_to(env, ent) if search is None else search
         return self.wait()  # open/toggle: nothing to open in these worlds
+
+    def aim(self, env, name, ents):
+        """(the <name> to head for, None) or (None, the search's turn): the nearest one in the camera's view, kept
+        while out of view once chosen; none chosen, turn left to find one (the turns counted by observe), and after a
+        full turn the nearest remembered."""
+        in_view = [e for e in ents if mw.in_view(env, e)]
+        if in_view:
+            self.aims[name], self.searched[name] = self.nearest(env, in_view), 0.0
+            return self.aims[name], None
+        if any(e is self.aims.get(name) for e in ents):
+            return self.aims[name], None
+        a = env.agent
+        if self.searched.get(name, 0.0) < 2 * math.pi and \
+                self._held_fits(env, a.pos, a.dir + math.radians(env.params.get_max("turn_step"))):
+            self.searching.add(name)
+            return None, int(self.actions.turn_left)
+        return self.nearest(env, ents), None
 
     def nearest(self, env, ents):
         return min(ents, key=lambda e: mw.ground_distance(e.pos, env.agent.pos))

@@ -170,6 +170,37 @@ def test_the_skills_memory_follows_what_the_agent_did_not_the_advice_given():
         assert one == two, (task, seed)
 
 
+def test_go_to_turns_left_to_find_a_target_out_of_view_then_heads_for_it():
+    """A box seen before but out of view now, on the agent's right: the teacher does not turn right toward where it
+    remembers it (nothing in the student's image says which way) but turns left until the camera shows it, then goes
+    to it and picks it up."""
+    env = mw.make_miniworld(PUTNEXT)
+    env.reset(seed=7)
+    teacher = MiniWorldTeacher(Rules(PUTNEXT), rng=np.random.default_rng(0), named=["red box", "yellow box"])
+    teacher.begin(env)
+    red = next(e for _, colour, e in mw.objects(env) if colour == "red")
+    for _ in range(int(math.ceil(360 / 15))):  # a full turn: every box seen
+        teacher.describe(env)
+        env.step(int(env.actions.turn_left))
+    while mw.in_view(env, red) or mw.heading_to(env, red.pos) > 0:  # until it has left the view on the right
+        env.step(int(env.actions.turn_left))
+    advised = int(np.argmax(teacher.teach(env)))
+    assert "<red box>" in teacher.last_text and advised == int(env.actions.turn_left)
+    for _ in range(30):
+        if mw.in_view(env, red):
+            break
+        env.step(advised)
+        advised = int(np.argmax(teacher.teach(env)))
+        assert advised == int(env.actions.turn_left)
+    assert mw.in_view(env, red)
+    for _ in range(200):
+        if env.agent.carrying is red:
+            break
+        env.step(int(np.argmax(teacher.teach(env))))
+    assert env.agent.carrying is red
+    env.close()
+
+
 def test_a_miniworld_id_without_objects_to_act_on_is_refused_with_one_line(capsys):
     assert main.main(["train", "--task", "MiniWorld-CollectHealth-v0", "--max_env_steps", "10"]) == 2
     err = capsys.readouterr().err
