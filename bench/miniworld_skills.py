@@ -2,14 +2,19 @@
 on held-out episodes (env seeds 2,000,000+, recorded answers), per step the skill that gave its action and, for
 go to / pick up / drop, whether that object is in the camera's view now (what the student's image can explain);
 and the teacher's own entropy per step with every plan weighted by its probability (the floor of the student's
-cross-entropy to it, Train/Teacher KL).
+cross-entropy to it, Train/Teacher KL). With --loaddir a trained student drives (sampling, as the evaluation) and the
+teacher only advises on the student's states; printed besides: the driver's actions, the steps where no object is in
+the camera's view, pick ups that took nothing, how often the driver did the teacher's most likely action, and the
+steps per object collected.
 
     python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 MiniWorld-PutNext-v0 --episodes 4
+    python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 --episodes 10 --loaddir RUN
 """
 import argparse
 from collections import Counter
 
 import numpy as np
+import torch
 
 from env import miniworld as mw
 from planner.base import RecordedPlanner
@@ -22,9 +27,21 @@ from utils.errors import UserError
 from utils.machine import machine_line
 
 
-def skills(task_id, episodes):
+def student(task_id, loaddir):
+    """A chooser for the student saved in loaddir (algos/run/episodes.py), refused for a stacked-frame student."""
+    from algos.config import Config
+    from algos.run.episodes import student_chooser
+    from algos.run.evaluate import load_student
+    model, _, (frame_stack, _) = load_student(Config(task=task_id, loaddir=loaddir, device="cpu"),
+                                              task_config(task_id), torch.device("cpu"), {})
+    if frame_stack != 1:
+        raise UserError(f"--loaddir {loaddir}: a student of --frame_stack {frame_stack} is not driven here")
+    return student_chooser(model, torch.device("cpu"))
+
+
+def skills(task_id, episodes, loaddir=None):
     """(Counter of (skill, target in view) over the steps, reward per episode, mean entropy of the soft teacher on
-    the same steps)."""
+    the same steps, Counter of the driver's figures)."""
     task = task_config(task_id)
     planner = RecordedPlanner(load_answers(task, "default"))
     env = mw.make_miniworld(task_id)
@@ -36,47 +53,67 @@ def skills(task_id, episodes):
         action = skill(env, named, carried, kind, target)
         if action is not None and not used:
             ents = [e for e in named.get(target, []) if e is not env.agent.carrying] or named.get(target, [])
-            used.append((kind, mw.in_view(env, hard.nearest(env, ents)) if ents else None))
+            searching = target in hard.searching  # go to's turn to find a target out of view
+            used.append(("search" if searching else kind,
+                         None if searching or not ents else mw.in_view(env, hard.nearest(env, ents))))
         return action
 
     hard.skill = recording
-    counts, reward, entropy = Counter(), 0.0, []
+    counts, reward, entropy, driver, names = Counter(), 0.0, [], Counter(), {int(a): a.name for a in env.actions}
+    choose = student(task_id, loaddir) if loaddir else None
     try:
         for i in range(episodes):
-            env.reset(seed=2_000_000 + i)
+            obs, _ = env.reset(seed=2_000_000 + i)
+            torch.manual_seed(2_000_000 + i)
             hard.begin(env)
             soft.begin(env)
-            done = False
+            done, step, last = False, 0, 0
             while not done:
                 used.clear()
                 p = np.asarray(soft.teach(env))
                 q = p[p > 0]
                 entropy.append(float(-(q * np.log(q)).sum()))
-                action = int(np.argmax(hard.teach(env)))
+                advised = int(np.argmax(hard.teach(env)))
                 counts[used[0] if used else ("wait", None)] += 1
-                _, r, terminated, truncated, _ = env.step(action)
+                action = advised if choose is None else int(choose(obs[None], None, np.array([step == 0]))[0])
+                driver["no object in view"] += not any(mw.in_view(env, e) for _, _, e in mw.objects(env))
+                obs, r, terminated, truncated, _ = env.step(action)
+                driver[f"action {names[action]}"] += 1
+                driver["the teacher's most likely action"] += action == int(np.argmax(p))
+                driver["pick up, nothing taken"] += action == int(env.actions.pickup) and r <= 0
+                if r > 0:
+                    driver["objects"], driver["steps to them"], last = driver["objects"] + 1, \
+                        driver["steps to them"] + step + 1 - last, step + 1
                 reward += r
+                step += 1
                 done = terminated or truncated
     finally:
         env.close()
-    return counts, reward / episodes, float(np.mean(entropy))
+    return counts, reward / episodes, float(np.mean(entropy)), driver
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", nargs="+", default=["MiniWorld-PickupObjects-v0", "MiniWorld-PutNext-v0"])
     p.add_argument("--episodes", type=int, default=4)
+    p.add_argument("--loaddir", default=None, help="a trained student (run folder or checkpoint) drives")
     args = p.parse_args(argv)
     if args.episodes < 1:
         raise UserError("--episodes must be >= 1")
     print(machine_line())
     for task_id in args.tasks:
-        counts, reward, entropy = skills(task_id, args.episodes)
+        torch.set_num_threads(1)
+        counts, reward, entropy, driver = skills(task_id, args.episodes, args.loaddir)
         total = sum(counts.values())
         shares = ", ".join(f"{kind}{'' if seen is None else (' (in view)' if seen else ' (out of view)')} "
                            f"{n / total:.2f}" for (kind, seen), n in counts.most_common())
-        print(f"{task_id}: {args.episodes} episodes, {total} steps, reward per episode {reward:.2f}, "
-              f"soft teacher entropy {entropy:.2f} nats/step; {shares}", flush=True)
+        who = f"the student {args.loaddir} driving" if args.loaddir else "the teacher driving"
+        print(f"{task_id}: {who}, {args.episodes} episodes, {total} steps, reward per episode {reward:.2f}, "
+              f"soft teacher entropy {entropy:.2f} nats/step; the teacher's advice: {shares}", flush=True)
+        per_object = driver.pop("steps to them") / driver["objects"] if driver["objects"] else float("nan")
+        driver.pop("objects")
+        print("  the driver: " + ", ".join(f"{k} {n / total:.2f}" for k, n in sorted(driver.items())) +
+              f"; steps per object collected {per_object:.1f}", flush=True)
     return 0
 
 

@@ -248,6 +248,15 @@ def test_a_pixel_student_trains_evaluates_and_records_a_video_on_putnext(tmp_pat
                       str(tmp_path)]) == 0
     assert "over 2 episodes" in capsys.readouterr().out
     assert task_config(PUTNEXT)["world"] == "miniworld"
+    import importlib.util  # the skills bench with this student driving: every step advised and counted once
+    spec = importlib.util.spec_from_file_location("bench_skills", f"{ROOT}/bench/miniworld_skills.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    advice, _, _, driver = bench.skills(PUTNEXT, 1, loaddir=str(run))
+    steps = sum(advice.values())
+    assert 0 < steps <= 250 and sum(n for k, n in driver.items() if k.startswith("action ")) == steps
+    assert driver["pick up, nothing taken"] <= driver["action pickup"]
+    assert driver["the teacher's most likely action"] < steps  # a one-iteration student is not its teacher
 
 
 def test_the_adaptive_schedule_compares_pickupobjects_students_and_teachers_by_objects_collected(tmp_path):
