@@ -54,8 +54,8 @@ def skills(task_id, episodes, loaddir=None):
         if action is not None and not used:
             ents = [e for e in named.get(target, []) if e is not env.agent.carrying] or named.get(target, [])
             searching = target in hard.searching  # go to's turn to find a target out of view
-            used.append(("search" if searching else kind,
-                         None if searching or not ents else mw.in_view(env, hard.nearest(env, ents))))
+            aimed = next((e for e in ents if e is hard.aims.get(target)), None) or (ents and hard.nearest(env, ents))
+            used.append(("search" if searching else kind, None if searching or not ents else mw.in_view(env, aimed)))
         return action
 
     hard.skill = recording

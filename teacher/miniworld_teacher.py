@@ -9,8 +9,9 @@ around, and one of them held is "<box>" (its kind).
 
 Skills (the options of a plan), each a function of the simulator's state -> one of the env's actions:
 - explore: turn on the spot until every object has been in view, then walk toward the least visited free place;
-- go to <x>: aim at a <x> the camera shows (the nearest; kept once chosen), else turn left until one is in view (a
-  full turn at most, then head for the nearest remembered): so the way it turns is in the student's image. Walk
+- go to <x>: aim at a <x> the camera shows (the nearest; kept once chosen, until out of view for KEEP steps), else
+  turn left until one is in view (a full turn at most, then head for the nearest remembered): so the way it turns is
+  mostly in the student's image. Walk
   around walls and other objects to stand facing it; holding an object, until that object, dropped now, would lie
   next to <x> (so "go to <yellow box>, drop <red box>" puts the red box next to it);
 - pick up <x>: pick it up once it is within reach ahead (else go to it first);
@@ -26,6 +27,7 @@ from teacher.miniworld_navigation import CELL, REACH, FloorGrid
 from teacher.policy import sample_actions, text_id
 
 FACING = math.radians(10)
+KEEP = 8             # go to: steps a chosen target out of view is still headed for (then searched for)
 DETOUR = 4           # free steps walked around an obstacle before heading for the goal again
 
 
@@ -42,12 +44,13 @@ class MiniWorldTeacher:
         self.pose = None  # the agent's (x, z, heading) at the last teach: what it did since is read from the sim
         self.looking = False  # whether the last step's advice was the look-around's turn
         self.aims, self.searched, self.searching = {}, {}, set()  # go to's: target chosen, turns searched, asked
+        self.unseen = {}  # go to's: the steps each chosen target has been out of view
 
     def begin(self, env):
         """An episode starts in env."""
         self.actions, self.n_actions = env.actions, int(env.action_space.n)
         self.seen, self.turned, self.avoid, self.detour, self.pose, self.looking = set(), 0.0, 0, 0, None, False
-        self.aims, self.searched, self.searching = {}, {}, set()
+        self.aims, self.searched, self.searching, self.unseen = {}, {}, set(), {}
         self.grid = FloorGrid(env)
         self.visits = np.zeros(self.grid.shape, np.int32)
 
@@ -117,6 +120,8 @@ class MiniWorldTeacher:
                     self.searched[name] = self.searched.get(name, 0.0) + step
             if self.detour > 0 and ahead > 0.5 * env.max_forward_step:
                 self.detour -= 1
+        for name, ent in self.aims.items():
+            self.unseen[name] = 0 if mw.in_view(env, ent) else self.unseen.get(name, 0) + 1
         self.pose, self.looking, self.searching = pose, False, set()
 
     def plan_action(self, env, named, carried, plan):
@@ -161,13 +166,13 @@ class MiniWorldTeacher:
 
     def aim(self, env, name, ents):
         """(the <name> to head for, None) or (None, the search's turn): the nearest one in the camera's view, kept
-        while out of view once chosen; none chosen, turn left to find one (the turns counted by observe), and after a
-        full turn the nearest remembered."""
+        once chosen while out of view for fewer than KEEP steps (a detour, a close approach); else turn left to find
+        one (the turns counted by observe), and after a full turn the nearest remembered."""
         in_view = [e for e in ents if mw.in_view(env, e)]
         if in_view:
             self.aims[name], self.searched[name] = self.nearest(env, in_view), 0.0
             return self.aims[name], None
-        if any(e is self.aims.get(name) for e in ents):
+        if any(e is self.aims.get(name) for e in ents) and self.unseen.get(name, 0) < KEEP:
             return self.aims[name], None
         a = env.agent
         if self.searched.get(name, 0.0) < 2 * math.pi and \
