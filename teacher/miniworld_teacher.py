@@ -11,9 +11,9 @@ Skills (the options of a plan), each a function of the simulator's state -> one 
 - explore: turn on the spot until every object has been in view, then walk toward the least visited free place;
 - go to <x>: aim at a <x> the camera shows (the nearest; kept once chosen, until out of view for KEEP steps), else
   turn left until one is in view (a full turn at most, then head for the nearest remembered): so the way it turns is
-  mostly in the student's image. Walk
-  around walls and other objects to stand facing it; holding an object, until that object, dropped now, would lie
-  next to <x> (so "go to <yellow box>, drop <red box>" puts the red box next to it);
+  mostly in the student's image. Walk around walls and other objects to stand facing it; holding an object, until
+  that object, dropped now, would lie next to <x> (so "go to <yellow box>, drop <red box>" puts the red box next to
+  it);
 - pick up <x>: pick it up once it is within reach ahead (else go to it first);
 - drop <x>: put down the object held.
 """
