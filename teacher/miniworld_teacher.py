@@ -114,10 +114,10 @@ class MiniWorldTeacher:
             turn = (pose[2] - heading + math.pi) % (2 * math.pi) - math.pi
             ahead = (pose[0] - x) * math.cos(heading) - (pose[1] - z) * math.sin(heading)  # along the old heading
             if abs(turn) > 1e-6:
-                step = math.radians(env.params.get_max("turn_step"))
-                self.turned += step if self.looking else 0.0
+                if self.looking:
+                    self.turned += _turn_step(env)
                 for name in self.searching:
-                    self.searched[name] = self.searched.get(name, 0.0) + step
+                    self.searched[name] = self.searched.get(name, 0.0) + _turn_step(env)
             if self.detour > 0 and ahead > 0.5 * env.max_forward_step:
                 self.detour -= 1
         for name, ent in self.aims.items():
@@ -174,9 +174,7 @@ class MiniWorldTeacher:
             return self.aims[name], None
         if any(e is self.aims.get(name) for e in ents) and self.unseen.get(name, 0) < KEEP:
             return self.aims[name], None
-        a = env.agent
-        if self.searched.get(name, 0.0) < 2 * math.pi and \
-                self._held_fits(env, a.pos, a.dir + math.radians(env.params.get_max("turn_step"))):
+        if self.searched.get(name, 0.0) < 2 * math.pi and self._left_turn_fits(env):
             self.searching.add(name)
             return None, int(self.actions.turn_left)
         return self.nearest(env, ents), None
@@ -275,6 +273,10 @@ class MiniWorldTeacher:
         carried = pos + np.array([math.cos(heading), 0.0, -math.sin(heading)]) * dist
         return not mw.blocked(env, carried, held.radius, ignore=(held,))
 
+    def _left_turn_fits(self, env):
+        """Whether what the agent holds (if anything) has room after one turn left on the spot."""
+        return self._held_fits(env, env.agent.pos, env.agent.dir + _turn_step(env))
+
     def explore(self, env):
         """Turn on the spot until every object has been in view (a full turn at most, or until what it holds would
         hit something), then walk toward the least visited reachable place; None when every object has been seen."""
@@ -283,8 +285,7 @@ class MiniWorldTeacher:
         if not unseen:
             return None
         if self.turned < 2 * math.pi:  # the turns made so far (observe)
-            a = env.agent
-            if self._held_fits(env, a.pos, a.dir + math.radians(env.params.get_max("turn_step"))):
+            if self._left_turn_fits(env):
                 self.looking = True
                 return int(self.actions.turn_left)
             self.turned = 2 * math.pi  # what it holds would hit something: walk on rather than turn in vain
@@ -293,3 +294,8 @@ class MiniWorldTeacher:
             self.turned = 0.0  # look around again from here (this turn not counted: the look-around starts next)
             return int(self.actions.turn_left)
         return self.steer(env, goal)
+
+
+def _turn_step(env):
+    """One turn action's angle (radians), the largest the env's parameters allow."""
+    return math.radians(env.params.get_max("turn_step"))
