@@ -4,8 +4,9 @@ go to / pick up / drop, whether that object is in the camera's view now (what th
 and the teacher's own entropy per step with every plan weighted by its probability (the floor of the student's
 cross-entropy to it, Train/Teacher KL). With --loaddir a trained student drives (sampling, as the evaluation) and the
 teacher only advises on the student's states; printed besides: the driver's actions, the steps where no object is in
-the camera's view, pick ups that took nothing, how often the driver did the teacher's most likely action, and the
-steps per object collected.
+the camera's view, pick ups that took nothing, how often the driver did the teacher's most likely action, the
+steps per object collected, and the objects collected of each kind. Last, per object kind, how near the camera still
+draws it straight ahead and how far pick up reaches it (centre distances): the steps between are taken blind.
 
     python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 MiniWorld-PutNext-v0 --episodes 4
     python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 --episodes 10 --loaddir RUN
@@ -68,6 +69,7 @@ def skills(task_id, episodes, loaddir=None):
             hard.begin(env)
             soft.begin(env)
             done, step, last = False, 0, 0
+            start = {id(e): kind for kind, _, e in mw.objects(env)}
             while not done:
                 used.clear()
                 p = np.asarray(soft.teach(env))
@@ -87,9 +89,42 @@ def skills(task_id, episodes, loaddir=None):
                 reward += r
                 step += 1
                 done = terminated or truncated
+            left = {id(e) for _, _, e in mw.objects(env)}
+            for ident, kind in start.items():
+                driver[f"{kind}s"] += 1
+                driver[f"{kind}s collected"] += ident not in left
     finally:
         env.close()
     return counts, reward / episodes, float(np.mean(entropy)), driver
+
+
+def blind_zone(task_id, step=0.05):
+    """{kind: (the nearest distance at which the camera draws it straight ahead, the farthest at which pick up takes
+    it)}: each kind of the task's first held-out episode alone on the floor, ahead of the agent facing along the room,
+    at distances from 0.3 m in `step`s; drawn = any pixel differs from the same view without it."""
+    env = mw.make_miniworld(task_id)
+    try:
+        env.reset(seed=2_000_000)
+        u, a = env.unwrapped, env.unwrapped.agent
+        ents = {kind: e for kind, _, e in mw.objects(env)}
+        away = np.array([1e3, 0.0, 1e3])
+        for e in ents.values():
+            e.pos = away.copy()
+        a.pos, a.dir = np.array([u.min_x + 1.0, 0.0, (u.min_z + u.max_z) / 2]), 0.0
+        empty, out = u.render_obs().astype(np.int16), {}
+        for kind, e in ents.items():
+            drawn, reach = float("inf"), 0.0
+            for d in np.arange(0.3, u.max_x - u.min_x - 2.0, step):
+                e.pos = a.pos + np.array([d, 0.0, 0.0])
+                if d < drawn and (np.abs(u.render_obs().astype(np.int16) - empty).sum(-1) > 30).any():
+                    drawn = d
+                if mw.in_reach(u, e):
+                    reach = d
+            e.pos = away.copy()
+            out[kind] = (drawn, reach)
+        return out
+    finally:
+        env.close()
 
 
 def main(argv=None):
@@ -112,8 +147,15 @@ def main(argv=None):
               f"soft teacher entropy {entropy:.2f} nats/step; the teacher's advice: {shares}", flush=True)
         per_object = driver.pop("steps to them") / driver["objects"] if driver["objects"] else float("nan")
         driver.pop("objects")
+        kinds = sorted(k[:-1] for k in driver if k.endswith("s") and f"{k} collected" in driver)
+        driver_collected = sum(driver[k + "s collected"] for k in kinds)  # PutNext's objects stay
+        collected = ", ".join(f"{k} {driver.pop(k + 's collected')} of {driver.pop(k + 's')}" for k in kinds)
         print("  the driver: " + ", ".join(f"{k} {n / total:.2f}" for k, n in sorted(driver.items())) +
-              f"; steps per object collected {per_object:.1f}", flush=True)
+              f"; steps per object collected {per_object:.1f}" +
+              (f"; collected by kind: {collected}" if driver_collected else ""), flush=True)
+        print("  straight ahead, centre distances: " + "; ".join(
+            f"{kind} drawn down to {drawn:.1f} m, picked up from {reach:.1f} m" for kind, (drawn, reach) in
+            sorted(blind_zone(task_id).items())), flush=True)
     return 0
 
 

@@ -190,11 +190,19 @@ def field_of_view(env):
 
 
 def in_view(env, ent, max_distance=30.0):
-    """Whether the agent's camera shows the entity now (within the field of view, no wall between)."""
+    """Whether the entity is within the camera's horizontal field of view, no wall between (the image's lower edge
+    is not checked: a low object near the agent lies below it; bench/miniworld_skills.py measures how near)."""
     if abs(heading_to(env, ent.pos)) > field_of_view(env) / 2 + math.atan2(ent.radius, max(
             ground_distance(env.agent.pos, ent.pos), 1e-6)):
         return False
     return ground_distance(env.agent.pos, ent.pos) <= max_distance and not wall_between(env, env.agent.pos, ent.pos)
+
+
+def in_reach(env, ent):
+    """Whether pick up takes `ent` now (MiniWorld's own test: the first thing a disc 1.5 radii ahead of the agent
+    touches)."""
+    a = env.agent
+    return env.intersect(a, a.pos + a.dir_vec * 1.5 * a.radius, 1.2 * a.radius) is ent
 
 
 def frame(env):

@@ -153,7 +153,7 @@ class MiniWorldTeacher:
             ent, search = self.aim(env, target, named[target])
             if search is not None:
                 return search
-            if self.in_reach(env, ent):
+            if mw.in_reach(env, ent):
                 return int(self.actions.pickup)
             action = self.go_to(env, ent)
             return self.close_in(env, ent) if action is None else action
@@ -181,12 +181,6 @@ class MiniWorldTeacher:
 
     def nearest(self, env, ents):
         return min(ents, key=lambda e: mw.ground_distance(e.pos, env.agent.pos))
-
-    def in_reach(self, env, ent):
-        """Whether pick up takes `ent` now (MiniWorld's own test: the first thing a disc 1.5 radii ahead of the
-        agent touches)."""
-        a = env.agent
-        return env.intersect(a, a.pos + a.dir_vec * 1.5 * a.radius, 1.2 * a.radius) is ent
 
     def arrived(self, env, ent):
         a, held = env.agent, env.agent.carrying

@@ -259,6 +259,21 @@ def test_a_pixel_student_trains_evaluates_and_records_a_video_on_putnext(tmp_pat
     assert driver["the teacher's most likely action"] < steps  # a one-iteration student is not its teacher
 
 
+def test_the_skills_bench_counts_objects_by_kind_and_measures_where_the_camera_loses_a_key():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_skills", f"{ROOT}/bench/miniworld_skills.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    _, reward, _, driver = bench.skills(PICKUP, 1)  # the teacher drives one held-out episode
+    kinds = [k[:-len("s collected")] for k in driver if k.endswith("s collected")]
+    assert set(kinds) <= {"ball", "box", "key"} and sum(driver[k + "s"] for k in kinds) == 5
+    assert sum(driver[k + "s collected"] for k in kinds) == round(reward)  # one reward per object picked up
+    zone = bench.blind_zone(PICKUP)
+    assert set(zone) == {"ball", "box", "key"}
+    assert zone["ball"][0] < zone["ball"][1] and zone["box"][0] < zone["box"][1]  # seen until picked up
+    assert zone["key"][0] > zone["key"][1] > 0.5  # a flat key leaves the image before pick up reaches it
+
+
 def test_the_adaptive_schedule_compares_pickupobjects_students_and_teachers_by_objects_collected(tmp_path):
     """PickupObjects is scored by its return (objects per episode; "score" in configs/tasks.json): the adaptive
     schedule measures the teacher's mean return, and its roll-ins follow the student's return against it."""
