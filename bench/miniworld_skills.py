@@ -17,6 +17,7 @@ from collections import Counter
 import numpy as np
 import torch
 
+from algos.vec_env.frame_stack import first_frames, push_frame
 from env import miniworld as mw
 from planner.base import RecordedPlanner
 from planner.answer_tables import load_answers
@@ -29,15 +30,13 @@ from utils.machine import machine_line
 
 
 def student(task_id, loaddir):
-    """A chooser for the student saved in loaddir (algos/run/episodes.py), refused for a stacked-frame student."""
+    """(a chooser for the student saved in loaddir (algos/run/episodes.py), its --frame_stack)."""
     from algos.config import Config
     from algos.run.episodes import student_chooser
     from algos.run.evaluate import load_student
     model, _, (frame_stack, _) = load_student(Config(task=task_id, loaddir=loaddir, device="cpu"),
                                               task_config(task_id), torch.device("cpu"), {})
-    if frame_stack != 1:
-        raise UserError(f"--loaddir {loaddir}: a student of --frame_stack {frame_stack} is not driven here")
-    return student_chooser(model, torch.device("cpu"))
+    return student_chooser(model, torch.device("cpu")), frame_stack
 
 
 def skills(task_id, episodes, loaddir=None):
@@ -61,10 +60,11 @@ def skills(task_id, episodes, loaddir=None):
 
     hard.skill = recording
     counts, reward, entropy, driver, names = Counter(), 0.0, [], Counter(), {int(a): a.name for a in env.actions}
-    choose = student(task_id, loaddir) if loaddir else None
+    choose, frame_stack = student(task_id, loaddir) if loaddir else (None, 1)
     try:
         for i in range(episodes):
             obs, _ = env.reset(seed=2_000_000 + i)
+            stack = first_frames(obs, frame_stack)
             torch.manual_seed(2_000_000 + i)
             hard.begin(env)
             soft.begin(env)
@@ -77,9 +77,10 @@ def skills(task_id, episodes, loaddir=None):
                 entropy.append(float(-(q * np.log(q)).sum()))
                 advised = int(np.argmax(hard.teach(env)))
                 counts[used[0] if used else ("wait", None)] += 1
-                action = advised if choose is None else int(choose(obs[None], None, np.array([step == 0]))[0])
+                action = advised if choose is None else int(choose(stack[None], None, np.array([step == 0]))[0])
                 driver["no object in view"] += not any(mw.in_view(env, e) for _, _, e in mw.objects(env))
                 obs, r, terminated, truncated, _ = env.step(action)
+                stack = obs if frame_stack == 1 else push_frame(stack, obs)
                 driver[f"action {names[action]}"] += 1
                 driver["the teacher's most likely action"] += action == int(np.argmax(p))
                 driver["pick up, nothing taken"] += action == int(env.actions.pickup) and r <= 0

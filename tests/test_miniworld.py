@@ -236,7 +236,7 @@ def test_rendering_that_cannot_start_is_one_clear_line(monkeypatch):
 def test_a_pixel_student_trains_evaluates_and_records_a_video_on_putnext(tmp_path, capsys):
     args = ["train", "--task", PUTNEXT, "--logdir", str(tmp_path), "--savedir", "mw", "--n_itr", "1", "--num_envs",
             "2", "--workers", "0", "--traj_per_itr", "2", "--batch_size", "32", "--eval_interval", "1", "--num_eval",
-            "1", "--video", "1", "--video_every", "1", "--no_progress"]
+            "1", "--video", "1", "--video_every", "1", "--no_progress", "--frame_stack", "2"]
     assert main.main(args) == 0
     run = tmp_path / "ppo" / PUTNEXT / "mw-0"
     rows = read_metrics(run)
@@ -248,7 +248,7 @@ def test_a_pixel_student_trains_evaluates_and_records_a_video_on_putnext(tmp_pat
                       str(tmp_path)]) == 0
     assert "over 2 episodes" in capsys.readouterr().out
     assert task_config(PUTNEXT)["world"] == "miniworld"
-    import importlib.util  # the skills bench with this student driving: every step advised and counted once
+    import importlib.util  # the skills bench with this (two-frame) student driving: every step advised, counted once
     spec = importlib.util.spec_from_file_location("bench_skills", f"{ROOT}/bench/miniworld_skills.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
