@@ -41,7 +41,7 @@ def student(task_id, loaddir):
 
 def skills(task_id, episodes, loaddir=None):
     """(Counter of (skill, target in view) over the steps, reward per episode, mean entropy of the soft teacher on
-    the same steps, Counter of the driver's figures)."""
+    the same steps, Counter of the driver's figures, Counter of (object kind, collected) over the episodes' objects)."""
     task = task_config(task_id)
     planner = RecordedPlanner(load_answers(task, "default"))
     env = mw.make_miniworld(task_id)
@@ -60,6 +60,7 @@ def skills(task_id, episodes, loaddir=None):
 
     hard.skill = recording
     counts, reward, entropy, driver, names = Counter(), 0.0, [], Counter(), {int(a): a.name for a in env.actions}
+    by_kind = Counter()
     choose, frame_stack = student(task_id, loaddir) if loaddir else (None, 1)
     try:
         for i in range(episodes):
@@ -91,12 +92,10 @@ def skills(task_id, episodes, loaddir=None):
                 step += 1
                 done = terminated or truncated
             left = {id(e) for _, _, e in mw.objects(env)}
-            for ident, kind in start.items():
-                driver[f"{kind}s"] += 1
-                driver[f"{kind}s collected"] += ident not in left
+            by_kind.update((kind, ident not in left) for ident, kind in start.items())
     finally:
         env.close()
-    return counts, reward / episodes, float(np.mean(entropy)), driver
+    return counts, reward / episodes, float(np.mean(entropy)), driver, by_kind
 
 
 def blind_zone(task_id, step=0.05):
@@ -139,7 +138,7 @@ def main(argv=None):
     print(machine_line())
     for task_id in args.tasks:
         torch.set_num_threads(1)
-        counts, reward, entropy, driver = skills(task_id, args.episodes, args.loaddir)
+        counts, reward, entropy, driver, by_kind = skills(task_id, args.episodes, args.loaddir)
         total = sum(counts.values())
         shares = ", ".join(f"{kind}{'' if seen is None else (' (in view)' if seen else ' (out of view)')} "
                            f"{n / total:.2f}" for (kind, seen), n in counts.most_common())
@@ -148,12 +147,11 @@ def main(argv=None):
               f"soft teacher entropy {entropy:.2f} nats/step; the teacher's advice: {shares}", flush=True)
         per_object = driver.pop("steps to them") / driver["objects"] if driver["objects"] else float("nan")
         driver.pop("objects")
-        kinds = sorted(k[:-1] for k in driver if k.endswith("s") and f"{k} collected" in driver)
-        driver_collected = sum(driver[k + "s collected"] for k in kinds)  # PutNext's objects stay
-        collected = ", ".join(f"{k} {driver.pop(k + 's collected')} of {driver.pop(k + 's')}" for k in kinds)
+        collected = ", ".join(f"{k} {by_kind[k, True]} of {by_kind[k, True] + by_kind[k, False]}"
+                              for k in sorted({kind for kind, _ in by_kind}))
         print("  the driver: " + ", ".join(f"{k} {n / total:.2f}" for k, n in sorted(driver.items())) +
               f"; steps per object collected {per_object:.1f}" +
-              (f"; collected by kind: {collected}" if driver_collected else ""), flush=True)
+              (f"; collected by kind: {collected}" if any(got for _, got in by_kind) else ""), flush=True)
         print("  straight ahead, centre distances: " + "; ".join(
             f"{kind} drawn down to {drawn:.1f} m, picked up from {reach:.1f} m" for kind, (drawn, reach) in
             sorted(blind_zone(task_id).items())), flush=True)

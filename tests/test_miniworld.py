@@ -233,6 +233,14 @@ def test_rendering_that_cannot_start_is_one_clear_line(monkeypatch):
     assert "cannot render on this machine" in message and len(message.splitlines()) == 1
 
 
+def _skills_bench():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_skills", f"{ROOT}/bench/miniworld_skills.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 def test_a_pixel_student_trains_evaluates_and_records_a_video_on_putnext(tmp_path, capsys):
     args = ["train", "--task", PUTNEXT, "--logdir", str(tmp_path), "--savedir", "mw", "--n_itr", "1", "--num_envs",
             "2", "--workers", "0", "--traj_per_itr", "2", "--batch_size", "32", "--eval_interval", "1", "--num_eval",
@@ -248,11 +256,8 @@ def test_a_pixel_student_trains_evaluates_and_records_a_video_on_putnext(tmp_pat
                       str(tmp_path)]) == 0
     assert "over 2 episodes" in capsys.readouterr().out
     assert task_config(PUTNEXT)["world"] == "miniworld"
-    import importlib.util  # the skills bench with this (two-frame) student driving: every step advised, counted once
-    spec = importlib.util.spec_from_file_location("bench_skills", f"{ROOT}/bench/miniworld_skills.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    advice, _, _, driver = bench.skills(PUTNEXT, 1, loaddir=str(run))
+    # the skills bench with this (two-frame) student driving: every step advised, counted once
+    advice, _, _, driver, _ = _skills_bench().skills(PUTNEXT, 1, loaddir=str(run))
     steps = sum(advice.values())
     assert 0 < steps <= 250 and sum(n for k, n in driver.items() if k.startswith("action ")) == steps
     assert driver["pick up, nothing taken"] <= driver["action pickup"]
@@ -260,14 +265,10 @@ def test_a_pixel_student_trains_evaluates_and_records_a_video_on_putnext(tmp_pat
 
 
 def test_the_skills_bench_counts_objects_by_kind_and_measures_where_the_camera_loses_a_key():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("bench_skills", f"{ROOT}/bench/miniworld_skills.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    _, reward, _, driver = bench.skills(PICKUP, 1)  # the teacher drives one held-out episode
-    kinds = [k[:-len("s collected")] for k in driver if k.endswith("s collected")]
-    assert set(kinds) <= {"ball", "box", "key"} and sum(driver[k + "s"] for k in kinds) == 5
-    assert sum(driver[k + "s collected"] for k in kinds) == round(reward)  # one reward per object picked up
+    bench = _skills_bench()
+    _, reward, _, _, by_kind = bench.skills(PICKUP, 1)  # the teacher drives one held-out episode
+    assert {kind for kind, _ in by_kind} <= {"ball", "box", "key"} and sum(by_kind.values()) == 5
+    assert sum(n for (_, got), n in by_kind.items() if got) == round(reward)  # one reward per object picked up
     zone = bench.blind_zone(PICKUP)
     assert set(zone) == {"ball", "box", "key"}
     assert zone["ball"][0] < zone["ball"][1] and zone["box"][0] < zone["box"][1]  # seen until picked up
