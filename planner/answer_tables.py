@@ -9,7 +9,8 @@ exported from a plan cache (python -m planner.export_cache), with where they cam
     PATH.json (or a/path)     any file in either format
 
 An exported table (format "llm4teach-answers") holds one entry per task, keyed by the task's name (each task has
-its own prompt, so its own answers):
+its own prompt, so its own answers; a task without one reads the entry of its "answers" name, as a variant that
+shares another task's prompt and texts does: MiniWorld-PickupObjects-LookDown-v0 reads MiniWorld-PickupObjects-v0's):
     {"format": "llm4teach-answers", "version": 1, "name": "gemma3-270m", "source": "...",
      "tasks": {"SimpleDoorKey": {"provenance": {"model": ..., "planner": "logprobs", "prompt_sha256": ...,
                                                 "exported": DATE, "n_ask": ..., "temperature": ..., ...},
@@ -93,7 +94,7 @@ def load_answers(task_cfg, value=DEFAULT):
     data = read_exported(path)
     if data is None:
         return load_recorded_answers(task_cfg, path)
-    entry = data["tasks"].get(task_cfg["name"])
+    entry = data["tasks"].get(task_cfg["name"], data["tasks"].get(task_cfg.get("answers")))
     if not isinstance(entry, dict):
         shown = ", ".join(data["tasks"]) or "none"
         raise UserError(f"answer table {path} has no answers for task {task_cfg['name']} (it has: {shown})")

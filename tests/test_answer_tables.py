@@ -17,7 +17,7 @@ from teacher.policy import TeacherPolicy
 from tests.helpers import planner_config, read_metrics, tiny_train_args
 from tests.llm_fakes import FakeChatServer, Reply, asked_text, completion
 from utils.errors import UserError
-from planner.task_spec import load_prompt, load_recorded_answers, task_config
+from planner.task_spec import all_tasks, load_prompt, load_recorded_answers, task_config
 
 SDK = task_config("SimpleDoorKey")
 
@@ -232,3 +232,11 @@ def test_shipped_tables_were_asked_with_the_prompts_that_ship():
             assert entry["provenance"].get("prompt_sha256") == want, f"{name}: {task} was asked another prompt"
             checked += 1
     assert checked >= 9
+    # a task without its own entry reads its "answers" name's: a variant asked the same prompt
+    look = task_config("MiniWorld-PickupObjects-LookDown-v0")
+    assert answer_tables.load_answers(look) == answer_tables.load_answers(task_config("MiniWorld-PickupObjects-v0"))
+    for task, cfg in all_tasks().items():
+        data = json.loads(answer_tables.table_path(answer_tables.task_table(cfg)).read_text())
+        if data.get("format") == answer_tables.FORMAT and task not in data["tasks"]:
+            asked = data["tasks"][cfg["answers"]]["provenance"]["prompt_sha256"]
+            assert asked == sha256(load_prompt(cfg)), f"{task} reads answers asked with another prompt"

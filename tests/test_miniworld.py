@@ -275,6 +275,23 @@ def test_the_skills_bench_counts_objects_by_kind_and_measures_where_the_camera_l
     assert zone["key"][0] > zone["key"][1] > 0.5  # a flat key leaves the image before pick up reaches it
 
 
+def test_the_look_down_variant_is_the_same_room_with_the_camera_pitched_so_a_key_stays_in_view():
+    look = "MiniWorld-PickupObjects-LookDown-v0"
+    rooms = []
+    for task in (PICKUP, look):
+        env = mw.make_miniworld(task)
+        obs, _ = env.reset(seed=2_000_000)
+        rooms.append((sorted((kind, tuple(np.round(e.pos, 6))) for kind, _, e in mw.objects(env)),
+                      tuple(np.round(env.unwrapped.agent.pos, 6)), env.unwrapped.agent.cam_pitch, obs))
+        env.close()
+    (objs, pos, pitch, image), (objs_look, pos_look, pitch_look, image_look) = rooms
+    assert objs == objs_look and pos == pos_look  # the same episode: objects and agent where they were
+    assert (pitch, pitch_look) == (0, -20) and image.shape == image_look.shape and (image != image_look).any()
+    assert task_config(look)["prompt"] == task_config(PICKUP)["prompt"]
+    drawn, reach = _skills_bench().blind_zone(look)["key"]
+    assert drawn < reach  # pitched down, the camera keeps a key in the image until pick up reaches it
+
+
 def test_the_adaptive_schedule_compares_pickupobjects_students_and_teachers_by_objects_collected(tmp_path):
     """PickupObjects is scored by its return (objects per episode; "score" in configs/tasks.json): the adaptive
     schedule measures the teacher's mean return, and its roll-ins follow the student's return against it."""
