@@ -68,7 +68,7 @@ class Config(TeacherConfig):
 
     # -- the learner ----------------------------------------------------------------------------------------------
     policy: str = option("ppo", "ppo (the project's PPO) | sb3_ppo (Stable-Baselines3's PPO, needs --teacher_coef 0)",
-                         commands=ALL, choices=("ppo", "sb3_ppo"))
+                         choices=("ppo", "sb3_ppo"))  # eval reads a student's policy from its checkpoint
     sb3_obs: str = option("memory", "what sb3_ppo's MLP sees: memory (the memory map) | egocentric (MiniGrid ids only)",
                           choices=("memory", "egocentric"))
 

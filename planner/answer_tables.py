@@ -94,7 +94,7 @@ def load_answers(task_cfg, value=DEFAULT):
     data = read_exported(path)
     if data is None:
         return load_recorded_answers(task_cfg, path)
-    entry = data["tasks"].get(task_cfg["name"], data["tasks"].get(task_cfg.get("answers")))
+    entry = _task_entry(data, task_cfg)
     if not isinstance(entry, dict):
         shown = ", ".join(data["tasks"]) or "none"
         raise UserError(f"answer table {path} has no answers for task {task_cfg['name']} (it has: {shown})")
@@ -109,8 +109,13 @@ def provenance(task_cfg, value=DEFAULT):
     if data is None:
         source = load_json(path, "recorded-answer file")
         return {"source": source.get("source", "") if isinstance(source, dict) else ""}
-    entry = data["tasks"].get(task_cfg["name"])
+    entry = _task_entry(data, task_cfg)
     return dict(entry.get("provenance") or {}) if isinstance(entry, dict) else {}
+
+
+def _task_entry(data, task_cfg):
+    """An exported table's entry for a task: its own, else its "answers" name's (a variant asked the same prompt)."""
+    return data["tasks"].get(task_cfg["name"], data["tasks"].get(task_cfg.get("answers")))
 
 
 def write_task(value, task_name, answers, task_provenance, source=""):

@@ -235,6 +235,7 @@ def test_shipped_tables_were_asked_with_the_prompts_that_ship():
     # a task without its own entry reads its "answers" name's: a variant asked the same prompt
     look = task_config("MiniWorld-PickupObjects-LookDown-v0")
     assert answer_tables.load_answers(look) == answer_tables.load_answers(task_config("MiniWorld-PickupObjects-v0"))
+    assert answer_tables.provenance(look) == answer_tables.provenance(task_config("MiniWorld-PickupObjects-v0"))
     for task, cfg in all_tasks().items():
         data = json.loads(answer_tables.table_path(answer_tables.task_table(cfg)).read_text())
         if data.get("format") == answer_tables.FORMAT and task not in data["tasks"]:

@@ -266,6 +266,11 @@ def test_eval_needs_a_checkpoint_or_the_teacher(capsys):
     assert_one_line_error(rc, err, "--loaddir", "--eval_teacher")
 
 
+def test_eval_reads_the_policy_from_the_checkpoint_so_policy_is_a_training_flag(capsys):
+    rc, out, err = call(capsys, ["eval", "--task", TASK, "--policy", "sb3_ppo", "--loaddir", "RUN"])
+    assert_one_line_error(rc, err, "unrecognized arguments: --policy sb3_ppo")  # not a demand for --teacher_coef
+
+
 def test_eval_missing_loaddir_or_checkpoint(trained, tmp_path, capsys):
     rc, out, err = call(capsys, ["eval", "--task", TASK, "--loaddir", tmp_path / "nowhere"])
     assert_one_line_error(rc, err, "--loaddir not found")
