@@ -6,7 +6,9 @@ cross-entropy to it, Train/Teacher KL). With --loaddir a trained student drives 
 teacher only advises on the student's states; printed besides: the driver's actions, the steps where no object is in
 the camera's view, pick ups that took nothing, how often the driver did the teacher's most likely action, the
 steps per object collected, and the objects collected of each kind. Last, per object kind, how near the camera still
-draws it straight ahead and how far pick up reaches it (centre distances): the steps between are taken blind.
+draws it straight ahead and how far pick up reaches it (centre distances): the steps between are taken blind; and
+how near an object straight ahead is hidden entirely behind an object carried (PutNext: the yellow box behind the
+red one).
 
     python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 MiniWorld-PutNext-v0 --episodes 4
     python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 --episodes 10 --loaddir RUN
@@ -80,7 +82,13 @@ def skills(task_id, episodes, loaddir=None):
                 counts[used[0] if used else ("wait", None)] += 1
                 action = advised if choose is None else int(choose(stack[None], None, np.array([step == 0]))[0])
                 driver["no object in view"] += not any(mw.in_view(env, e) for _, _, e in mw.objects(env))
+                held = env.unwrapped.agent.carrying
                 obs, r, terminated, truncated, _ = env.step(action)
+                now = env.unwrapped.agent.carrying
+                if now is not None and now is not held:
+                    kind = next(k for k, _, e in mw.objects(env) if e is now)
+                    driver[f"took the {mw.colour_of(now) or ''} {kind}".replace("  ", " ")] += 1
+                driver["steps holding an object"] += now is not None
                 stack = obs if frame_stack == 1 else push_frame(stack, obs)
                 driver[f"action {names[action]}"] += 1
                 driver["the teacher's most likely action"] += action == int(np.argmax(p))
@@ -127,6 +135,43 @@ def blind_zone(task_id, step=0.05):
         env.close()
 
 
+def carried_blind(task_id, step=0.05):
+    """(carried name, target name, the farthest distance at which the target straight ahead is hidden entirely while
+    the agent carries the other, the distance at which the two touch), centre distances from the agent: the task's
+    first two named objects (else its first two) of its first held-out episode, alone on the floor; None where pick
+    up does not carry (PickupObjects collects)."""
+    task = task_config(task_id)
+    env = mw.make_miniworld(task_id)
+    try:
+        env.reset(seed=2_000_000)
+        u, a = env.unwrapped, env.unwrapped.agent
+        found = mw.objects(env)
+        order = [f"{c} {k}" if c else k for k, c, _ in found]
+        named = [n for n in task.get("named", []) if n in order]
+        pair = [found[order.index(n)] for n in named[:2]] if len(named) >= 2 else found[:2]
+        (carried_kind, carried_colour, carried), (target_kind, target_colour, target) = pair
+        away = np.array([1e3, 0.0, 1e3])
+        for _, _, e in found:
+            e.pos = away.copy()
+        a.pos, a.dir = np.array([u.min_x + 1.0, 0.0, (u.min_z + u.max_z) / 2]), 0.0
+        carried.pos = a.pos + a.dir_vec * (a.radius + carried.radius + 0.05)
+        u.step(u.actions.pickup)
+        if a.carrying is not carried:
+            return None
+        empty = u.render_obs().astype(np.int16)
+        touch = float(np.linalg.norm((carried.pos - a.pos)[[0, 2]])) + carried.radius + target.radius
+        hidden = touch
+        for d in np.arange(touch, u.max_x - u.min_x - 2.0, step):
+            target.pos = a.pos + np.array([d, 0.0, 0.0])
+            if (np.abs(u.render_obs().astype(np.int16) - empty).sum(-1) > 30).any():
+                break
+            hidden = d
+        return (" ".join(filter(None, (carried_colour, carried_kind))),
+                " ".join(filter(None, (target_colour, target_kind))), hidden, touch)
+    finally:
+        env.close()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", nargs="+", default=["MiniWorld-PickupObjects-v0", "MiniWorld-PutNext-v0"])
@@ -145,8 +190,8 @@ def main(argv=None):
         who = f"the student {args.loaddir} driving" if args.loaddir else "the teacher driving"
         print(f"{task_id}: {who}, {args.episodes} episodes, {total} steps, reward per episode {reward:.2f}, "
               f"soft teacher entropy {entropy:.2f} nats/step; the teacher's advice: {shares}", flush=True)
-        per_object = driver.pop("steps to them") / driver["objects"] if driver["objects"] else float("nan")
-        driver.pop("objects")
+        steps_to, objects = driver.pop("steps to them", 0), driver.pop("objects", 0)
+        per_object = steps_to / objects if objects else float("nan")
         collected = ", ".join(f"{k} {by_kind[k, True]} of {by_kind[k, True] + by_kind[k, False]}"
                               for k in sorted({kind for kind, _ in by_kind}))
         print("  the driver: " + ", ".join(f"{k} {n / total:.2f}" for k, n in sorted(driver.items())) +
@@ -155,6 +200,11 @@ def main(argv=None):
         print("  straight ahead, centre distances: " + "; ".join(
             f"{kind} drawn down to {drawn:.1f} m, picked up from {reach:.1f} m" for kind, (drawn, reach) in
             sorted(blind_zone(task_id).items())), flush=True)
+        blind = carried_blind(task_id)
+        if blind is not None:
+            carried, target, hidden, touch = blind
+            print(f"  carrying a {carried}, a {target} straight ahead is hidden behind it from {hidden:.1f} m down to "
+                  f"{touch:.1f} m, where the two touch", flush=True)
     return 0
 
 

@@ -1,12 +1,15 @@
 """Walking in a MiniWorld room: the floor as CELL-sized cells, which of them the agent can stand on (walls once
-per episode, objects at each step), and breadth-first shortest paths over them (teacher/miniworld_teacher.py's go
-to and explore)."""
+per episode, objects at each step), breadth-first shortest paths over them (teacher/miniworld_teacher.py's go
+to and explore), and where the agent and what it holds have room."""
 import math
 
 import numpy as np
 
+from env import miniworld as mw
+
 CELL = 0.25          # the navigation grid's cell size (m)
 REACH = 0.3          # go to: the agent's edge within this of the target's
+BESIDE = 0.7         # go to, holding: pass at least this share of the touching distance beside the target
 
 
 class FloorGrid:
@@ -116,3 +119,54 @@ def _clear_of_walls(centres, radius, segs):
     closest = a + t[..., None] * ab
     d = np.sqrt(((p - closest) ** 2).sum(-1)).min(-1)
     return (d >= radius).reshape(centres.shape[:2])
+
+
+def turn_step(env):
+    """One turn action's angle (radians), the largest the env's parameters allow."""
+    return math.radians(env.params.get_max("turn_step"))
+
+
+def held_fits(env, pos, heading):
+    """Whether the held object (if any) has room where it would be carried with the agent at pos, heading."""
+    held = env.agent.carrying
+    if held is None:
+        return True
+    dist = 1.05 * (env.agent.radius + held.radius + env.max_forward_step)
+    carried = pos + np.array([math.cos(heading), 0.0, -math.sin(heading)]) * dist
+    return not mw.blocked(env, carried, held.radius, ignore=(held,))
+
+
+def free_ahead(env):
+    """Whether one step forward is free for the agent and what it holds."""
+    a = env.agent
+    ahead = a.pos + a.dir_vec * env.max_forward_step
+    return not mw.blocked(env, ahead, a.radius, ignore=(a.carrying,)) and held_fits(env, ahead, a.dir)
+
+
+def line_clear(env, ent):
+    """Whether the agent (and what it holds) can walk straight to `ent` without hitting anything else."""
+    a, held = env.agent, env.agent.carrying
+    length = mw.ground_distance(a.pos, ent.pos) - (a.radius + ent.radius)
+    if length <= 0:
+        return True
+    direction = (ent.pos - a.pos) / max(mw.ground_distance(a.pos, ent.pos), 1e-9)
+    radius = a.radius if held is None else a.radius + 2 * held.radius
+    for t in np.arange(0.0, length + 1e-9, 0.2):
+        if mw.blocked(env, a.pos + direction * t, radius, ignore=(ent, held)):
+            return False
+    return True
+
+
+def beside(env, ent):
+    """A point beside `ent`, between BESIDE and 1 touching distance (the held object's radius and its) off the line
+    to it, on the side the agent already faces (a wall there: the other side)."""
+    held = env.agent.carrying
+    line = (ent.pos - env.agent.pos) / max(mw.ground_distance(ent.pos, env.agent.pos), 1e-9)
+    right = np.array([-line[2], 0.0, line[0]])
+    first = 1.0 if mw.heading_to(env, ent.pos) >= 0 else -1.0
+    offset = (1 + BESIDE) / 2 * (held.radius + ent.radius)
+    for side in (first, -first):
+        goal = ent.pos + side * offset * right
+        if not mw.blocked(env, goal, held.radius, ignore=(held, ent)):
+            return goal
+    return ent.pos

@@ -13,7 +13,7 @@ Skills (the options of a plan), each a function of the simulator's state -> one 
   turn left until one is in view (a full turn at most, then head for the nearest remembered): so the way it turns is
   mostly in the student's image. Walk around walls and other objects to stand facing it; holding an object, until
   that object, dropped now, would lie next to <x> (so "go to <yellow box>, drop <red box>" puts the red box next to
-  it);
+  it), passing <x> a little to one side, where the object carried ahead does not hide it from the camera;
 - pick up <x>: pick it up once it is within reach ahead (else go to it first);
 - drop <x>: put down the object held.
 """
@@ -23,7 +23,8 @@ import numpy as np
 
 from env import miniworld as mw
 from teacher.mediator import parse_plan
-from teacher.miniworld_navigation import CELL, REACH, FloorGrid
+from teacher.miniworld_navigation import (BESIDE, CELL, REACH, FloorGrid, beside, free_ahead, held_fits,
+                                          line_clear, turn_step)
 from teacher.policy import sample_actions, text_id
 
 FACING = math.radians(10)
@@ -115,9 +116,9 @@ class MiniWorldTeacher:
             ahead = (pose[0] - x) * math.cos(heading) - (pose[1] - z) * math.sin(heading)  # along the old heading
             if abs(turn) > 1e-6:
                 if self.looking:
-                    self.turned += _turn_step(env)
+                    self.turned += turn_step(env)
                 for name in self.searching:
-                    self.searched[name] = self.searched.get(name, 0.0) + _turn_step(env)
+                    self.searched[name] = self.searched.get(name, 0.0) + turn_step(env)
             if self.detour > 0 and ahead > 0.5 * env.max_forward_step:
                 self.detour -= 1
         for name, ent in self.aims.items():
@@ -196,9 +197,26 @@ class MiniWorldTeacher:
             return None
         a = env.agent
         held = a.carrying
-        if self.line_clear(env, ent):  # straight there (the usual case in a room)
-            return self.steer(env, ent.pos)
+        if line_clear(env, ent):  # straight there (the usual case in a room)
+            if held is None:
+                return self.steer(env, ent.pos)
+            return self.carry_to(env, ent)
         return self.steer(env, self.grid.waypoint(env, ent, ignore=(held,)))
+
+    def carry_to(self, env, ent):
+        """Holding an object, walk to put it next to `ent` with `ent` beside the line ahead, where the held object,
+        carried ahead, does not hide it from the camera (straight at it, a box is hidden from 3.4 m:
+        bench/miniworld_skills.py): straight on while `ent` passes between BESIDE and 1 touching distance to the
+        side (near enough to arrive), or farther while one turn toward it would bring it nearer the line than
+        that; else steer for a point beside it."""
+        a, held = env.agent, env.agent.carrying
+        touch = held.radius + ent.radius
+        distance, bearing = mw.ground_distance(a.pos, ent.pos), abs(mw.heading_to(env, ent.pos))
+        side, turned = distance * math.sin(bearing), distance * abs(math.sin(bearing - turn_step(env)))
+        lane = BESIDE * touch <= side <= touch or (side > touch and turned < BESIDE * touch)
+        if lane and bearing < math.pi / 3 and free_ahead(env):
+            return int(self.actions.move_forward)
+        return self.steer(env, beside(env, ent))
 
     def close_in(self, env, ent):
         """Beside `ent` but something else would be picked up: face it squarely and step closer, or back off."""
@@ -209,19 +227,6 @@ class MiniWorldTeacher:
         ahead = a.pos + a.dir_vec * env.max_forward_step
         return int(self.actions.move_forward if not mw.blocked(env, ahead, a.radius) else self.actions.move_back)
 
-    def line_clear(self, env, ent):
-        """Whether the agent (and what it holds) can walk straight to `ent` without hitting anything else."""
-        a, held = env.agent, env.agent.carrying
-        length = mw.ground_distance(a.pos, ent.pos) - (a.radius + ent.radius)
-        if length <= 0:
-            return True
-        direction = (ent.pos - a.pos) / max(mw.ground_distance(a.pos, ent.pos), 1e-9)
-        radius = a.radius if held is None else a.radius + 2 * held.radius
-        for t in np.arange(0.0, length + 1e-9, 0.2):
-            if mw.blocked(env, a.pos + direction * t, radius, ignore=(ent, held)):
-                return False
-        return True
-
     def steer(self, env, goal):
         """Turn toward goal, or step forward when facing it. Blocked ahead, it turns one way (toward the goal's
         side, chosen once) and walks DETOUR free steps before heading for the goal again, as a wall-follower does,
@@ -230,46 +235,32 @@ class MiniWorldTeacher:
         turn = mw.heading_to(env, goal)
         step = math.radians(env.params.sample(None, "turn_step"))
         if self.detour > 0:
-            if self._free_ahead(env):
+            if free_ahead(env):
                 return int(self.actions.move_forward)  # counted once walked (observe)
             for side in (self.avoid, -self.avoid):
-                if self._held_fits(env, a.pos, a.dir + side * step):
+                if held_fits(env, a.pos, a.dir + side * step):
                     self.avoid = side
                     return self._turn(side)
             return int(self.actions.move_back)
         if abs(turn) > step / 2:
             side = 1 if turn > 0 else -1
-            if self._held_fits(env, a.pos, a.dir + side * step):
+            if held_fits(env, a.pos, a.dir + side * step):
                 return self._turn(side)
-        elif self._free_ahead(env):
+        elif free_ahead(env):
             return int(self.actions.move_forward)
         self.avoid, self.detour = (1 if turn >= 0 else -1), DETOUR
         behind = a.pos - a.dir_vec * env.max_forward_step
         if a.carrying is not None and not mw.blocked(env, behind, a.radius, ignore=(a.carrying,)) and \
-                self._held_fits(env, behind, a.dir):
+                held_fits(env, behind, a.dir):
             return int(self.actions.move_back)
         return self._turn(self.avoid)
 
     def _turn(self, side):
         return int(self.actions.turn_left if side > 0 else self.actions.turn_right)
 
-    def _free_ahead(self, env):
-        a = env.agent
-        ahead = a.pos + a.dir_vec * env.max_forward_step
-        return not mw.blocked(env, ahead, a.radius, ignore=(a.carrying,)) and self._held_fits(env, ahead, a.dir)
-
-    def _held_fits(self, env, pos, heading):
-        """Whether the held object (if any) has room where it would be carried with the agent at pos, heading."""
-        held = env.agent.carrying
-        if held is None:
-            return True
-        dist = 1.05 * (env.agent.radius + held.radius + env.max_forward_step)
-        carried = pos + np.array([math.cos(heading), 0.0, -math.sin(heading)]) * dist
-        return not mw.blocked(env, carried, held.radius, ignore=(held,))
-
     def _left_turn_fits(self, env):
         """Whether what the agent holds (if anything) has room after one turn left on the spot."""
-        return self._held_fits(env, env.agent.pos, env.agent.dir + _turn_step(env))
+        return held_fits(env, env.agent.pos, env.agent.dir + turn_step(env))
 
     def explore(self, env):
         """Turn on the spot until every object has been in view (a full turn at most, or until what it holds would
@@ -289,7 +280,3 @@ class MiniWorldTeacher:
             return int(self.actions.turn_left)
         return self.steer(env, goal)
 
-
-def _turn_step(env):
-    """One turn action's angle (radians), the largest the env's parameters allow."""
-    return math.radians(env.params.get_max("turn_step"))

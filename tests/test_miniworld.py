@@ -201,6 +201,39 @@ def test_go_to_turns_left_to_find_a_target_out_of_view_then_heads_for_it():
     env.close()
 
 
+def test_holding_the_red_box_the_teacher_heads_beside_the_yellow_one_so_the_camera_keeps_showing_it():
+    """Carried ahead, the red box hides a yellow box straight ahead over the last metres (the skills bench measures
+    how far); the teacher's go to, holding it, aims beside the yellow box, so every image on the way shows it, and
+    its drop puts the red box next to it."""
+    hidden, touch = _skills_bench().carried_blind(PUTNEXT)[2:]
+    assert hidden > touch + 1.0  # straight at it, the yellow box is out of the image for more than a metre
+    env = mw.make_miniworld(PUTNEXT)
+    env.reset(seed=2_000_000)
+    u, a = env.unwrapped, env.unwrapped.agent
+    boxes = {colour: e for _, colour, e in mw.objects(env)}
+    for e in boxes.values():
+        e.pos = np.array([1e3, 0.0, 1e3])
+    red, yellow = boxes["red"], boxes["yellow"]
+    a.pos, a.dir = np.array([u.min_x + 2.0, 0.0, (u.min_z + u.max_z) / 2]), 0.0
+    red.pos = a.pos + a.dir_vec * (a.radius + red.radius + 0.05)
+    env.step(int(env.actions.pickup))
+    yellow.pos = a.pos + np.array([5.0, 0.0, 0.0])  # straight ahead
+    teacher = MiniWorldTeacher(Rules(PUTNEXT), rng=np.random.default_rng(0), named=["red box", "yellow box"])
+    teacher.begin(env)
+    reward, drawn = 0.0, []
+    for _ in range(80):
+        shown = u.render_obs().astype(np.int16)
+        place, yellow.pos = yellow.pos, np.array([1e3, 0.0, 1e3])
+        drawn.append(bool((np.abs(shown - u.render_obs().astype(np.int16)).sum(-1) > 30).any()))
+        yellow.pos = place
+        _, reward, terminated, _, _ = env.step(int(np.argmax(teacher.teach(env))))
+        if terminated:
+            break
+    env.close()
+    assert terminated and reward > 0 and env.agent.carrying is None  # dropped next to the yellow box
+    assert len(drawn) > 10 and all(drawn)  # the yellow box in every image on the way
+
+
 def test_a_miniworld_id_without_objects_to_act_on_is_refused_with_one_line(capsys):
     assert main.main(["train", "--task", "MiniWorld-CollectHealth-v0", "--max_env_steps", "10"]) == 2
     err = capsys.readouterr().err
