@@ -3,11 +3,11 @@ cloning, no RL: the soft teacher (every plan weighted by its probability) drives
 episodes (env seeds 1,000,000+), its action distributions are the targets; the student's pixel network
 (algos/learner/model.py, the run's own) learns them by cross-entropy for --epochs passes; reported per epoch: the
 KL from the teacher on held-out steps (episodes 2,000,000+; 0 = perfect imitation, whatever the teacher's own
-entropy), and at the end the cloned student alone on --eval held-out episodes (reward per episode, acting by
-sampling). --frame_stack k gives the network the last k images as channels (newest last, as training's
---frame_stack): how much of the teacher a short memory explains; --recurrent clones into the LSTM student (training's
---recurrent), each episode one sequence: how much a memory of the whole episode explains (--lstm_residual: its
-residual core, training's flag).
+entropy; the feed-forward clone's also apart on the steps holding an object and the others), and at the end the
+cloned student alone on --eval held-out episodes (reward per episode, acting by sampling). --frame_stack k gives
+the network the last k images as channels (newest last, as training's --frame_stack): how much of the teacher a
+short memory explains; --recurrent clones into the LSTM student (training's --recurrent), each episode one
+sequence: how much a memory of the whole episode explains (--lstm_residual: its residual core, training's flag).
 
     python bench/miniworld_imitation.py --task MiniWorld-PickupObjects-v0 --steps 20000 --epochs 8
 """
@@ -32,13 +32,13 @@ from utils.machine import machine_line
 
 
 def teacher_steps(task_id, steps, first_seed, rng, k=1):
-    """(images uint8 (N, H, W, 3k), teacher distributions (N, A), episode starts bool (N,)) of the soft teacher
-    driving."""
+    """(images uint8 (N, H, W, 3k), teacher distributions (N, A), episode starts bool (N,), whether the agent holds
+    an object bool (N,)) of the soft teacher driving."""
     task = task_config(task_id)
     teacher = TeacherSpec(task, TeacherConfig(soft_planner=True)).make_teacher(
         RecordedPlanner(load_answers(task, "default")), 0)
     env = env_pkg.make_env(task_id)
-    images, targets, starts, seed = [], [], [], first_seed
+    images, targets, starts, holding, seed = [], [], [], [], first_seed
     try:
         while len(images) < steps:
             obs, _ = env.reset(seed=seed)
@@ -51,13 +51,14 @@ def teacher_steps(task_id, steps, first_seed, rng, k=1):
                 images.append(seen)
                 targets.append(p)
                 starts.append(first)
+                holding.append(env.unwrapped.agent.carrying is not None)
                 first = False
                 obs, _, terminated, truncated, _ = env.step(int(rng.choice(len(p), p=p / p.sum())))
                 seen = push_frame(seen, obs)
                 done = terminated or truncated
     finally:
         env.close()
-    return np.stack(images), np.stack(targets), np.asarray(starts)
+    return np.stack(images), np.stack(targets), np.asarray(starts), np.asarray(holding)
 
 
 def play(model, task_id, episodes_, rng, k=1):
@@ -108,8 +109,8 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     print(machine_line(), flush=True)
     start = time.monotonic()
-    x, y, xs = teacher_steps(args.task, args.steps, 1_000_000, rng, args.frame_stack)
-    hx, hy, hs = teacher_steps(args.task, args.heldout, 2_000_000, rng, args.frame_stack)
+    x, y, xs, _ = teacher_steps(args.task, args.steps, 1_000_000, rng, args.frame_stack)
+    hx, hy, hs, held = teacher_steps(args.task, args.heldout, 2_000_000, rng, args.frame_stack)
     entropy = float(-(hy * np.log(np.clip(hy, 1e-12, 1))).sum(1).mean())
     print(f"{args.task}: {len(x)} training and {len(hx)} held-out teacher steps in {time.monotonic() - start:.0f} s; "
           f"the teacher's entropy on the held-out steps {entropy:.2f} nats", flush=True)
@@ -117,8 +118,13 @@ def main(argv=None):
                         lstm_residual=args.lstm_residual)
 
     def report(epoch, train_kl):
-        print(f"epoch {epoch}: KL(teacher || student) train {train_kl:.3f}, held-out {clone.kl(model, hx, hy, hs):.3f} "
-              f"nats ({time.monotonic() - start:.0f} s)", flush=True)
+        split = ""  # the feed-forward clone's held-out KL apart on the steps holding an object and the others
+        if not args.recurrent and 0 < held.sum() < len(held):
+            split = (f" (holding an object, {held.mean():.2f} of the steps: "
+                     f"{clone.kl(model, hx[held], hy[held], hs[held]):.3f}; the others "
+                     f"{clone.kl(model, hx[~held], hy[~held], hs[~held]):.3f})")
+        print(f"epoch {epoch}: KL(teacher || student) train {train_kl:.3f}, held-out {clone.kl(model, hx, hy, hs):.3f}"
+              f"{split} nats ({time.monotonic() - start:.0f} s)", flush=True)
     clone.fit(model, x, y, xs, args.epochs, args.lr, rng, args.seq_len, on_epoch=report, size=args.batch_size)
     if args.eval:
         print(f"the cloned student alone: reward per episode {play(model, args.task, args.eval, rng, args.frame_stack):.2f} "

@@ -4,11 +4,12 @@ go to / pick up / drop, whether that object is in the camera's view now (what th
 and the teacher's own entropy per step with every plan weighted by its probability (the floor of the student's
 cross-entropy to it, Train/Teacher KL). With --loaddir a trained student drives (sampling, as the evaluation) and the
 teacher only advises on the student's states; printed besides: the driver's actions, the steps where no object is in
-the camera's view, pick ups that took nothing, how often the driver did the teacher's most likely action, the
-steps per object collected, and the objects collected of each kind. Last, per object kind, how near the camera still
-draws it straight ahead and how far pick up reaches it (centre distances): the steps between are taken blind; and
-how near an object straight ahead is hidden entirely behind an object carried (PutNext: the yellow box behind the
-red one).
+the camera's view, pick ups that took nothing, what it picked up, the steps holding an object and, of those where
+go to's target is in the camera's field, how many show none of it (hidden behind the object held), how often the
+driver did the teacher's most likely action, the steps per object collected, and the objects collected of each
+kind. Last, per object kind, how near the camera still draws it straight ahead and how far pick up reaches it
+(centre distances): the steps between are taken blind; and how near an object straight ahead is hidden entirely
+behind an object carried (PutNext: the yellow box behind the red one).
 
     python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 MiniWorld-PutNext-v0 --episodes 4
     python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 --episodes 10 --loaddir RUN
@@ -49,7 +50,7 @@ def skills(task_id, episodes, loaddir=None):
     env = mw.make_miniworld(task_id)
     hard = TeacherSpec(task).make_teacher(planner, 0)
     soft = TeacherSpec(task, TeacherConfig(soft_planner=True)).make_teacher(planner, 0)
-    skill, used = hard.skill, []
+    skill, used, aims = hard.skill, [], []
 
     def recording(env, named, carried, kind, target):
         action = skill(env, named, carried, kind, target)
@@ -58,6 +59,7 @@ def skills(task_id, episodes, loaddir=None):
             searching = target in hard.searching  # go to's turn to find a target out of view
             aimed = next((e for e in ents if e is hard.aims.get(target)), None) or (ents and hard.nearest(env, ents))
             used.append(("search" if searching else kind, None if searching or not ents else mw.in_view(env, aimed)))
+            aims.append(aimed)
         return action
 
     hard.skill = recording
@@ -75,6 +77,7 @@ def skills(task_id, episodes, loaddir=None):
             start = {id(e): kind for kind, _, e in mw.objects(env)}
             while not done:
                 used.clear()
+                aims.clear()
                 p = np.asarray(soft.teach(env))
                 q = p[p > 0]
                 entropy.append(float(-(q * np.log(q)).sum()))
@@ -82,6 +85,9 @@ def skills(task_id, episodes, loaddir=None):
                 counts[used[0] if used else ("wait", None)] += 1
                 action = advised if choose is None else int(choose(stack[None], None, np.array([step == 0]))[0])
                 driver["no object in view"] += not any(mw.in_view(env, e) for _, _, e in mw.objects(env))
+                if env.unwrapped.agent.carrying is not None and used and used[0] == ("goto", True):
+                    driver["holding, go to's target in view"] += 1
+                    driver["holding, go to's target in view but not drawn"] += not drawn(env.unwrapped, aims[0])
                 held = env.unwrapped.agent.carrying
                 obs, r, terminated, truncated, _ = env.step(action)
                 now = env.unwrapped.agent.carrying
@@ -104,6 +110,16 @@ def skills(task_id, episodes, loaddir=None):
     finally:
         env.close()
     return counts, reward / episodes, float(np.mean(entropy)), driver, by_kind
+
+
+def drawn(u, ent):
+    """Whether any pixel of `ent` is in the agent's image now (the image without it differs)."""
+    shown = u.render_obs().astype(np.int16)
+    place, ent.pos = ent.pos, np.array([1e3, 0.0, 1e3])
+    try:
+        return bool((np.abs(shown - u.render_obs().astype(np.int16)).sum(-1) > 30).any())
+    finally:
+        ent.pos = place
 
 
 def blind_zone(task_id, step=0.05):

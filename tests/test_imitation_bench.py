@@ -62,3 +62,15 @@ def test_the_bench_refuses_a_residual_core_without_the_lstm():
     bench = load_bench()
     with pytest.raises(UserError, match="--lstm_residual is a setting of the LSTM student"):
         bench.main(["--lstm_residual"])
+
+
+def test_the_feed_forward_clone_is_also_measured_apart_on_the_steps_holding_an_object(capsys):
+    import re
+    assert load_bench().main(["--task", "MiniWorld-PutNext-v0", "--steps", "60", "--heldout", "300", "--epochs",
+                              "1", "--eval", "0"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("epoch 1:"))
+    total, share, holding, others = map(float, re.search(
+        r"held-out ([0-9.]+) \(holding an object, ([0-9.]+) of the steps: ([0-9.]+); the others ([0-9.]+)\)",
+        line).groups())
+    assert 0 < share < 1  # the teacher picked the red box up within the held-out steps
+    assert total == pytest.approx(share * holding + (1 - share) * others, abs=0.01)  # the two parts make the whole
