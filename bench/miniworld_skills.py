@@ -4,12 +4,12 @@ go to / pick up / drop, whether that object is in the camera's view now (what th
 and the teacher's own entropy per step with every plan weighted by its probability (the floor of the student's
 cross-entropy to it, Train/Teacher KL). With --loaddir a trained student drives (sampling, as the evaluation) and the
 teacher only advises on the student's states; printed besides: the driver's actions, the steps where no object is in
-the camera's view, pick ups that took nothing, what it picked up, the steps holding an object and, of those where
-go to's target is in the camera's field, how many show none of it (hidden behind the object held), how often the
-driver did the teacher's most likely action, the steps per object collected, and the objects collected of each
-kind. Last, per object kind, how near the camera still draws it straight ahead and how far pick up reaches it
-(centre distances): the steps between are taken blind; and how near an object straight ahead is hidden entirely
-behind an object carried (PutNext: the yellow box behind the red one).
+the camera's view, pick ups that took nothing, what it picked up, the steps holding an object (by the teacher's
+advice) and, of those where go to's target is in the camera's field, how many show none of it (hidden behind the
+object held), how often the driver did the teacher's most likely action, the steps per object collected, and the
+objects collected of each kind. Last, per object kind, how near the camera still draws it straight ahead and how far
+pick up reaches it (centre distances): the steps between are taken blind; and how near an object straight ahead is
+hidden entirely behind an object carried (PutNext: the yellow box behind the red one).
 
     python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 MiniWorld-PutNext-v0 --episodes 4
     python bench/miniworld_skills.py --tasks MiniWorld-PickupObjects-v0 --episodes 10 --loaddir RUN
@@ -85,6 +85,8 @@ def skills(task_id, episodes, loaddir=None):
                 counts[used[0] if used else ("wait", None)] += 1
                 action = advised if choose is None else int(choose(stack[None], None, np.array([step == 0]))[0])
                 driver["no object in view"] += not any(mw.in_view(env, e) for _, _, e in mw.objects(env))
+                if env.unwrapped.agent.carrying is not None:
+                    driver[f"holding, advice {used[0][0] if used else 'wait'}"] += 1
                 if env.unwrapped.agent.carrying is not None and used and used[0] == ("goto", True):
                     driver["holding, go to's target in view"] += 1
                     driver["holding, go to's target in view but not drawn"] += not drawn(env.unwrapped, aims[0])
