@@ -334,6 +334,13 @@ def test_the_published_look_down_student_collects_nearly_every_object(capsys):
     assert objects >= 4.0  # docs/worlds.md: 4.87 objects of 5 on 100 held-out episodes (level camera: at most 3.84)
 
 
+def test_the_published_putnext_student_puts_the_red_box_next_to_the_yellow_one(capsys):
+    assert main.main(["eval", "--task", PUTNEXT, "--loaddir", f"{ROOT}/models/{PUTNEXT}.pt", "--num_eval", "30",
+                      "--env_seed_list", "2000000"]) == 0
+    success = float(capsys.readouterr().out.split("success rate ")[1].split(" ")[0])
+    assert success >= 4 / 30  # docs/worlds.md: 0.36 on 100 held-out episodes; the students before it 0.01-0.02
+
+
 def test_the_adaptive_schedule_compares_pickupobjects_students_and_teachers_by_objects_collected(tmp_path):
     """PickupObjects is scored by its return (objects per episode; "score" in configs/tasks.json): the adaptive
     schedule measures the teacher's mean return, and its roll-ins follow the student's return against it."""
