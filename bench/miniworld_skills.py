@@ -137,17 +137,17 @@ def blind_zone(task_id, step=0.05):
         for e in ents.values():
             e.pos = away.copy()
         a.pos, a.dir = np.array([u.min_x + 1.0, 0.0, (u.min_z + u.max_z) / 2]), 0.0
-        empty, out = u.render_obs().astype(np.int16), {}
+        out = {}
         for kind, e in ents.items():
-            drawn, reach = float("inf"), 0.0
+            nearest, reach = float("inf"), 0.0
             for d in np.arange(0.3, u.max_x - u.min_x - 2.0, step):
                 e.pos = a.pos + np.array([d, 0.0, 0.0])
-                if d < drawn and (np.abs(u.render_obs().astype(np.int16) - empty).sum(-1) > 30).any():
-                    drawn = d
+                if d < nearest and drawn(u, e):
+                    nearest = d
                 if mw.in_reach(u, e):
                     reach = d
             e.pos = away.copy()
-            out[kind] = (drawn, reach)
+            out[kind] = (nearest, reach)
         return out
     finally:
         env.close()
@@ -176,12 +176,11 @@ def carried_blind(task_id, step=0.05):
         u.step(u.actions.pickup)
         if a.carrying is not carried:
             return None
-        empty = u.render_obs().astype(np.int16)
         touch = float(np.linalg.norm((carried.pos - a.pos)[[0, 2]])) + carried.radius + target.radius
         hidden = touch
         for d in np.arange(touch, u.max_x - u.min_x - 2.0, step):
             target.pos = a.pos + np.array([d, 0.0, 0.0])
-            if (np.abs(u.render_obs().astype(np.int16) - empty).sum(-1) > 30).any():
+            if drawn(u, target):
                 break
             hidden = d
         return (" ".join(filter(None, (carried_colour, carried_kind))),
