@@ -192,6 +192,12 @@ class Config(TeacherConfig):
             if is_miniworld(task_config(self.task)["env_id"]):
                 flag = "--mission_mark marks" if self.mission_mark else "--egocentric turns"
                 raise UserError(f"{flag} a grid task's map; {self.task} is seen as an image")
+        if self.sighted_teacher and self.task:
+            from env import is_miniworld
+            from planner.task_spec import task_config
+            if not is_miniworld(task_config(self.task)["env_id"]):
+                raise UserError(f"--sighted_teacher is a 3D task's setting (what its camera shows); {self.task} is a "
+                                f"grid task")
         if self.llm_generalise > 0 and not self.uses_llm():
             raise UserError("--llm_generalise models a live LLM's answers: give --llm_url too (recorded answers "
                             "answer every text they have)")

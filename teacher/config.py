@@ -16,3 +16,5 @@ class TeacherConfig(PlannerConfig):
                                     commands=ALL)
     teacher_texts: str = option("auto", "texts for the planner: full | reduced (what a plan needs) | auto (reduced "
                                         "for a live LLM)", commands=ALL, choices=TEXTS)
+    sighted_teacher: bool = option(False, "a 3D task's teacher teaches only steps whose skill acts on what the camera "
+                                          "shows")

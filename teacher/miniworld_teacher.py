@@ -46,6 +46,8 @@ class MiniWorldTeacher:
         self.looking = False  # whether the last step's advice was the look-around's turn
         self.aims, self.searched, self.searching = {}, {}, set()  # go to's: target chosen, turns searched, asked
         self.unseen = {}  # go to's: the steps each chosen target has been out of view
+        self.blind = False  # whether the skill acting now follows what the camera does not show (plan_action)
+        self.sighted_probs = None  # the last teach's distribution over its sighted plans only (None: none sighted)
 
     def begin(self, env):
         """An episode starts in env."""
@@ -88,12 +90,19 @@ class MiniWorldTeacher:
         self.last_text = text
         self.last_text_id = self._ids.get(text) or self._ids.setdefault(text, text_id(text))
         plans = self.planner.plans(text)
+        self.sighted_probs = None
         if plans is None:
             return None
         probs = np.zeros(self.n_actions, np.float32)
         if self.soft:
+            sighted = np.zeros(self.n_actions, np.float32)
             for plan, p in plans:
-                probs[self.plan_action(env, named, carried, plan)] += p
+                action = self.plan_action(env, named, carried, plan)
+                probs[action] += p
+                if not self.blind:
+                    sighted[action] += p
+            if sighted.sum() > 0:
+                self.sighted_probs = sighted / sighted.sum()
             return probs / probs.sum()
         choice = 0
         if len(plans) > 1:
@@ -102,6 +111,7 @@ class MiniWorldTeacher:
                 weights = self._weights[text] = np.array([p for _, p in plans], dtype=np.float64)
             choice = int(sample_actions(weights, self.rng))
         probs[self.plan_action(env, named, carried, plans[choice][0])] = 1.0
+        self.sighted_probs = None if self.blind else probs
         return probs
 
     def observe(self, env, pose):
@@ -126,7 +136,10 @@ class MiniWorldTeacher:
         self.pose, self.looking, self.searching = pose, False, set()
 
     def plan_action(self, env, named, carried, plan):
+        """The plan's action; self.blind says whether it follows what the camera does not show: a go to (or pick
+        up) target out of view, explore's walk toward unvisited floor, or a wait (the plan has nothing to do)."""
         for kind, target in parse_plan(plan):
+            self.blind = False
             action = self.skill(env, named, carried, kind, target)
             if action is not None:
                 return action
@@ -134,6 +147,7 @@ class MiniWorldTeacher:
 
     def wait(self):
         """An action that changes nothing: done where the env has it, else pick up with nothing in reach."""
+        self.blind = True
         done = getattr(self.actions, "done", None)
         return int(done) if done is not None and int(done) < self.n_actions else int(self.actions.pickup)
 
@@ -173,12 +187,12 @@ class MiniWorldTeacher:
         if in_view:
             self.aims[name], self.searched[name] = self.nearest(env, in_view), 0.0
             return self.aims[name], None
-        if any(e is self.aims.get(name) for e in ents) and self.unseen.get(name, 0) < KEEP:
-            return self.aims[name], None
-        if self.searched.get(name, 0.0) < 2 * math.pi and self._left_turn_fits(env):
+        kept = any(e is self.aims.get(name) for e in ents) and self.unseen.get(name, 0) < KEEP
+        if not kept and self.searched.get(name, 0.0) < 2 * math.pi and self._left_turn_fits(env):
             self.searching.add(name)
-            return None, int(self.actions.turn_left)
-        return self.nearest(env, ents), None
+            return None, int(self.actions.turn_left)  # none in view: turn left (sighted)
+        self.blind = True  # headed for one the camera does not show: kept, or remembered after a full turn
+        return (self.aims[name] if kept else self.nearest(env, ents)), None
 
     def nearest(self, env, ents):
         return min(ents, key=lambda e: mw.ground_distance(e.pos, env.agent.pos))
@@ -278,5 +292,6 @@ class MiniWorldTeacher:
         if goal is None or mw.ground_distance(env.agent.pos, goal) < 2 * CELL:
             self.turned = 0.0  # look around again from here (this turn not counted: the look-around starts next)
             return int(self.actions.turn_left)
+        self.blind = True  # toward floor unvisited this episode: a memory the image does not hold
         return self.steer(env, goal)
 

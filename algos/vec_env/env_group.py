@@ -48,6 +48,7 @@ class EnvGroup:
             make_arrays(len(self.envs), self.obs_shape, n_actions=self.n_actions)[0]
         self.planner = spec.make_planner()
         self.teachers = [spec.make_teacher(self.planner, s) for s in teacher_seeds]
+        self.sighted = getattr(spec.config, "sighted_teacher", False)  # teach only what the camera shows (3D)
         self.next_seeds = list(env_seeds)  # seeds of the next resets (None: continue the env's stream)
         self.use_teacher = True
         self.returns = np.zeros(len(self.envs), dtype=np.float64)
@@ -62,6 +63,8 @@ class EnvGroup:
         probs, text = None, 0
         if self.use_teacher:
             probs = self.teachers[i].teach(self.envs[i], obs)
+            if self.sighted and probs is not None:
+                probs = self.teachers[i].sighted_probs
             text = self.teachers[i].last_text_id
         self.arrays["teacher"][i] = 0.0 if probs is None else probs
         self.arrays["text"][i] = text

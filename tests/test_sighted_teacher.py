@@ -1,0 +1,86 @@
+"""--sighted_teacher: a 3D task's teacher teaches only the steps whose skill acts on what the camera shows; the
+others (a go to target out of view, explore's walk toward unvisited floor, a wait) are left untaught, and what the
+teacher advises (and does when it drives) is unchanged."""
+import math
+
+import numpy as np
+import pytest
+
+import main
+from algos.vec_env.env_group import EnvGroup
+from env import miniworld as mw
+from planner.task_spec import task_config
+from teacher.config import TeacherConfig
+from teacher.miniworld_teacher import KEEP, MiniWorldTeacher
+from teacher.policy import TeacherSpec
+from tests.test_miniworld import PUTNEXT, Rules
+
+
+def test_a_go_to_target_that_leaves_the_view_is_blind_until_the_search_turns_to_find_it():
+    env = mw.make_miniworld(PUTNEXT)
+    env.reset(seed=7)
+    teacher = MiniWorldTeacher(Rules(PUTNEXT), rng=np.random.default_rng(0), named=["red box", "yellow box"])
+    teacher.begin(env)
+    red = next(e for _, colour, e in mw.objects(env) if colour == "red")
+    for _ in range(int(math.ceil(360 / 15))):  # a full turn: every box seen
+        teacher.describe(env)
+        env.step(int(env.actions.turn_left))
+    while not mw.in_view(env, red):
+        env.step(int(env.actions.turn_left))
+    probs = teacher.teach(env)  # go to the red box, which the camera shows
+    assert teacher.sighted_probs is probs and "red box" in teacher.aims
+    while mw.in_view(env, red):  # a student turns away: the box leaves the view
+        env.step(int(env.actions.turn_right))
+    for _ in range(KEEP - 1):  # still headed for, from memory: blind
+        assert teacher.teach(env) is not None and teacher.sighted_probs is None
+        env.step(int(env.actions.done))  # changes nothing
+    advised = teacher.teach(env)  # out of view for KEEP steps: the search's turn left, which the image explains
+    assert int(np.argmax(advised)) == int(env.actions.turn_left) and teacher.sighted_probs is advised
+    env.close()
+
+
+def test_a_soft_teacher_keeps_its_sighted_plans_weighted_and_drops_the_blind_ones():
+    class Mixed(Rules):  # the rules' plan and a wait at equal weight
+        def plans(self, text):
+            return [(super().plans(text)[0][0], 0.5), ("wait", 0.5)]
+
+    env = mw.make_miniworld(PUTNEXT)
+    env.reset(seed=3)
+    teacher = MiniWorldTeacher(Mixed(PUTNEXT), soft=True, rng=np.random.default_rng(0))
+    teacher.begin(env)
+    probs = teacher.teach(env)  # the look-around's turn (sighted) and the wait (blind), half each
+    wait = teacher.wait()
+    assert probs[wait] == pytest.approx(0.5) and probs.max() == pytest.approx(0.5)
+    sighted = teacher.sighted_probs
+    assert sighted[wait] == 0 and sighted.sum() == pytest.approx(1.0) and sighted.max() == pytest.approx(1.0)
+    env.close()
+
+
+def test_the_envs_leave_blind_steps_untaught_and_teach_the_others_as_the_teacher_advises():
+    task = task_config(PUTNEXT)
+    groups = [EnvGroup(task["env_id"], [5, 6], [0, 1], TeacherSpec(task, TeacherConfig(sighted_teacher=s)))
+              for s in (True, False)]
+    for group in groups:
+        group.reset()
+    rng, blind, sighted = np.random.default_rng(0), 0, 0
+    for _ in range(150):
+        actions = rng.integers(0, groups[0].n_actions, size=2)
+        for group in groups:
+            group.step(actions)
+        full, masked = groups[1].arrays["teacher"], groups[0].arrays["teacher"]
+        np.testing.assert_array_equal(groups[0].arrays["obs"], groups[1].arrays["obs"])  # the same episodes
+        for i in range(2):
+            assert full[i].sum() == pytest.approx(1.0)  # the teacher advises every step
+            if groups[0].teachers[i].sighted_probs is None:
+                blind += 1
+                assert not masked[i].any()
+            else:
+                sighted += 1
+                np.testing.assert_array_equal(masked[i], full[i])
+    assert blind > 0 and sighted > blind
+
+
+def test_the_flag_is_refused_for_a_grid_task_in_one_line(capsys):
+    assert main.main(["train", "--task", "SimpleDoorKey", "--sighted_teacher"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--sighted_teacher" in err[0] and "grid task" in err[0]
