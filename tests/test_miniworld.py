@@ -170,18 +170,24 @@ def test_the_skills_memory_follows_what_the_agent_did_not_the_advice_given():
         assert one == two, (task, seed)
 
 
+def every_box_seen(seed=7):
+    """A PutNext room (env, its teacher, the red box) after a full turn on the spot: every box seen."""
+    env = mw.make_miniworld(PUTNEXT)
+    env.reset(seed=seed)
+    teacher = MiniWorldTeacher(Rules(PUTNEXT), rng=np.random.default_rng(0), named=["red box", "yellow box"])
+    teacher.begin(env)
+    red = next(e for _, colour, e in mw.objects(env) if colour == "red")
+    for _ in range(int(math.ceil(360 / 15))):
+        teacher.describe(env)
+        env.step(int(env.actions.turn_left))
+    return env, teacher, red
+
+
 def test_go_to_turns_left_to_find_a_target_out_of_view_then_heads_for_it():
     """A box seen before but out of view now, on the agent's right: the teacher does not turn right toward where it
     remembers it (nothing in the student's image says which way) but turns left until the camera shows it, then goes
     to it and picks it up."""
-    env = mw.make_miniworld(PUTNEXT)
-    env.reset(seed=7)
-    teacher = MiniWorldTeacher(Rules(PUTNEXT), rng=np.random.default_rng(0), named=["red box", "yellow box"])
-    teacher.begin(env)
-    red = next(e for _, colour, e in mw.objects(env) if colour == "red")
-    for _ in range(int(math.ceil(360 / 15))):  # a full turn: every box seen
-        teacher.describe(env)
-        env.step(int(env.actions.turn_left))
+    env, teacher, red = every_box_seen()
     while mw.in_view(env, red) or mw.heading_to(env, red.pos) > 0:  # until it has left the view on the right
         env.step(int(env.actions.turn_left))
     advised = int(np.argmax(teacher.teach(env)))

@@ -1,8 +1,6 @@
 """--sighted_teacher: a 3D task's teacher teaches only the steps whose skill acts on what the camera shows; the
 others (a go to target out of view, explore's walk toward unvisited floor, a wait) are left untaught, and what the
 teacher advises (and does when it drives) is unchanged."""
-import math
-
 import numpy as np
 import pytest
 
@@ -13,18 +11,11 @@ from planner.task_spec import task_config
 from teacher.config import TeacherConfig
 from teacher.miniworld_teacher import KEEP, MiniWorldTeacher
 from teacher.policy import TeacherSpec
-from tests.test_miniworld import PUTNEXT, Rules
+from tests.test_miniworld import PUTNEXT, Rules, every_box_seen
 
 
 def test_a_go_to_target_that_leaves_the_view_is_blind_until_the_search_turns_to_find_it():
-    env = mw.make_miniworld(PUTNEXT)
-    env.reset(seed=7)
-    teacher = MiniWorldTeacher(Rules(PUTNEXT), rng=np.random.default_rng(0), named=["red box", "yellow box"])
-    teacher.begin(env)
-    red = next(e for _, colour, e in mw.objects(env) if colour == "red")
-    for _ in range(int(math.ceil(360 / 15))):  # a full turn: every box seen
-        teacher.describe(env)
-        env.step(int(env.actions.turn_left))
+    env, teacher, red = every_box_seen()
     while not mw.in_view(env, red):
         env.step(int(env.actions.turn_left))
     probs = teacher.teach(env)  # go to the red box, which the camera shows
