@@ -186,18 +186,19 @@ class Config(TeacherConfig):
         if self.teacher_texts == "reduced" and self.task:  # a task without reduced texts: refused here, not later
             from planner.task_spec import task_config, texts_task
             texts_task(task_config(self.task), self.teacher_texts, True)
-        if (self.mission_mark or self.egocentric) and self.task:
+        if (self.mission_mark or self.egocentric or self.sighted_teacher) and self.task:
             from env import is_miniworld
             from planner.task_spec import task_config
-            if is_miniworld(task_config(self.task)["env_id"]):
+            seen_as_image = is_miniworld(task_config(self.task)["env_id"])
+            if seen_as_image and (self.mission_mark or self.egocentric):
                 flag = "--mission_mark marks" if self.mission_mark else "--egocentric turns"
                 raise UserError(f"{flag} a grid task's map; {self.task} is seen as an image")
-        if self.sighted_teacher and self.task:
-            from env import is_miniworld
-            from planner.task_spec import task_config
-            if not is_miniworld(task_config(self.task)["env_id"]):
+            if self.sighted_teacher and not seen_as_image:
                 raise UserError(f"--sighted_teacher is a 3D task's setting (what its camera shows); {self.task} is a "
                                 f"grid task")
+        if self.sighted_teacher and self.teacher_schedule == "adaptive":
+            raise UserError("--sighted_teacher leaves blind steps without advice, where an adaptive roll-in would "
+                            "end: give --teacher_schedule paper")
         if self.llm_generalise > 0 and not self.uses_llm():
             raise UserError("--llm_generalise models a live LLM's answers: give --llm_url too (recorded answers "
                             "answer every text they have)")

@@ -33,8 +33,8 @@ DETOUR = 4           # free steps walked around an obstacle before heading for t
 
 
 class MiniWorldTeacher:
-    def __init__(self, planner, soft=False, rng=None, named=None, colours=True):
-        self.planner, self.soft, self.colours = planner, soft, colours
+    def __init__(self, planner, soft=False, rng=None, named=None, colours=True, sighted=False):
+        self.planner, self.soft, self.colours, self.sighted = planner, soft, colours, sighted
         self.named = None if named is None else set(named)
         self.rng = rng if rng is not None else np.random.default_rng()
         self.actions = self.n_actions = None            # the env's Actions enum and action count (at begin)
@@ -47,7 +47,6 @@ class MiniWorldTeacher:
         self.aims, self.searched, self.searching = {}, {}, set()  # go to's: target chosen, turns searched, asked
         self.unseen = {}  # go to's: the steps each chosen target has been out of view
         self.blind = False  # whether the skill acting now follows what the camera does not show (plan_action)
-        self.sighted_probs = None  # the last teach's distribution over its sighted plans only (None: none sighted)
 
     def begin(self, env):
         """An episode starts in env."""
@@ -82,7 +81,8 @@ class MiniWorldTeacher:
     # -- the distribution over actions ----------------------------------------------------------------------------
     def teach(self, env, obs=None):
         """Distribution over the env's actions, or None while a live LLM has not answered the text yet (the image
-        obs is the student's; the skills read the simulator)."""
+        obs is the student's; the skills read the simulator). A sighted teacher (--sighted_teacher) teaches only its
+        plans whose skill acts on what the camera shows, reweighted; None where there is none (a blind step)."""
         pose = mw.agent_pose(env)
         self.visits[self.grid.cell(pose[0], pose[1])] += 1
         self.observe(env, pose)
@@ -90,20 +90,16 @@ class MiniWorldTeacher:
         self.last_text = text
         self.last_text_id = self._ids.get(text) or self._ids.setdefault(text, text_id(text))
         plans = self.planner.plans(text)
-        self.sighted_probs = None
         if plans is None:
             return None
         probs = np.zeros(self.n_actions, np.float32)
         if self.soft:
-            sighted = np.zeros(self.n_actions, np.float32)
             for plan, p in plans:
                 action = self.plan_action(env, named, carried, plan)
-                probs[action] += p
-                if not self.blind:
-                    sighted[action] += p
-            if sighted.sum() > 0:
-                self.sighted_probs = sighted / sighted.sum()
-            return probs / probs.sum()
+                if not (self.sighted and self.blind):
+                    probs[action] += p
+            total = probs.sum()
+            return probs / total if total > 0 else None
         choice = 0
         if len(plans) > 1:
             weights = self._weights.get(text)
@@ -111,8 +107,7 @@ class MiniWorldTeacher:
                 weights = self._weights[text] = np.array([p for _, p in plans], dtype=np.float64)
             choice = int(sample_actions(weights, self.rng))
         probs[self.plan_action(env, named, carried, plans[choice][0])] = 1.0
-        self.sighted_probs = None if self.blind else probs
-        return probs
+        return None if self.sighted and self.blind else probs
 
     def observe(self, env, pose):
         """Update the skills' memory from what the agent did since the last step, read from the simulator (the

@@ -215,6 +215,8 @@ class TeacherSpec:
     nonblocking: bool = False                    # the training envs' teacher: a live LLM never makes them wait
                                                  # (--llm_wait never)
     has_teacher: bool = True                     # False: a run without a teacher (plain PPO), nothing to build
+    sighted: bool = False                        # the training envs' 3D teacher teaches only what the camera shows
+                                                 # (--sighted_teacher; evaluation and a warm start: all its advice)
 
     def __post_init__(self):  # the texts the planner is asked: the task's reduced ones where --teacher_texts says
         from planner.task_spec import texts_task
@@ -235,7 +237,8 @@ class TeacherSpec:
             from planner.task_spec import naming_rule
             return MiniWorldTeacher(planner, soft=self.config.soft_planner, rng=np.random.default_rng(seed),
                                     named=self.task.get("named"),
-                                    colours=naming_rule(self.task["object_names"])["colours"] != "none")
+                                    colours=naming_rule(self.task["object_names"])["colours"] != "none",
+                                    sighted=self.sighted)
         official = self.task.get("options", "careful") == "official"
         return TeacherPolicy(planner, self.task["object_names"], soft=self.config.soft_planner,
                              rng=np.random.default_rng(seed),

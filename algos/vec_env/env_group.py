@@ -48,7 +48,6 @@ class EnvGroup:
             make_arrays(len(self.envs), self.obs_shape, n_actions=self.n_actions)[0]
         self.planner = spec.make_planner()
         self.teachers = [spec.make_teacher(self.planner, s) for s in teacher_seeds]
-        self.sighted = getattr(spec.config, "sighted_teacher", False)  # teach only what the camera shows (3D)
         self.next_seeds = list(env_seeds)  # seeds of the next resets (None: continue the env's stream)
         self.use_teacher = True
         self.returns = np.zeros(len(self.envs), dtype=np.float64)
@@ -58,13 +57,12 @@ class EnvGroup:
 
     def _teach(self, i, obs):
         """The teacher's distribution for env i's observation; all zeros (no distribution: the sample is trained
-        without the teacher term) when the teacher is off or its live LLM has not answered the text yet; and the
+        without the teacher term) when the teacher is off, its live LLM has not answered the text yet or a sighted
+        3D teacher's skill follows what the camera does not show (--sighted_teacher); and the
         id of the observation's text (teacher.policy.text_id; 0 when the teacher is off)."""
         probs, text = None, 0
         if self.use_teacher:
             probs = self.teachers[i].teach(self.envs[i], obs)
-            if self.sighted and probs is not None:
-                probs = self.teachers[i].sighted_probs
             text = self.teachers[i].last_text_id
         self.arrays["teacher"][i] = 0.0 if probs is None else probs
         self.arrays["text"][i] = text
