@@ -187,6 +187,25 @@ def blocked(env, pos, radius, ignore=()):
     return False
 
 
+def any_blocked(env, points, radius, ignore=()):
+    """Whether a disc at any of `points` (n, 3) would hit a wall or an entity other than the agent and `ignore`:
+    blocked() for each, the walls for all points at once (the same arithmetic as miniworld's per-point test)."""
+    segs = env.wall_segs
+    if len(segs):
+        p = np.zeros((len(points), 1, 3))
+        p[:, 0, 0], p[:, 0, 2] = points[:, 0], points[:, 2]
+        a, ab = segs[:, 0, :], segs[:, 1, :] - segs[:, 0, :]
+        along = np.clip(np.sum((p - a) * ab, axis=-1) / np.sum(ab * ab, axis=1), 0, 1)[..., None]
+        if np.any(np.linalg.norm(a + along * ab - p, axis=-1) < radius):
+            return True
+    for ent in env.entities:
+        if ent is env.agent or ent in ignore:
+            continue
+        if any(ground_distance(ent.pos, q) < radius + ent.radius for q in points):
+            return True
+    return False
+
+
 def wall_between(env, a, b):
     """Whether a wall segment crosses the ground segment a -> b (what the agent cannot see through)."""
     segs = env.wall_segs

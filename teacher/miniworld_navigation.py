@@ -9,6 +9,7 @@ from env import miniworld as mw
 
 CELL = 0.25          # the navigation grid's cell size (m)
 REACH = 0.3          # go to: the agent's edge within this of the target's
+MEMO = 8             # distances(): searches kept per episode
 BESIDE = 0.7         # go to, holding: pass at least this share of the touching distance beside the target
 
 
@@ -24,6 +25,7 @@ class FloorGrid:
         zs = self.z0 + (np.arange(self.shape[1]) + 0.5) * CELL
         self.centres = np.stack(np.meshgrid(xs, zs, indexing="ij"), -1)
         self.walls_free = _clear_of_walls(self.centres, env.agent.radius, env.wall_segs)
+        self._distances = {}  # distances() of the last MEMO (free cells, starts) asked
 
     def cell(self, x, z):
         i = min(self.shape[0] - 1, max(0, int((x - self.x0) / CELL)))
@@ -42,8 +44,19 @@ class FloorGrid:
         return free
 
     def distances(self, free, starts):
-        """Steps (8-connected) from the nearest start cell through free cells; -1 where unreachable. Breadth-first,
-        a whole frontier at a time as array shifts."""
+        """Steps (8-connected) from the nearest start cell through free cells; -1 where unreachable (read-only: the
+        last few are kept, for the steps that only turn the agent ask again)."""
+        key = (free.tobytes(), np.asarray(starts, np.int64).tobytes())
+        dist = self._distances.get(key)
+        if dist is None:
+            if len(self._distances) >= MEMO:
+                self._distances.pop(next(iter(self._distances)))
+            dist = self._distances[key] = self._search(free, starts)
+            dist.flags.writeable = False
+        return dist
+
+    def _search(self, free, starts):
+        """distances(), breadth-first, a whole frontier at a time as array shifts."""
         dist = np.full(self.shape, -1, np.int32)
         reached = np.zeros(self.shape, bool)
         for c in starts:
@@ -151,10 +164,8 @@ def line_clear(env, ent):
         return True
     direction = (ent.pos - a.pos) / max(mw.ground_distance(a.pos, ent.pos), 1e-9)
     radius = a.radius if held is None else a.radius + 2 * held.radius
-    for t in np.arange(0.0, length + 1e-9, 0.2):
-        if mw.blocked(env, a.pos + direction * t, radius, ignore=(ent, held)):
-            return False
-    return True
+    along = np.arange(0.0, length + 1e-9, 0.2)
+    return not mw.any_blocked(env, a.pos + direction * along[:, None], radius, ignore=(ent, held))
 
 
 def beside(env, ent):
