@@ -44,10 +44,12 @@ class Trainer(RunLoop):
         seed_everything(config.seed)
         try:
             n, seed = config.num_envs, config.seed
-            # the training envs' teacher never waits for a live LLM (--llm_wait never); evaluation's always does
+            # the training envs' teacher never waits for a live LLM (--llm_wait never; evaluation's always does),
+            # and a sighted one (--sighted_teacher) teaches them only what the camera shows (evaluation's all)
+            train_spec = dataclasses.replace(spec, nonblocking=True, sighted=config.sighted_teacher)
             self.pool = EnvPool(spec.task["env_id"], training_seeds(seed, n), [[seed, i] for i in range(n)],
-                                dataclasses.replace(spec, nonblocking=True, sighted=config.sighted_teacher), workers=config.workers,
-                                frame_stack=config.frame_stack, worker_log=os.path.join(run_dir, WORKER_LOG),
+                                train_spec, workers=config.workers, frame_stack=config.frame_stack,
+                                worker_log=os.path.join(run_dir, WORKER_LOG),
                                 count_bonus=config.count_bonus, mission_mark=config.mission_mark)
             self.model = build_task_model(config, spec.task["env_id"], self.pool.obs_shape, device)
             self.ppo = PPO(self.model, config)
