@@ -44,8 +44,7 @@ class Trainer(RunLoop):
         seed_everything(config.seed)
         try:
             n, seed = config.num_envs, config.seed
-            # the training envs' teacher never waits for a live LLM (--llm_wait never; evaluation's always does),
-            # and a sighted one (--sighted_teacher) teaches them only what the camera shows (evaluation's all)
+            # training's teacher never waits for a live LLM (--llm_wait never) and is sighted if --sighted_teacher
             train_spec = dataclasses.replace(spec, nonblocking=True, sighted=config.sighted_teacher)
             self.pool = EnvPool(spec.task["env_id"], training_seeds(seed, n), [[seed, i] for i in range(n)],
                                 train_spec, workers=config.workers, frame_stack=config.frame_stack,
