@@ -198,27 +198,29 @@ def any_blocked(env, points, radius, ignore=()):
         along = np.clip(np.sum((p - a) * ab, axis=-1) / np.sum(ab * ab, axis=1), 0, 1)[..., None]
         if np.any(np.linalg.norm(a + along * ab - p, axis=-1) < radius):
             return True
+    xs, zs = points[:, 0].tolist(), points[:, 2].tolist()
     for ent in env.entities:
         if ent is env.agent or ent in ignore:
             continue
-        if any(ground_distance(ent.pos, q) < radius + ent.radius for q in points):
+        ex, ez, reach = float(ent.pos[0]), float(ent.pos[2]), radius + ent.radius
+        if any(math.hypot(ex - x, ez - z) < reach for x, z in zip(xs, zs)):  # ground_distance, point by point
             return True
     return False
 
 
 def wall_between(env, a, b):
     """Whether a wall segment crosses the ground segment a -> b (what the agent cannot see through)."""
-    segs = env.wall_segs
-    if len(segs) == 0:
-        return False
-    p, r = np.array([a[0], a[2]]), np.array([b[0] - a[0], b[2] - a[2]])
-    q, s = segs[:, 0][:, [0, 2]], (segs[:, 1] - segs[:, 0])[:, [0, 2]]
-    cross = r[0] * s[:, 1] - r[1] * s[:, 0]
-    ok = np.abs(cross) > 1e-9
-    qp = q - p
-    t = np.where(ok, (qp[:, 0] * s[:, 1] - qp[:, 1] * s[:, 0]) / np.where(ok, cross, 1), -1)
-    u = np.where(ok, (qp[:, 0] * r[1] - qp[:, 1] * r[0]) / np.where(ok, cross, 1), -1)
-    return bool(np.any(ok & (t > 1e-6) & (t < 1 - 1e-6) & (u >= 0) & (u <= 1)))
+    px, pz = float(a[0]), float(a[2])
+    rx, rz = float(b[0]) - px, float(b[2]) - pz
+    for (qx, _, qz), (ex, _, ez) in env.wall_segs.tolist():  # plain floats: a few segments, numpy's overhead
+        sx, sz = ex - qx, ez - qz
+        cross = rx * sz - rz * sx
+        if abs(cross) > 1e-9:
+            qpx, qpz = qx - px, qz - pz
+            t, u = (qpx * sz - qpz * sx) / cross, (qpx * rz - qpz * rx) / cross
+            if 1e-6 < t < 1 - 1e-6 and 0 <= u <= 1:
+                return True
+    return False
 
 
 def field_of_view(env):

@@ -10,6 +10,7 @@ from env import miniworld as mw
 CELL = 0.25          # the navigation grid's cell size (m)
 REACH = 0.3          # go to: the agent's edge within this of the target's
 MEMO = 8             # distances(): searches kept per episode
+CLEARS = 64          # free(): cells clear of one object, kept per episode (objects move only when carried)
 BESIDE = 0.7         # go to, holding: pass at least this share of the touching distance beside the target
 
 
@@ -26,6 +27,7 @@ class FloorGrid:
         self.centres = np.stack(np.meshgrid(xs, zs, indexing="ij"), -1)
         self.walls_free = _clear_of_walls(self.centres, env.agent.radius, env.wall_segs)
         self._distances = {}  # distances() of the last MEMO (free cells, starts) asked
+        self._clears = {}  # free(): (x, z, radius) of an object -> the cells clear of it (read-only)
 
     def cell(self, x, z):
         i = min(self.shape[0] - 1, max(0, int((x - self.x0) / CELL)))
@@ -34,14 +36,23 @@ class FloorGrid:
 
     def free(self, env, ignore=()):
         free = self.walls_free.copy()
-        r = env.agent.radius
         for ent in env.entities:
-            if ent is env.agent or ent in ignore:
-                continue
-            d = np.hypot(self.centres[..., 0] - ent.pos[0], self.centres[..., 1] - ent.pos[2])
-            free &= d >= r + ent.radius - CELL / 2  # a cell is free if some point of it is
+            if ent is not env.agent and ent not in ignore:
+                free &= self._clear_of(env, ent)
         free[self.cell(env.agent.pos[0], env.agent.pos[2])] = True  # where the agent stands, it stands
         return free
+
+    def _clear_of(self, env, ent):
+        """The cells the agent can stand on without touching `ent` (kept while it lies where it lies)."""
+        key = (float(ent.pos[0]), float(ent.pos[2]), float(ent.radius), float(env.agent.radius))
+        clear = self._clears.get(key)
+        if clear is None:
+            if len(self._clears) >= CLEARS:
+                self._clears.clear()
+            d = np.hypot(self.centres[..., 0] - ent.pos[0], self.centres[..., 1] - ent.pos[2])
+            clear = self._clears[key] = d >= env.agent.radius + ent.radius - CELL / 2  # some point of the cell free
+            clear.flags.writeable = False
+        return clear
 
     def distances(self, free, starts):
         """Steps (8-connected) from the nearest start cell through free cells; -1 where unreachable (read-only: the
