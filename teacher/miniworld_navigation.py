@@ -27,7 +27,7 @@ class FloorGrid:
         self.centres = np.stack(np.meshgrid(xs, zs, indexing="ij"), -1)
         self.walls_free = _clear_of_walls(self.centres, env.agent.radius, env.wall_segs)
         self._distances = {}  # distances() of the last MEMO (free cells, starts) asked
-        self._clears = {}  # free(): (x, z, radius) of an object -> the cells clear of it (read-only)
+        self._clears = {}  # free(): an object's x, z, radius and the agent's -> the cells clear of it (read-only)
 
     def cell(self, x, z):
         i = min(self.shape[0] - 1, max(0, int((x - self.x0) / CELL)))
