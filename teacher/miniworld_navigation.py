@@ -25,9 +25,10 @@ class FloorGrid:
         xs = self.x0 + (np.arange(self.shape[0]) + 0.5) * CELL
         zs = self.z0 + (np.arange(self.shape[1]) + 0.5) * CELL
         self.centres = np.stack(np.meshgrid(xs, zs, indexing="ij"), -1)
-        self.walls_free = _clear_of_walls(self.centres, env.agent.radius, env.wall_segs)
+        self.radius = env.agent.radius  # the agent's, fixed for the episode this grid belongs to
+        self.walls_free = _clear_of_walls(self.centres, self.radius, env.wall_segs)
         self._distances = {}  # distances() of the last MEMO (free cells, starts) asked
-        self._clears = {}  # free(): an object's x, z, radius and the agent's -> the cells clear of it (read-only)
+        self._clears = {}  # free(): an object's x, z and radius -> the cells clear of it (read-only)
 
     def cell(self, x, z):
         i = min(self.shape[0] - 1, max(0, int((x - self.x0) / CELL)))
@@ -38,19 +39,19 @@ class FloorGrid:
         free = self.walls_free.copy()
         for ent in env.entities:
             if ent is not env.agent and ent not in ignore:
-                free &= self._clear_of(env, ent)
+                free &= self._clear_of(ent)
         free[self.cell(env.agent.pos[0], env.agent.pos[2])] = True  # where the agent stands, it stands
         return free
 
-    def _clear_of(self, env, ent):
+    def _clear_of(self, ent):
         """The cells the agent can stand on without touching `ent` (kept while it lies where it lies)."""
-        key = (float(ent.pos[0]), float(ent.pos[2]), float(ent.radius), float(env.agent.radius))
+        key = (float(ent.pos[0]), float(ent.pos[2]), float(ent.radius))
         clear = self._clears.get(key)
         if clear is None:
             if len(self._clears) >= CLEARS:
                 self._clears.clear()
             d = np.hypot(self.centres[..., 0] - ent.pos[0], self.centres[..., 1] - ent.pos[2])
-            clear = self._clears[key] = d >= env.agent.radius + ent.radius - CELL / 2  # some point of the cell free
+            clear = self._clears[key] = d >= self.radius + ent.radius - CELL / 2  # some point of the cell free
             clear.flags.writeable = False
         return clear
 
