@@ -117,6 +117,15 @@ def action_count(env_id):
     return len(Actions)
 
 
+def visit_state(env_id):
+    """The function (env -> hashable state) an episodic count bonus counts in a 3D world's rooms; None for a grid
+    task, whose state the count bonus reads off the grid itself (algos/vec_env/count_bonus.py)."""
+    if is_miniworld(env_id):
+        from env.miniworld import visit_state as state_of_room
+        return state_of_room
+    return None
+
+
 __all__ = ["ENV_CLASSES", "UnknownEnvironment", "minigrid_class", "MemoryEnv", "MemoryObservation", "make_env",
-           "observation_kind", "action_count", "is_miniworld", "SimpleDoorKeyEnv",
+           "observation_kind", "action_count", "visit_state", "is_miniworld", "SimpleDoorKeyEnv",
            "LavaDoorKeyEnv", "ColoredDoorKeyEnv", "TwoDoorEnv", "KeyInBoxEnv", "RandomBoxKeyEnv"]

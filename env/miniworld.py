@@ -162,6 +162,20 @@ def agent_pose(env):
     return float(env.agent.pos[0]), float(env.agent.pos[2]), float(env.agent.dir)
 
 
+VISIT_CELL = 0.5  # metres: the floor cell of a count bonus's state (a forward step moves the agent 0.15 m)
+VISIT_SECTORS = 12  # heading sectors of 30 degrees in that state (a turn is 15 degrees)
+
+
+def visit_state(env):
+    """The state an episodic count bonus counts in a MiniWorld room: the agent's floor cell, its heading sector and
+    which entity it carries (its index in the room; None: nothing), as the grid's is its cell, direction and load."""
+    x, z, heading = agent_pose(env)
+    held = env.agent.carrying
+    return (math.floor(x / VISIT_CELL), math.floor(z / VISIT_CELL),
+            round(heading / (2 * math.pi / VISIT_SECTORS)) % VISIT_SECTORS,
+            None if held is None else env.entities.index(held))
+
+
 def heading_to(env, pos):
     """The turn (radians, in (-pi, pi]; positive: left) that faces the agent toward a position."""
     x, z, heading = agent_pose(env)

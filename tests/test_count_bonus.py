@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from minigrid.core.actions import Actions
 
+import env as env_pkg
 from algos.vec_env.count_bonus import EpisodicCount
 from algos.vec_env.env_pool import EnvPool
 from algos.config import Config
@@ -104,3 +105,31 @@ def test_the_counts_of_the_running_episodes_are_kept_across_a_checkpoint():
     finally:
         a.close()
         b.close()
+
+
+def test_in_a_3d_room_a_state_is_the_floor_cell_the_heading_sector_and_the_load():
+    cfg = task_config("MiniWorld-PutNext-v0")
+    p = EnvPool(cfg["env_id"], [300], [[0, 0]], TeacherSpec(cfg), workers=0, count_bonus=BETA)
+    try:
+        p.reset()
+        env = p.shards[0].group.envs[0]
+        bonuses = []
+        for _ in range(24):                      # a full circle in place, 15 degrees a turn: each 30-degree sector twice
+            p.step(np.full(1, int(env.actions.turn_left)))
+            bonuses.append(float(p.arrays["bonus"][0]))
+        assert sorted(bonuses) == pytest.approx([BETA / math.sqrt(2)] * 12 + [BETA] * 12)
+        count = EpisodicCount(BETA, env_pkg.visit_state(cfg["env_id"]))
+        count.reset(env)
+        here = count.state(env)
+        env.agent.carrying = env.entities[2]     # the same pose holding a box is another state
+        assert count.state(env) == here[:3] + (2,) and count.bonus(env) == BETA
+        env.agent.carrying = None
+        env.agent.pos = env.agent.pos + np.array([0.5, 0.0, 0.0])   # one cell on: another state
+        assert count.state(env)[0] == here[0] + 1 and count.state(env)[1:] == here[1:]
+        saved = count.get_state()
+        other = EpisodicCount(BETA, env_pkg.visit_state(cfg["env_id"]))
+        other.reset(env)
+        other.set_state(saved)                   # kept exactly across a checkpoint
+        assert other.counts == count.counts and other.bonus(env) == count.bonus(env)
+    finally:
+        p.close()

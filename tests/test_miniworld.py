@@ -246,8 +246,6 @@ def test_a_miniworld_id_without_objects_to_act_on_is_refused_with_one_line(capsy
     assert "has no box, ball or key" in err and len(err.strip().splitlines()) == 1
     assert main.main(["train", "--task", "MiniWorld-NoSuchRoom-v0"]) == 2
     assert "unknown task" in capsys.readouterr().err
-    assert main.main(["train", "--task", PUTNEXT, "--count_bonus", "0.01"]) == 2  # no grid cells to count
-    assert "--count_bonus" in capsys.readouterr().err
 
 
 def load_failing_with(monkeypatch, error):

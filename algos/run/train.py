@@ -57,8 +57,6 @@ def _prepare(config):
     device = pick_device(config.device)
     if config.has_teacher():  # plain PPO needs no recorded answers, prompt or server
         check_planner_inputs(config, task, task_dir(config.logdir, task["name"]))
-    if config.count_bonus > 0 and task.get("world") == "miniworld":
-        raise UserError("--count_bonus counts grid cells; MiniWorld's rooms have none (leave it out)")
     if config.policy == "sb3_ppo":
         check_sb3(config, task)
     elif config.eval_interval > 0:

@@ -53,7 +53,8 @@ class EnvGroup:
         self.returns = np.zeros(len(self.envs), dtype=np.float64)
         self.lengths = np.zeros(len(self.envs), dtype=np.int64)
         self.recorded = None  # [(frame, return so far)] per env when recording videos
-        self.counts = [EpisodicCount(count_bonus) for _ in self.envs] if count_bonus > 0 else None
+        self.counts = [EpisodicCount(count_bonus, env_pkg.visit_state(env_id)) for _ in self.envs] \
+            if count_bonus > 0 else None
 
     def _teach(self, i, obs):
         """The teacher's distribution for env i's observation; all zeros (no distribution: the sample is trained
