@@ -114,7 +114,7 @@ def test_in_a_3d_room_a_state_is_the_floor_cell_the_heading_sector_and_the_load(
         p.reset()
         env = p.shards[0].group.envs[0]
         bonuses = []
-        for _ in range(24):                      # a full circle in place, 15 degrees a turn: each 30-degree sector twice
+        for _ in range(24):                      # a full turn in place, 15 degrees a step: each 30-degree sector twice
             p.step(np.full(1, int(env.actions.turn_left)))
             bonuses.append(float(p.arrays["bonus"][0]))
         assert sorted(bonuses) == pytest.approx([BETA / math.sqrt(2)] * 12 + [BETA] * 12)
