@@ -64,9 +64,8 @@ def run_train(config, given, ns=None):
         say(f"{state} {r.run_dir}: {r.iterations} iterations, {r.env_steps} env steps, best eval success {best}; "
             f"{summary_line(r.planner_stats)}")
         if r.stopped_by:
-            hint = r.resume_hint if r.config.policy == "sb3_ppo" else \
-                f"checkpoint saved; continue with: python main.py train --resume {r.run_dir}"
-            say(f"stopped by {r.stopped_by} after iteration {r.iterations}: {hint}", err=True)
+            say(f"stopped by {r.stopped_by} after iteration {r.iterations}: checkpoint saved; continue with: "
+                f"python main.py train --resume {r.run_dir}", err=True)
             return 128 + getattr(signal, r.stopped_by, signal.SIGINT)
     return 0
 

@@ -1,10 +1,11 @@
 """--policy sb3_ppo (algos/run/sb3_trainer.py), on tiny budgets: a run writes the same run folder as any other (config.json,
 metrics.csv with its periodic evaluations, checkpoints), `main.py eval` and `main.py plot` take it, a finished run is
-never trained again, the evaluation seeds are not the training seeds, a sweep gives its results row, and bad input
-is one line."""
+never trained again, a stopped one resumes where it stopped, the evaluation seeds are not the training seeds, a sweep
+gives its results row, and bad input is one line."""
 import csv
 import json
 import os
+import pickle
 import subprocess
 import sys
 
@@ -63,10 +64,49 @@ def test_eval_plot_and_no_retraining(run, tmp_path, capsys):
     assert main.main(["train", "--resume", run_dir]) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert open(os.path.join(run_dir, "metrics.csv")).read() == before
-    assert main.main(["train", "--resume", run_dir, "--max_env_steps", str(2 * STEPS)]) == 2
-    assert "cannot be resumed" in capsys.readouterr().err
     assert main.main(["train", "--fork", run_dir, "--task", task, "--logdir", str(tmp_path)]) == 2
     assert "only the project's PPO runs can be forked" in capsys.readouterr().err
+
+
+def test_a_stopped_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    """A stop request between iterations checkpoints the run (latest.*); --resume goes on from that checkpoint: the
+    SB3 model with its Adam state, the observation statistics and the metrics so far, its envs reset with seeds
+    apart from the run's first ones; a larger budget extends a finished run the same way."""
+    import torch
+    from stable_baselines3 import PPO
+    real = sb3_train.sb3_env
+    monkeypatch.setattr(sb3_train, "sb3_env", lambda env_id, obs: SeedLog(real(env_id, obs)))
+    SeedLog.seeds = []
+    polls = []
+    config = Config(task="SimpleDoorKey", policy="sb3_ppo", teacher_coef=0.0, seed=2, seed_list=[2],
+                    max_env_steps=4 * 1024, eval_interval=0, logdir=str(tmp_path), savedir="s", video=0)
+    first = train(config, show_progress=False,
+                  stop=lambda: polls.append(1) or ("stop file" if len(polls) >= 2 else None))
+    assert first.stopped_by == "stop file" and (first.iterations, first.env_steps) == (2, 2048)
+    ckpt = os.path.join(first.run_dir, "checkpoints")
+    assert torch.load(os.path.join(ckpt, "latest.pt"), weights_only=False)["iteration"] == 2
+    saved = PPO.load(os.path.join(ckpt, "latest.zip"))
+    saved_steps = {int(state["step"]) for state in saved.policy.optimizer.state_dict()["state"].values()}
+    with open(os.path.join(ckpt, "latest_vecnormalize.pkl"), "rb") as f:
+        saved_count = pickle.load(f).obs_rms.count
+    assert saved_steps == {2 * 10 * 1024 // 64}  # two updates of 10 epochs of 64-sample minibatches
+    first_seeds, SeedLog.seeds = list(SeedLog.seeds), []
+
+    resumed = train(Config(resume=first.run_dir), {}, show_progress=False)
+    assert resumed.finished and (resumed.iterations, resumed.env_steps, resumed.trained) == (4, 4096, 2)
+    rows = read_metrics(first.run_dir)
+    assert [int(r["iteration"]) for r in rows] == [1, 2, 3, 4] and int(rows[-1]["env_steps"]) == 4096
+    end = PPO.load(os.path.join(ckpt, "latest.zip"))
+    assert {int(state["step"]) for state in end.policy.optimizer.state_dict()["state"].values()} == {4 * 160}
+    with open(os.path.join(ckpt, "latest_vecnormalize.pkl"), "rb") as f:  # one reset of 8 envs, 1024 steps a round
+        assert pickle.load(f).obs_rms.count == saved_count + 8 + 2 * 1024
+    assert SeedLog.seeds[:8] == [SeedLog.seeds[0] + i for i in range(8)]
+    assert not set(SeedLog.seeds[:8]) & set(first_seeds)
+    assert max(SeedLog.seeds[:8]) < 1_000_000  # training seeds, below every evaluation seed
+
+    longer = train(Config(resume=first.run_dir, max_env_steps=5 * 1024), {"max_env_steps": 5 * 1024},
+                   show_progress=False)
+    assert (longer.iterations, longer.env_steps, longer.trained) == (5, 5120, 1)
 
 
 class SeedLog(gymnasium.Wrapper):

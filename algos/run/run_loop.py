@@ -129,5 +129,11 @@ class RunLoop:
         if self.checkpoint_due():
             self.save("latest")
 
+    def resume_hint(self):
+        """How to continue this run from its newest checkpoint (one clause)."""
+        if self.saved_iteration is None:
+            return "no checkpoint was written"
+        return f"continue from iteration {self.saved_iteration} with: python main.py train --resume {self.run_dir}"
+
     def save(self, name="latest"):
         raise NotImplementedError

@@ -6,9 +6,11 @@ other: config.json, metrics.csv and TensorBoard (utils.logger, the same columns 
 evaluation every --eval_interval iterations (an iteration: one rollout of n_steps x n_envs steps and its update).
 checkpoints/<name>.zip is SB3's model file and <name>_vecnormalize.pkl its VecNormalize statistics (both as SB3 and
 the zoo load them); <name>.pt is the project's index of the pair (settings, iteration, env steps, metrics so far),
-which `main.py eval`, a sweep's final evaluation and --resume find. latest.* is written once the budget is reached
-(best.* whenever evaluation improves): an unfinished sb3_ppo run cannot be resumed, a finished one is never
-trained again.
+which `main.py eval`, a sweep's final evaluation and --resume find. latest.* is written as the project's PPO writes
+latest.pt (every --save_interval iterations or --save_minutes, on a stop request, at the budget; best.* whenever
+evaluation improves), so a stopped run resumes (--resume, a larger --max_env_steps too): the model with its Adam
+state, the observation and return statistics, the counters and the metrics so far; its envs start new episodes
+(seeded apart from the run's first ones), as SB3's own reloaded models do. A finished run is never trained again.
 """
 import functools
 import os
@@ -19,6 +21,7 @@ import gymnasium
 import numpy as np
 import torch
 
+from algos.run.checkpoint import rng_state, set_rng_state
 from algos.run.episodes import training_seeds
 from algos.run.run_loop import RunLoop, check_eval_seeds
 from algos.run.stop_request import StopRequest
@@ -55,6 +58,12 @@ def sb3_env(env_id, obs):
     return Monitor(gymnasium.wrappers.FlattenObservation(make_env(env_id)))
 
 
+def first_reset_seed(seed, iteration, n):
+    """Env 0's seed for the first reset of a run's n envs (env i's: that + i): a fresh run's training_seeds; a run
+    resumed at iteration > 0 those of another seed, so its envs do not replay the run's first episodes."""
+    return training_seeds(seed + 1_000_003 * iteration, n)[0]
+
+
 def check(config, task):
     """One UserError line for a run that cannot start (before its folder is made)."""
     if config.sb3_obs == "egocentric":
@@ -69,6 +78,39 @@ def check(config, task):
     check_eval_seeds(config, ZOO_PPO["n_envs"])
 
 
+def load_pair(path, task, obs, n_envs, device, train):
+    """(SB3 model, VecNormalize over n_envs fresh envs) of checkpoint index `path` (<name>.pt): <name>.zip and
+    <name>_vecnormalize.pkl beside it; `train`: the model is given those envs to go on training in."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+    stem = path[:-3] if path.endswith(".pt") else path
+    files = (f"{stem}.zip", f"{stem}_vecnormalize.pkl")
+    for file in files:
+        if not os.path.isfile(file):
+            raise UserError(f"{path} is an sb3_ppo checkpoint, but {file} is missing")
+    venv = DummyVecEnv([functools.partial(sb3_env, task["env_id"], obs)] * n_envs)
+    try:
+        model = PPO.load(files[0], device=device)
+        normalizer = VecNormalize.load(files[1], venv)
+    except Exception as e:  # noqa: BLE001 - a damaged or foreign file, whatever its error
+        venv.close()
+        raise UserError(f"{path}: cannot load its SB3 model or VecNormalize statistics "
+                        f"({type(e).__name__}: {str(e).strip()[:120]})") from None
+    shapes = {venv.observation_space.shape, tuple(np.roll(venv.observation_space.shape, 1))}  # CHW for a CNN
+    problem = None
+    if model.observation_space.shape not in shapes:
+        problem = (f"the model takes observations of shape {model.observation_space.shape}, task {task['name']} "
+                   f"with --sb3_obs {obs} gives {venv.observation_space.shape}")
+    elif train and model.n_envs != n_envs:
+        problem = f"the model was trained in {model.n_envs} envs, not {n_envs}"
+    if problem:
+        venv.close()
+        raise UserError(f"{files[0]}: {problem}")
+    if train:
+        model.set_env(normalizer)  # (its first learn() resets the envs)
+    return model, normalizer
+
+
 class Sb3Student:
     """A trained SB3 policy with its observation normalisation (frozen), playing whole evaluation episodes; actions
     are sampled (deterministic=False), as the project's student evaluation samples from its policy."""
@@ -80,24 +122,7 @@ class Sb3Student:
     @classmethod
     def load(cls, path, saved, task, device):
         """The student of checkpoint index `path` (<name>.pt): <name>.zip and <name>_vecnormalize.pkl beside it."""
-        from stable_baselines3 import PPO
-        from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-        stem = path[:-3] if path.endswith(".pt") else path
-        files = (f"{stem}.zip", f"{stem}_vecnormalize.pkl")
-        for file in files:
-            if not os.path.isfile(file):
-                raise UserError(f"{path} is an sb3_ppo checkpoint, but {file} is missing")
-        venv = DummyVecEnv([functools.partial(sb3_env, task["env_id"], saved.sb3_obs)])
-        try:
-            model = PPO.load(files[0], device=device)
-            normalizer = VecNormalize.load(files[1], venv)
-        except Exception as e:  # noqa: BLE001 - a damaged or foreign file, whatever its error
-            raise UserError(f"{path}: cannot load its SB3 model or VecNormalize statistics "
-                            f"({type(e).__name__}: {str(e).strip()[:120]})") from None
-        shapes = {venv.observation_space.shape, tuple(np.roll(venv.observation_space.shape, 1))}  # CHW for a CNN
-        if model.observation_space.shape not in shapes:
-            raise UserError(f"{files[0]}: the model takes observations of shape {model.observation_space.shape}, "
-                            f"task {task['name']} with --sb3_obs {saved.sb3_obs} gives {venv.observation_space.shape}")
+        model, normalizer = load_pair(path, task, saved.sb3_obs, 1, device, train=False)
         normalizer.training, normalizer.norm_reward = False, False
         return cls(model, normalizer, task["env_id"], saved.sb3_obs)
 
@@ -164,37 +189,53 @@ class Sb3Trainer(RunLoop):
     """The loop of an sb3_ppo run (one SB3 `learn` call per iteration): SB3 collects and updates, the iteration's
     end (evaluation, log, checkpoint, progress) is the Trainer's (algos/run/run_loop.py)."""
 
-    def __init__(self, config, task, run_dir, device, progress=None, stop=None):
+    def __init__(self, config, task, run_dir, device, progress=None, stop=None, resume=None):
+        """A fresh run, or (resume: its latest.pt index) the run in run_dir from its latest checkpoint."""
         from stable_baselines3 import PPO
         from stable_baselines3.common.logger import Logger
         from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
         super().__init__(config, run_dir, progress)
         self.stop = stop
         self.venv = self.share = self.student = None
+        n = ZOO_PPO["n_envs"]
         try:
-            hyper = {k: v for k, v in ZOO_PPO.items() if k != "n_envs"}
-            image = pixels(task["env_id"])
-            if image:  # the zoo's settings with SB3's CNN (NatureCNN, as the project's pixel student)
-                hyper["policy"] = "CnnPolicy"
-            envs = [functools.partial(sb3_env, task["env_id"], config.sb3_obs)] * ZOO_PPO["n_envs"]
-            self.venv = VecNormalize(DummyVecEnv(envs), gamma=ZOO_PPO["gamma"], norm_obs=not image)
-            self.model = PPO(env=self.venv, seed=config.seed, device=device, verbose=0, **hyper)
+            if resume is None:
+                hyper = {k: v for k, v in ZOO_PPO.items() if k != "n_envs"}
+                image = pixels(task["env_id"])
+                if image:  # the zoo's settings with SB3's CNN (NatureCNN, as the project's pixel student)
+                    hyper["policy"] = "CnnPolicy"
+                envs = [functools.partial(sb3_env, task["env_id"], config.sb3_obs)] * n
+                self.venv = VecNormalize(DummyVecEnv(envs), gamma=ZOO_PPO["gamma"], norm_obs=not image)
+                self.model = PPO(env=self.venv, seed=config.seed, device=device, verbose=0, **hyper)
+            else:
+                self.model, self.venv = load_pair(os.path.join(run_dir, "checkpoints", "latest.pt"), task,
+                                                  config.sb3_obs, n, device, train=True)
+                self._restore(resume)
             self.model.set_logger(Logger(None, []))  # its figures are read after each iteration, not printed
-            self.venv.seed(training_seeds(config.seed, ZOO_PPO["n_envs"])[0])  # env i's first reset: [i]
+            self.venv.seed(first_reset_seed(config.seed, self.iteration, n))  # env i's first reset: that + i
             self.student = Sb3Student(self.model, self.venv, task["env_id"], config.sb3_obs)
             self.log = _episode_log()
-            self.logger = RunLogger(run_dir, hyperparameters={**config.public(),
-                                                              **{f"sb3.{k}": v for k, v in ZOO_PPO.items()}})
+            self.logger = RunLogger(run_dir, resume_iteration=self.iteration if resume is not None else None,
+                                    hyperparameters={**config.public(), **{f"sb3.{k}": v for k, v in ZOO_PPO.items()}},
+                                    history=resume.get("metrics_csv") if resume is not None else None)
             self.share = CpuShare()
         except BaseException:
             self.close(abort=True)
             raise
 
-    def checkpoint_due(self):
-        return False  # an sb3_ppo run cannot be resumed: latest.pt is written once, at its end
-
-    def resume_hint(self):
-        return "an sb3_ppo run cannot be resumed: start a new run (a sweep starts it again)"
+    def _restore(self, payload):
+        """The counters, best evaluation, wall time and random generators of checkpoint index `payload`."""
+        try:
+            self.iteration, self.env_steps = int(payload["iteration"]), int(payload["env_steps"])
+            self.best, self.wall_offset = payload.get("best"), float(payload.get("wall_time", 0.0))
+            if payload.get("rng") is not None:  # (a finished run's index before resuming existed has none)
+                set_rng_state(payload["rng"])
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as e:
+            raise UserError(f"checkpoint does not fit this run ({type(e).__name__}: {str(e)[:120]})") from None
+        if self.iteration < 0 or self.env_steps != int(self.model.num_timesteps):
+            raise UserError(f"checkpoint index says {self.env_steps} env steps at iteration {self.iteration}, its SB3 "
+                            f"model {self.model.num_timesteps}: the files are not of one checkpoint")
+        self.saved_iteration = self.iteration
 
     def save(self, name):
         """checkpoints/<name>.zip, <name>_vecnormalize.pkl (what VecNormalize.save writes) and the index <name>.pt."""
@@ -203,9 +244,10 @@ class Sb3Trainer(RunLoop):
         atomic_write(f"{stem}_vecnormalize.pkl", lambda f: pickle.dump(self.venv, f), what="checkpoint")
         save_checkpoint({"config": self.config.public(), "iteration": self.iteration, "env_steps": self.env_steps,
                          "wall_time": self.wall_time(), "best": self.best, "metrics_csv": self.logger.history(),
-                         "obs_shape": list(self.venv.observation_space.shape), "sb3": dict(ZOO_PPO)}, f"{stem}.pt")
+                         "rng": rng_state(), "obs_shape": list(self.venv.observation_space.shape),
+                         "sb3": dict(ZOO_PPO)}, f"{stem}.pt")
         if name == "latest":
-            self.saved_iteration = self.iteration
+            self.saved_iteration, self.saved_at = self.iteration, time.monotonic()
 
     def train(self):
         """Train to the budget; returns None, or what stopped it early (a signal, a sweep's stop file)."""
@@ -226,7 +268,7 @@ class Sb3Trainer(RunLoop):
                 if request.poll():
                     break
             stopped = None if self.finished() else request.poll()
-        if self.finished():
+        if self.iteration > 0 and self.saved_iteration != self.iteration:  # at the budget, or stopped in between
             self.save("latest")
         self.logger.flush()
         return stopped

@@ -4,7 +4,7 @@ another run's checkpoint) and `train_seeds(config) -> [RunResult]` (one run per 
 A run lives in <logdir>/ppo/<task>/<savedir>-<seed>/ (config.json, metrics.csv, TensorBoard events, checkpoints/,
 videos/). A fresh run that fails or is interrupted before its first iteration leaves no folder behind; one that
 fails later keeps its metrics and checkpoints, and the error says how to resume it. An --policy sb3_ppo run is
-trained by algos/run/sb3_trainer.py's Sb3Trainer in the same folders (no teacher, no resume).
+trained by algos/run/sb3_trainer.py's Sb3Trainer in the same folders (no teacher, no fork).
 """
 import dataclasses
 import os
@@ -204,9 +204,6 @@ def _resume(config, given, show_progress, stop):
     if budget_reached(config, iteration, env_steps):
         return RunResult(run_dir, config, iteration, env_steps, float(payload.get("wall_time", 0.0)), 0, True, None,
                          payload.get("best"), None, dict(payload.get("planner_stats") or {}))
-    if config.policy == "sb3_ppo":
-        raise UserError(f"--resume: {run_dir} is an sb3_ppo run, which cannot be resumed (it is at {env_steps} env "
-                        f"steps, short of the budget): start a new run")
     if config.has_teacher():
         preflight(config)
     return _run(config, task, device, run_dir, payload, show_progress, stop)
@@ -233,8 +230,8 @@ def _run(config, task, device, run_dir, payload, show_progress, stop, history=No
                 f"{config.num_envs} envs, {config.workers} workers"
             progress.message(f"run {run_dir}: task {config.task}, seed {config.seed}, {envs}, device {device}"
                              + (f", from iteration {payload['iteration']}" if payload else ""))
-        if config.policy == "sb3_ppo":  # a fresh run (_resume refuses an unfinished one)
-            trainer = Sb3Trainer(config, task, run_dir, device, progress, stop)
+        if config.policy == "sb3_ppo":  # (never a fork: _fork refuses an sb3_ppo checkpoint)
+            trainer = Sb3Trainer(config, task, run_dir, device, progress, stop, resume=None if fresh else payload)
         else:
             spec = TeacherSpec(task, config, task_dir(config.logdir, task["name"]), has_teacher=config.has_teacher())
             trainer = Trainer(config, run_dir, spec, device, progress, resume=payload, stop=stop)

@@ -115,12 +115,6 @@ class Trainer(RunLoop):
             raise UserError("checkpoint has a negative iteration or step count")
         self.pool.set_state(env_state)
 
-    def resume_hint(self):
-        """How to continue this run from its newest checkpoint (one clause)."""
-        if self.saved_iteration is None:
-            return "no checkpoint was written"
-        return f"continue from iteration {self.saved_iteration} with: python main.py train --resume {self.run_dir}"
-
     # -- evaluation --------------------------------------------------------------------------------------------
     def _eval_pool(self):
         if self.eval_pool is None:
