@@ -370,6 +370,8 @@ def test_sb3_ppo_learns_from_the_image_with_its_cnn_policy(tmp_path, capsys):
     assert main.main(["eval", "--task", PUTNEXT, "--loaddir", str(run), "--num_eval", "2", "--logdir",
                       str(tmp_path)]) == 0
     assert "over 2 episodes" in capsys.readouterr().out
+    assert main.main(["train", "--resume", str(run), "--n_itr", "2", "--no_progress"]) == 0  # the CNN's checkpoint
+    assert [int(r["env_steps"]) for r in read_metrics(run)] == [1024, 2048]
 
 
 def test_a_missing_system_library_names_it_and_the_install_script(monkeypatch):
