@@ -185,6 +185,24 @@ def test_sb3_obs_needs_sb3_ppo_and_a_checkpoint_must_be_what_it_claims(run, tmp_
     assert "cannot load its SB3 model" in err and err.count("\n") == 1
 
 
+def test_a_resume_from_files_of_two_checkpoints_is_one_line(run, tmp_path, capsys):
+    """latest.pt (the index) and latest.zip (SB3's model) must be of one checkpoint: an index whose counters are not
+    the model's is refused in one line, and the run's files are left as they were."""
+    import shutil
+    from utils.checkpoint_file import load_checkpoint, save_checkpoint
+    task, run_dir = run
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    index = str(copy / "checkpoints" / "latest.pt")
+    payload = load_checkpoint(index, require=("config",))
+    save_checkpoint({**payload, "iteration": 1, "env_steps": 1024}, index)
+    before = (copy / "metrics.csv").read_text()
+    assert main.main(["train", "--resume", str(copy), "--max_env_steps", str(2 * STEPS)]) == 2
+    err = capsys.readouterr().err
+    assert "not of one checkpoint" in err and err.count("\n") == 1
+    assert (copy / "metrics.csv").read_text() == before
+
+
 def test_an_episode_is_a_success_only_when_it_ends_by_itself_on_a_reward_as_in_the_projects_ppo():
     """SB3's training episodes count as successes as the project's PPO counts them (env.episode_success): ended by
     the env (not cut at the step limit) on a positive reward. PickupObjects pays each object, so a return above 0

@@ -233,8 +233,9 @@ class Sb3Trainer(RunLoop):
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as e:
             raise UserError(f"checkpoint does not fit this run ({type(e).__name__}: {str(e)[:120]})") from None
         if self.iteration < 0 or self.env_steps != int(self.model.num_timesteps):
-            raise UserError(f"checkpoint index says {self.env_steps} env steps at iteration {self.iteration}, its SB3 "
-                            f"model {self.model.num_timesteps}: the files are not of one checkpoint")
+            stem = os.path.join(self.run_dir, "checkpoints", "latest")
+            raise UserError(f"{stem}.pt says {self.env_steps} env steps at iteration {self.iteration}, {stem}.zip "
+                            f"{self.model.num_timesteps}: the files are not of one checkpoint")
         self.saved_iteration = self.iteration
 
     def save(self, name):
