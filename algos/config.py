@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
+from algos.learner.pixel_encoders import NAMES as PIXEL_ENCODERS
 from algos.learner.schedule import SCHEDULES
 from teacher.config import TeacherConfig
 from utils.errors import UserError
@@ -16,7 +17,7 @@ TRAIN_ONLY = ("train",)
 # project's collection and PPO settings, the exploration bonus, and everything of the teacher and its planner
 SB3_UNUSED = ("traj_per_itr", "batch_size", "rollout_steps", "epochs", "lr", "anneal_lr", "adam_eps", "gamma", "lam",
               "clip", "vf_coef", "ent_coef", "max_grad_norm", "num_envs", "precision", "count_bonus", "clone_steps",
-              "clone_epochs", "clone_replay")
+              "clone_epochs", "clone_replay", "pixel_encoder")
 
 
 def _seeds(values):
@@ -42,6 +43,8 @@ class Config(TeacherConfig):
     frame_stack: int = option(1, "memory maps stacked as channels", commands=ALL, check=integers(1, 64))
     mission_mark: bool = option(False, "grid tasks: the mission's objects marked as a fifth map channel", commands=ALL)
     egocentric: bool = option(False, "grid students: the map turned and centred on the agent, pooled far from it")
+    pixel_encoder: str = option("nature", "3D students' image encoder: nature (3 strided convolutions) | impala "
+                                "(IMPALA's residual CNN)", choices=PIXEL_ENCODERS)
     recurrent: bool = option(False, "LSTM student (FC 256 -> 2-layer LSTM 256)", commands=ALL)
     lstm_residual: bool = option(False, "--recurrent: the heads see the LSTM output plus its input features")
     precision: str = option("fp32", "the student's forward passes: fp32 (the official) | bf16 (autocast to bfloat16)",
@@ -186,13 +189,17 @@ class Config(TeacherConfig):
         if self.teacher_texts == "reduced" and self.task:  # a task without reduced texts: refused here, not later
             from planner.task_spec import task_config, texts_task
             texts_task(task_config(self.task), self.teacher_texts, True)
-        if (self.mission_mark or self.egocentric or self.sighted_teacher) and self.task:
+        if (self.mission_mark or self.egocentric or self.sighted_teacher or self.pixel_encoder != "nature") \
+                and self.task:
             from env import is_miniworld
             from planner.task_spec import task_config
             seen_as_image = is_miniworld(task_config(self.task)["env_id"])
             if seen_as_image and (self.mission_mark or self.egocentric):
                 flag = "--mission_mark marks" if self.mission_mark else "--egocentric turns"
                 raise UserError(f"{flag} a grid task's map; {self.task} is seen as an image")
+            if self.pixel_encoder != "nature" and not seen_as_image:
+                raise UserError(f"--pixel_encoder encodes a 3D task's image; {self.task} is a grid task (its map: "
+                                f"--egocentric)")
             if self.sighted_teacher and not seen_as_image:
                 raise UserError(f"--sighted_teacher is a 3D task's setting (what its camera shows); {self.task} is a "
                                 f"grid task")

@@ -7,7 +7,8 @@ entropy; the feed-forward clone's also apart on the steps holding an object and 
 cloned student alone on --eval held-out episodes (reward per episode, acting by sampling). --frame_stack k gives
 the network the last k images as channels (newest last, as training's --frame_stack): how much of the teacher a
 short memory explains; --recurrent clones into the LSTM student (training's --recurrent), each episode one
-sequence: how much a memory of the whole episode explains (--lstm_residual: its residual core, training's flag).
+sequence: how much a memory of the whole episode explains (--lstm_residual: its residual core, training's flag);
+--pixel_encoder impala clones into IMPALA's residual CNN (training's flag).
 
     python bench/miniworld_imitation.py --task MiniWorld-PickupObjects-v0 --steps 20000 --epochs 8
 """
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 import env as env_pkg
-from algos.learner import clone
+from algos.learner import clone, pixel_encoders
 from algos.learner.model import ActorCritic
 from algos.vec_env.frame_stack import first_frames, push_frame
 from planner.answer_tables import load_answers
@@ -96,6 +97,8 @@ def main(argv=None):
     p.add_argument("--recurrent", action="store_true", help="the LSTM student (training's flag)")
     p.add_argument("--lstm_residual", action="store_true", help="--recurrent: the residual core (training's flag)")
     p.add_argument("--seq_len", type=int, default=0, help="--recurrent: train on pieces of this many steps (0: episodes)")
+    p.add_argument("--pixel_encoder", default="nature", choices=pixel_encoders.NAMES, help="the image encoder "
+                   "(training's flag)")
     args = p.parse_args(argv)
     if min(args.steps, args.heldout, args.epochs, args.batch_size, args.frame_stack) < 1 or \
             min(args.eval, args.seq_len) < 0 or not args.lr > 0:
@@ -115,7 +118,7 @@ def main(argv=None):
     print(f"{args.task}: {len(x)} training and {len(hx)} held-out teacher steps in {time.monotonic() - start:.0f} s; "
           f"the teacher's entropy on the held-out steps {entropy:.2f} nats", flush=True)
     model = ActorCritic(x.shape[1:], n_actions=y.shape[1], recurrent=args.recurrent, encoder="pixels",
-                        lstm_residual=args.lstm_residual)
+                        lstm_residual=args.lstm_residual, pixel_encoder=args.pixel_encoder)
 
     def report(epoch, train_kl):
         split = ""  # the feed-forward clone's held-out KL apart on the steps holding an object and the others

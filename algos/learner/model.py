@@ -1,6 +1,7 @@
 """The student: a CNN over what it sees + MLP actor and critic heads (optional LSTM core). Encoder "grid": three
-3x3 convolutions over the (W, H, 4) memory map (the official student); "pixels": a strided CNN over an (H, W, 3)
-RGB image (the Nature-DQN shape, as CleanRL's and SB3's CnnPolicy), for the 3D worlds; "grid" with egocentric=True:
+3x3 convolutions over the (W, H, 4) memory map (the official student); "pixels": a CNN over an (H, W, 3) RGB
+image, for the 3D worlds (pixel_encoder: the Nature-DQN shape, as CleanRL's and SB3's CnnPolicy, or IMPALA's
+residual CNN; algos/learner/pixel_encoders.py); "grid" with egocentric=True:
 the map turned and centred on the agent (algos/learner/egocentric.py), a 3x3 convolution, then its 5x5 cells
 around the agent at full resolution beside two more over the max-pooled window (4x coarser at the end). The LSTM
 core's output goes to the heads alone (the official) or added to its input features (residual)."""
@@ -8,12 +9,13 @@ import torch
 import torch.nn as nn
 from torch.distributions import Categorical
 
+from algos.learner import pixel_encoders
 from algos.learner.egocentric import egocentric as turn_to_agent, window_size
 
 
 class ActorCritic(nn.Module):
     def __init__(self, obs_shape, n_actions=7, recurrent=False, hidden=64, lstm_size=256, precision="fp32",
-                 encoder="grid", lstm_residual=False, egocentric=False, frame_channels=4):
+                 encoder="grid", lstm_residual=False, egocentric=False, frame_channels=4, pixel_encoder="nature"):
         super().__init__()
         w, h, c = obs_shape
         self.obs_shape, self.n_actions, self.recurrent = tuple(obs_shape), n_actions, recurrent
@@ -25,18 +27,8 @@ class ActorCritic(nn.Module):
         self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16}[precision]
         self.encoder = encoder
         self.egocentric, self.frame_channels = egocentric and encoder == "grid", frame_channels
-        if encoder == "pixels":  # (H, W, 3 x frames) uint8 -> strided convolutions -> 512 features
-            self.conv = nn.Sequential(
-                nn.Conv2d(c, 32, 8, stride=4), nn.ReLU(),
-                nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
-                nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
-                nn.Flatten(),
-            )
-            with torch.no_grad():
-                flat = self.conv(torch.zeros(1, c, w, h)).shape[1]
-            self.conv.append(nn.Linear(flat, 512))
-            self.conv.append(nn.ReLU())
-            features = 512
+        if encoder == "pixels":  # (H, W, 3 x frames) uint8 -> a CNN (algos/learner/pixel_encoders.py) -> features
+            self.conv, features = pixel_encoders.build(pixel_encoder, c, w, h)
         elif self.egocentric:
             side = window_size(w, h)
             self.near = nn.Sequential(nn.Conv2d(c, 16, 3, padding=1), nn.ReLU())

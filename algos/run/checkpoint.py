@@ -22,7 +22,7 @@ def build_model(config, obs_shape, device, n_actions=7, encoder="grid"):
     """The student for observations of obs_shape: encoder "grid" (a memory map) or "pixels" (an RGB image)."""
     return ActorCritic(tuple(obs_shape), n_actions=n_actions, recurrent=config.recurrent, precision=config.precision,
                        encoder=encoder, lstm_residual=config.lstm_residual, egocentric=config.egocentric,
-                       frame_channels=5 if config.mission_mark else 4).to(device)
+                       frame_channels=5 if config.mission_mark else 4, pixel_encoder=config.pixel_encoder).to(device)
 
 
 def build_task_model(config, env_id, obs_shape, device):

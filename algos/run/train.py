@@ -128,7 +128,7 @@ def _keeps(saved, key, value, verb, rule):
 # what a fork cannot change: the checkpoint's weights, optimizer and env states must fit the new run (and its warm
 # start, if any, is its source's: a fork goes on from a trained student)
 FORK_KEEPS = ("task", "seed_list", "num_envs", "recurrent", "frame_stack", "mission_mark", "egocentric", "policy",
-              "clone_steps")
+              "clone_steps", "pixel_encoder")
 
 
 def _fork(config, given, show_progress, stop):
